@@ -1,0 +1,7 @@
+"""The `modelseal` command line: parsing and rendering over the library API."""
+
+from __future__ import annotations
+
+from modelseal.cli.app import main
+
+__all__ = ["main"]

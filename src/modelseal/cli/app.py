@@ -1,0 +1,252 @@
+"""Command-line parsing only: every command calls the library and hands the result to `render`.
+
+Underscore spellings of options (`--private_key`, as the reference tool writes them) are accepted through
+click's token normalisation; every option also reads a `MODELSEAL_*` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from modelseal.cli.exit_codes import ExitCode, for_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {
+    "token_normalize_func": lambda token: token.replace("_", "-"),
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+}
+EXISTING = click.Path(exists=True, path_type=Path)
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _option(*names: str, env: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(*names, envvar=f"MODELSEAL_{env}", show_envvar=True, **kwargs)
+
+
+def _common(func: F) -> F:
+    """Options every model command shares."""
+    func = _option("--signature", env="SIGNATURE", type=click.Path(path_type=Path),
+                   help="Signature file. Default: MODEL/model.sig, or MODEL.sig for a single file.")(func)
+    func = _option("--ignore-paths", env="IGNORE_PATHS", multiple=True,
+                   help="Path (relative to the model, or absolute) to leave out; repeat for more.")(func)
+    func = _option("--json", "as_json", env="JSON", is_flag=True, help="Print a machine-readable JSON result.")(func)
+    func = _option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None,
+                   help="Hashing threads. Default: one per core.")(func)
+    return func
+
+
+def _signing(func: F) -> F:
+    """Options that choose how the model is serialised; verification reads them from the signature."""
+    func = _option("--ignore-git-paths/--no-ignore-git-paths", env="IGNORE_GIT_PATHS", default=True,
+                   help="Leave out top-level .git, .github, .gitignore, .gitattributes.")(func)
+    func = _option("--allow-symlinks", env="ALLOW_SYMLINKS", is_flag=True,
+                   help="Follow symlinks, hashing the target's content under the link's name.")(func)
+    func = _option("--hash", "hash_type", env="HASH", type=click.Choice(["sha256", "blake2b", "blake3"]),
+                   default="sha256", help="Digest algorithm for files (the root digest is always sha256).")(func)
+    func = _option("--shard-size", env="SHARD_SIZE", type=click.IntRange(min=1), default=None,
+                   help="Sign fixed-size shards of this many bytes instead of whole files.")(func)
+    func = _option("--compat", env="COMPAT", type=click.Choice(["spec", "reference"]), default="spec",
+                   help="'reference' writes what model-signing 1.x writes where it differs from the spec "
+                        "(single-file name '.', shard algorithm names).")(func)
+    return func
+
+
+_password = _option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")
+
+
+def run(action: Callable[[], None], as_json: bool = False) -> None:
+    """Run a command body; map every outcome to its exit code, never show a traceback unless asked."""
+    from modelseal.errors import ModelsealError
+
+    try:
+        action()
+    except ModelsealError as exc:
+        from modelseal.cli import render
+
+        render.error(exc, as_json)
+        sys.exit(for_error(exc))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: users get a message, not a traceback
+        if os.environ.get("MODELSEAL_DEBUG"):
+            raise
+        from modelseal.cli import render
+
+        render.internal_error(exc)
+        sys.exit(for_error(exc))
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="modelseal", prog_name="modelseal")
+def main() -> None:
+    """Sign, verify and scan machine-learning models (OpenSSF Model Signing v1.0)."""
+
+
+@main.group()
+def sign() -> None:
+    """Sign a model directory or file."""
+
+
+@main.group()
+def verify() -> None:
+    """Verify a model against its signature. Hash type, method and ignore rules come from the signature."""
+
+
+def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    from modelseal import signature
+    from modelseal.cli import render
+
+    def action() -> None:
+        with render.hashing_progress(not options["as_json"]) as progress:
+            result = signature.sign(
+                model,
+                signer_factory(),
+                signature=options["signature"],
+                hash_type=options["hash_type"],
+                shard_size=options["shard_size"],
+                ignore_paths=options["ignore_paths"],
+                ignore_git_paths=options["ignore_git_paths"],
+                allow_symlinks=options["allow_symlinks"],
+                compat=options["compat"] == "reference",
+                workers=options["workers"],
+                progress=progress,
+            )
+        render.signed(result, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+@sign.command("key")
+@click.argument("model", type=EXISTING)
+@_option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key (P-256/384/521).")
+@_password
+@_signing
+@_common
+def sign_key(model: Path, private_key: Path, password: str | None, **options: Any) -> None:
+    """Sign MODEL with an EC private key."""
+    from modelseal.signing.key import KeySigner
+
+    _sign(model, lambda: KeySigner.from_file(private_key, password), options)
+
+
+@sign.command("certificate")
+@click.argument("model", type=EXISTING)
+@_option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
+@_option("--signing-certificate", env="SIGNING_CERTIFICATE", type=FILE, required=True, help="PEM leaf certificate.")
+@_option("--certificate-chain", env="CERTIFICATE_CHAIN", type=FILE, multiple=True,
+         help="PEM intermediate certificates to embed; repeat or put several in one file.")
+@_password
+@_signing
+@_common
+def sign_certificate(
+    model: Path,
+    private_key: Path,
+    signing_certificate: Path,
+    certificate_chain: tuple[Path, ...],
+    password: str | None,
+    **options: Any,
+) -> None:
+    """Sign MODEL with a key and its X.509 certificate chain."""
+    from modelseal.signing.certificate import CertificateSigner
+
+    _sign(model, lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password), options)
+
+
+def _verify(model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_files: bool, options: dict[str, Any]) -> None:
+    from modelseal import signature
+    from modelseal.cli import render
+
+    def action() -> None:
+        with render.hashing_progress(not options["as_json"]) as progress:
+            result = signature.verify(
+                model,
+                verifier_factory(),
+                signature=options["signature"],
+                ignore_paths=options["ignore_paths"],
+                ignore_unsigned_files=ignore_unsigned_files,
+                workers=options["workers"],
+                progress=progress,
+            )
+        render.verified(result, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+_ignore_unsigned = _option("--ignore-unsigned-files", env="IGNORE_UNSIGNED_FILES", is_flag=True,
+                           help="Accept files that are in the model but not in the signature (they are listed).")
+
+
+@verify.command("key")
+@click.argument("model", type=EXISTING)
+@_option("--public-key", env="PUBLIC_KEY", type=FILE, required=True, help="PEM EC public key of the signer.")
+@_ignore_unsigned
+@_common
+def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **options: Any) -> None:
+    """Verify MODEL's signature with the signer's public key."""
+    from modelseal.signing.key import KeyVerifier
+
+    _verify(model, lambda: KeyVerifier.from_file(public_key), ignore_unsigned_files, options)
+
+
+@verify.command("certificate")
+@click.argument("model", type=EXISTING)
+@_option("--certificate-chain", env="CERTIFICATE_CHAIN", type=FILE, multiple=True, required=True,
+         help="PEM certificates to trust (roots and intermediates); nothing else is trusted.")
+@_option("--identity", env="IDENTITY", default=None,
+         help="Require the signing certificate to name this subject, common name, email, URI or DNS name.")
+@_ignore_unsigned
+@_common
+def verify_certificate(
+    model: Path, certificate_chain: tuple[Path, ...], identity: str | None, ignore_unsigned_files: bool, **options: Any
+) -> None:
+    """Verify MODEL's certificate signature against the certificates you trust."""
+    from modelseal.signing.certificate import CertificateVerifier
+
+    _verify(model, lambda: CertificateVerifier.from_files(certificate_chain, identity), ignore_unsigned_files, options)
+
+
+@main.command("digest")
+@click.argument("model", type=EXISTING)
+@_signing
+@_common
+def digest_command(model: Path, **options: Any) -> None:
+    """Print MODEL's root digest: the sha256 a signature with these settings would bind."""
+    from modelseal import signature
+    from modelseal.cli import render
+
+    def action() -> None:
+        with render.hashing_progress(not options["as_json"]) as progress:
+            manifest, _ = signature.digest(
+                model,
+                hash_type=options["hash_type"],
+                shard_size=options["shard_size"],
+                ignore_paths=options["ignore_paths"],
+                ignore_git_paths=options["ignore_git_paths"],
+                allow_symlinks=options["allow_symlinks"],
+                signature=options["signature"],
+                compat=options["compat"] == "reference",
+                workers=options["workers"],
+                progress=progress,
+            )
+        render.digested(manifest, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+@main.command("demo")
+@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to build the example (default: a temporary directory, removed afterwards).")
+def demo_command(directory: Path | None) -> None:
+    """Build a small model, sign it with a fresh key, verify it, and show a tampered copy failing. Offline."""
+    from modelseal.cli.demo import run_demo
+
+    run(lambda: run_demo(directory))

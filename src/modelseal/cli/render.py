@@ -1,0 +1,118 @@
+"""Turn results and errors into terminal text or stable JSON. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+from modelseal.errors import ModelsealError, VerificationError
+from modelseal.hashing.reader import ProgressCallback
+from modelseal.oms.manifest import Manifest
+from modelseal.signature import SignResult, VerifyResult
+
+JSON_SCHEMA_VERSION = 1
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **document}, indent=2, sort_keys=True) + "\n")
+
+
+def _serialization(manifest: Manifest) -> dict[str, Any]:
+    s = manifest.serialization
+    return {
+        "method": s.method,
+        "hash_type": s.hash_type,
+        "allow_symlinks": s.allow_symlinks,
+        "shard_size": s.shard_size,
+        "ignore_paths": list(s.ignore_paths) if s.ignore_paths is not None else None,
+    }
+
+
+def manifest_json(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "root_digest": {"sha256": manifest.root_digest()},
+        "serialization": _serialization(manifest),
+        "resources": [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest} for r in manifest.resources],
+    }
+
+
+def warnings(lines: tuple[str, ...]) -> None:
+    for line in lines:
+        err.print(f"[yellow]warning:[/] {escape(line)}")
+
+
+def signed(result: SignResult, as_json: bool) -> None:
+    warnings(result.warnings)
+    if as_json:
+        print_json({"result": "signed", "signature": str(result.signature), **manifest_json(result.manifest)})
+        return
+    m = result.manifest
+    out.print(f"[green]Signed[/] {escape(m.model_name)}: {len(m.resources)} {m.serialization.method} "
+              f"({m.serialization.hash_type}) → {escape(str(result.signature))}")
+    out.print(f"root digest sha256:{m.root_digest()}")
+
+
+def verified(result: VerifyResult, as_json: bool) -> None:
+    warnings(result.warnings)
+    if as_json:
+        print_json({
+            "result": "verified",
+            "model": str(result.model),
+            "signature": str(result.signature),
+            "signer": {"method": result.signer.method, "summary": result.signer.summary, **result.signer.details},
+            "files_verified": result.files_verified,
+            "unsigned_files_ignored": list(result.unsigned_ignored),
+            **manifest_json(result.manifest),
+        })
+        return
+    s = result.manifest.serialization
+    out.print(f"[green]Verified[/] {escape(str(result.model))}: {result.files_verified} file(s), "
+              f"{s.method}/{s.hash_type}, signed by {escape(result.signer.summary)}")
+    out.print(f"root digest sha256:{result.manifest.root_digest()}")
+    if result.unsigned_ignored:
+        out.print(f"[yellow]{len(result.unsigned_ignored)} unsigned file(s) ignored[/]: "
+                  f"{escape(', '.join(result.unsigned_ignored[:10]))}")
+
+
+def digested(manifest: Manifest, as_json: bool) -> None:
+    if as_json:
+        print_json(manifest_json(manifest))
+        return
+    out.print(manifest.root_digest())
+
+
+def error(exc: ModelsealError, as_json: bool) -> None:
+    failed = isinstance(exc, VerificationError)
+    if as_json:
+        print_json({"result": "failed" if failed else "error", "error": exc.message, "details": list(exc.details)})
+    label = "[red bold]VERIFICATION FAILED:[/]" if failed else "[red]error:[/]"
+    err.print(f"{label} {escape(exc.message)}")
+    for line in exc.details:
+        err.print(f"  - {escape(line)}")
+
+
+def internal_error(exc: BaseException) -> None:
+    err.print(f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}")
+    err.print("  - no verdict was reached; set MODELSEAL_DEBUG=1 to see the traceback, and please report it")
+
+
+@contextmanager
+def hashing_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A live bytes/speed display on stderr while hashing, only for humans at a terminal."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("hashing"), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("hashing", total=None)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,1 @@
+"""The OMS v1.0 wire format: manifest, in-toto statement, DSSE envelope and Sigstore bundle."""

@@ -1,0 +1,161 @@
+"""Sigstore bundle v0.3 + DSSE envelope: read strictly, write canonically, and atomically."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelseal.errors import BundleFormatError, InputError
+
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_ACCEPTED_MEDIA_TYPES = (
+    BUNDLE_MEDIA_TYPE,
+    "application/vnd.dev.sigstore.bundle+json;version=0.3",
+    "application/vnd.dev.sigstore.bundle+json;version=0.2",
+)
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def pae(payload: bytes, payload_type: str = PAYLOAD_TYPE) -> bytes:
+    """DSSE pre-authentication encoding: the exact bytes that are signed."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def legacy_pae(payload: bytes, payload_type: str = PAYLOAD_TYPE) -> bytes:
+    """The buggy encoding model-signing v0.2 signed (`repr` of the payload bytes, 'DSSEV1')."""
+    return f"DSSEV1 {len(payload_type)} {payload_type} {len(payload)} {payload!r}".encode()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed bundle. `method` is what the verification material says: key, certificate or sigstore."""
+
+    method: str
+    verification_material: dict[str, Any]
+    payload: bytes
+    payload_type: str
+    signature: bytes
+
+    def certificates_der(self) -> list[bytes]:
+        """The DER certificates of an x509 chain bundle, leaf first."""
+        chain = self.verification_material.get("x509CertificateChain", {}).get("certificates", [])
+        return [_b64(c.get("rawBytes", "") if isinstance(c, dict) else "", "certificate") for c in chain]
+
+    def public_key_hint(self) -> str | None:
+        key = self.verification_material.get("publicKey", {})
+        hint = key.get("hint") if isinstance(key, dict) else None
+        return hint if isinstance(hint, str) else None
+
+    def to_json(self) -> bytes:
+        document = {
+            "mediaType": BUNDLE_MEDIA_TYPE,
+            "verificationMaterial": self.verification_material,
+            "dsseEnvelope": {
+                "payload": base64.b64encode(self.payload).decode("ascii"),
+                "payloadType": self.payload_type,
+                "signatures": [{"sig": base64.b64encode(self.signature).decode("ascii"), "keyid": ""}],
+            },
+        }
+        return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _fail(reason: str) -> BundleFormatError:
+    return BundleFormatError(f"the signature file is not a valid OMS bundle: {reason}")
+
+
+def _b64(text: object, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise _fail(f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _fail(f"{what} is not valid base64") from exc
+
+
+def _method(material: dict[str, Any]) -> str:
+    if "x509CertificateChain" in material:
+        certificates = material["x509CertificateChain"].get("certificates") if isinstance(
+            material["x509CertificateChain"], dict
+        ) else None
+        if not isinstance(certificates, list) or not certificates:
+            raise _fail("x509CertificateChain has no certificates")
+        return "certificate"
+    if "certificate" in material:
+        if not material.get("tlogEntries"):
+            raise _fail("a Sigstore bundle needs at least one transparency log entry (tlogEntries)")
+        return "sigstore"
+    if "publicKey" in material:
+        if not isinstance(material["publicKey"], dict):
+            raise _fail("publicKey is not an object")
+        return "key"
+    raise _fail("verificationMaterial has no publicKey, x509CertificateChain or certificate")
+
+
+def parse_bundle(data: bytes) -> Bundle:
+    """Parse the bundle structure; nothing in it is trusted until its signature verifies."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail("not UTF-8 JSON" if data.strip() else "the file is empty") from exc
+    if not isinstance(document, dict):
+        raise _fail("the top level is not a JSON object")
+    media_type = document.get("mediaType")
+    if media_type not in _ACCEPTED_MEDIA_TYPES:
+        raise _fail(f"mediaType {media_type!r} is not a Sigstore bundle v0.2/v0.3")
+    material = document.get("verificationMaterial")
+    if not isinstance(material, dict):
+        raise _fail("verificationMaterial is missing")
+    envelope = document.get("dsseEnvelope")
+    if not isinstance(envelope, dict):
+        raise _fail("dsseEnvelope is missing (message signatures are not model signatures)")
+    payload_type = envelope.get("payloadType")
+    if payload_type != PAYLOAD_TYPE:
+        raise _fail(f"payloadType {payload_type!r} is not {PAYLOAD_TYPE!r}")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or len(signatures) != 1 or not isinstance(signatures[0], dict):
+        raise _fail("the envelope must carry exactly one signature")
+    keyid = signatures[0].get("keyid", "")
+    if keyid not in ("", None):
+        raise _fail(f"unexpected keyid {keyid!r} (OMS writes an empty keyid)")
+    return Bundle(
+        method=_method(material),
+        verification_material=material,
+        payload=_b64(envelope.get("payload"), "payload"),
+        payload_type=payload_type,
+        signature=_b64(signatures[0].get("sig"), "signature"),
+    )
+
+
+def read_bundle(path: Path) -> Bundle:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read signature {path}: {exc.strerror}") from exc
+    return parse_bundle(data)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory and rename: readers see the old file or the new one."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot write signature {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write signature {path}: {exc.strerror}") from exc
+        raise

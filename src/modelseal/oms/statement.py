@@ -1,0 +1,171 @@
+"""The in-toto statement that carries the manifest: canonical bytes out, strict parsing in."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from modelseal.errors import BundleFormatError, InputError
+from modelseal.oms.manifest import Manifest, Resource, Serialization, parse_shard_name, root_digest
+from modelseal.tree import check_name
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+LEGACY_PREDICATE_TYPE = "https://model_signing/Digests/v0.1"
+_ACCEPTED_PREDICATE = re.compile(r"^https://model_signing/signature/v1\.\d+$")
+_DIGEST_LENGTHS = {"sha256": 64, "blake2b": 128, "blake3": 64}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def canonical_json(value: object) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same statement always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) -> bytes:
+    """The payload bytes to sign for `manifest`."""
+    serialization: dict[str, Any] = {
+        "method": manifest.serialization.method,
+        "hash_type": manifest.serialization.hash_type,
+        "allow_symlinks": manifest.serialization.allow_symlinks,
+        "ignore_paths": sorted(manifest.serialization.ignore_paths or ()),
+    }
+    if manifest.serialization.method == "shards":
+        size = manifest.serialization.shard_size
+        serialization["shard_size"] = float(size) if shard_size_as_float and size is not None else size
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": manifest.model_name, "digest": {"sha256": manifest.root_digest()}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "serialization": serialization,
+            "resources": [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest} for r in manifest.resources],
+        },
+    }
+    return canonical_json(statement)
+
+
+def _fail(reason: str) -> BundleFormatError:
+    return BundleFormatError(f"the signed statement is invalid: {reason}")
+
+
+def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in obj:
+        raise _fail(f"{where} has no {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _fail(f"{where}.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _check_digest(digest: str, hash_type: str, where: str) -> str:
+    if not _HEX.match(digest) or len(digest) != _DIGEST_LENGTHS[hash_type]:
+        raise _fail(f"{where} digest {digest!r} is not a {hash_type} hex digest")
+    return digest.lower()
+
+
+def _parse_serialization(raw: dict[str, Any]) -> Serialization:
+    method = _require(raw, "method", str, "serialization")
+    hash_type = _require(raw, "hash_type", str, "serialization")
+    allow_symlinks = raw.get("allow_symlinks", False)
+    if not isinstance(allow_symlinks, bool):
+        raise _fail("serialization.allow_symlinks is not a boolean")
+    ignore_paths = raw.get("ignore_paths")
+    if ignore_paths is not None and (
+        not isinstance(ignore_paths, list) or not all(isinstance(p, str) for p in ignore_paths)
+    ):
+        raise _fail("serialization.ignore_paths is not a list of strings")
+    shard_size: int | None = None
+    if method == "shards":
+        size = _require(raw, "shard_size", (int, float), "serialization")
+        if isinstance(size, bool) or float(size) != int(size) or int(size) <= 0:
+            raise _fail(f"serialization.shard_size {size!r} is not a positive integer")
+        shard_size = int(size)
+    try:
+        recorded = tuple(ignore_paths) if ignore_paths is not None else None
+        return Serialization(method, hash_type, allow_symlinks, recorded, shard_size)
+    except InputError as exc:
+        raise _fail(exc.message) from exc
+
+
+def _parse_resource(raw: object, serialization: Serialization, index: int) -> Resource:
+    where = f"resources[{index}]"
+    if not isinstance(raw, dict):
+        raise _fail(f"{where} is not an object")
+    name = _require(raw, "name", str, where)
+    algorithm = _require(raw, "algorithm", str, where)
+    digest = _check_digest(_require(raw, "digest", str, where), serialization.hash_type, where)
+    accepted = {serialization.hash_type, f"{serialization.hash_type}-sharded-{serialization.shard_size}"}
+    if algorithm not in accepted:
+        raise _fail(f"{where} algorithm {algorithm!r} does not match hash_type {serialization.hash_type!r}")
+    path = name
+    if serialization.method == "shards":
+        parsed = parse_shard_name(name)
+        if parsed is None or parsed[1] >= parsed[2]:
+            raise _fail(f"{where} name {name!r} is not a 'path:start:end' shard name")
+        path = parsed[0]
+    problem = None if path == "." else check_name(path)
+    if problem:
+        raise _fail(f"{where} name {name!r} is unsafe: {problem}")
+    return Resource(name, algorithm, digest)
+
+
+def _parse_subject(statement: dict[str, Any]) -> tuple[str, str]:
+    subjects = _require(statement, "subject", list, "statement")
+    if len(subjects) != 1 or not isinstance(subjects[0], dict):
+        raise _fail(f"expected exactly one subject, found {len(subjects)}")
+    digest = _require(subjects[0], "digest", dict, "subject")
+    sha = _require(digest, "sha256", str, "subject.digest")
+    name = subjects[0].get("name", "")
+    return (name if isinstance(name, str) else ""), _check_digest(sha, "sha256", "subject")
+
+
+def _parse_legacy(statement: dict[str, Any]) -> Manifest:
+    """v0.2 statements: one subject per file, digests are the files' sha256."""
+    subjects = _require(statement, "subject", list, "statement")
+    resources = []
+    for index, subject in enumerate(subjects):
+        if not isinstance(subject, dict):
+            raise _fail(f"subject[{index}] is not an object")
+        digest = _require(_require(subject, "digest", dict, f"subject[{index}]"), "sha256", str, "digest")
+        resources.append({"name": subject.get("name"), "algorithm": "sha256", "digest": digest})
+    serialization = Serialization("files", "sha256")
+    parsed = tuple(_parse_resource(r, serialization, i) for i, r in enumerate(resources))
+    if not parsed:
+        raise _fail("the statement lists no files")
+    return Manifest("", serialization, parsed)
+
+
+def parse_statement(payload: bytes) -> Manifest:
+    """Parse and check a signed payload; the subject must equal the root digest of the listed resources."""
+    try:
+        statement = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(f"payload is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(statement, dict):
+        raise _fail("payload is not a JSON object")
+    if statement.get("_type") != STATEMENT_TYPE:
+        raise _fail(f"_type is {statement.get('_type')!r}, expected {STATEMENT_TYPE!r}")
+    predicate_type = statement.get("predicateType")
+    if predicate_type == LEGACY_PREDICATE_TYPE:
+        return _parse_legacy(statement)
+    if not isinstance(predicate_type, str) or not _ACCEPTED_PREDICATE.match(predicate_type):
+        raise _fail(f"predicateType {predicate_type!r} is not a model signature (expected {PREDICATE_TYPE})")
+    subject_name, subject_digest = _parse_subject(statement)
+    predicate = _require(statement, "predicate", dict, "statement")
+    serialization = _parse_serialization(_require(predicate, "serialization", dict, "predicate"))
+    raw_resources = _require(predicate, "resources", list, "predicate")
+    if not raw_resources:
+        raise _fail("the statement lists no files: an empty model cannot be verified")
+    resources = tuple(_parse_resource(r, serialization, i) for i, r in enumerate(raw_resources))
+    names = [r.name for r in resources]
+    if len(set(names)) != len(names):
+        raise _fail("a resource name is listed twice")
+    if root_digest(resources) != subject_digest:
+        raise BundleFormatError(
+            "the signed statement is inconsistent: its subject digest does not match its resources",
+            details=(f"subject:                 {subject_digest}", f"computed from resources: {root_digest(resources)}"),
+        )
+    return Manifest(subject_name, serialization, resources)
+

@@ -1,0 +1,205 @@
+"""Sign, verify and digest a model: the orchestration behind `modelseal.sign/verify/digest`.
+
+Verification follows the spec's order and fails closed at each step: the bundle's structure, the signature by
+method, the statement, then the model re-enumerated and re-hashed with the settings recorded in the signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelseal.errors import InputError, ModelTreeError, VerificationError
+from modelseal.hashing.reader import ProgressCallback
+from modelseal.oms.bundle import read_bundle, write_atomically
+from modelseal.oms.manifest import (
+    DEFAULT_SHARD_SIZE,
+    SINGLE_FILE_COMPAT_NAME,
+    Manifest,
+    Serialization,
+    compute_manifest,
+    parse_shard_name,
+)
+from modelseal.oms.statement import build_statement, parse_statement
+from modelseal.signing.base import Signer, SignerIdentity, Verifier
+from modelseal.tree import GIT_PATHS, ModelTree, TreeOptions, enumerate_model, normalize_ignore_path
+
+SIGNATURE_NAME = "model.sig"
+MAX_LISTED_DIFFERENCES = 50
+
+
+@dataclass(frozen=True)
+class SignResult:
+    signature: Path
+    manifest: Manifest
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    model: Path
+    signature: Path
+    signer: SignerIdentity
+    manifest: Manifest
+    files_verified: int
+    unsigned_ignored: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def default_signature_path(model: Path) -> Path:
+    """`MODEL/model.sig` for a directory, `MODEL.sig` beside a single file."""
+    return model / SIGNATURE_NAME if model.is_dir() else model.with_name(model.name + ".sig")
+
+
+def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
+    ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
+    if signature is not None and model.is_dir():
+        inside = normalize_ignore_path(model, str(signature.absolute()))
+        if inside:
+            ignores.append(inside)
+    return ignores
+
+
+def digest(
+    model: Path,
+    *,
+    hash_type: str = "sha256",
+    shard_size: int | None = None,
+    ignore_paths: Sequence[str | Path] = (),
+    ignore_git_paths: bool = True,
+    allow_symlinks: bool = False,
+    signature: Path | None = None,
+    compat: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Manifest, ModelTree]:
+    """Enumerate and hash `model`; the manifest's root digest is what a signature would bind."""
+    model = Path(model)
+    ignores = _relative_ignores(model, ignore_paths, signature)
+    options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
+    tree = enumerate_model(model, options)
+    recorded = sorted(set(ignores) | (set(GIT_PATHS) if ignore_git_paths else set()))
+    serialization = Serialization(
+        method="shards" if shard_size else "files",
+        hash_type=hash_type,
+        allow_symlinks=allow_symlinks,
+        ignore_paths=tuple(recorded),
+        shard_size=shard_size,
+    )
+    single_name = SINGLE_FILE_COMPAT_NAME if compat else None
+    manifest = compute_manifest(
+        tree, serialization, compat=compat, single_file_name=single_name, workers=workers, progress=progress
+    )
+    return manifest, tree
+
+
+def sign(
+    model: Path,
+    signer: Signer,
+    *,
+    signature: Path | None = None,
+    hash_type: str = "sha256",
+    shard_size: int | None = None,
+    ignore_paths: Sequence[str | Path] = (),
+    ignore_git_paths: bool = True,
+    allow_symlinks: bool = False,
+    compat: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SignResult:
+    """Hash `model` and write an OMS v1.0 signature for it; the file appears whole or not at all."""
+    model = Path(model)
+    signature = Path(signature) if signature else default_signature_path(model)
+    if signature.is_dir():
+        raise InputError(f"signature path {signature} is a directory")
+    manifest, tree = digest(
+        model,
+        hash_type=hash_type,
+        shard_size=shard_size,
+        ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths,
+        allow_symlinks=allow_symlinks,
+        signature=signature,
+        compat=compat,
+        workers=workers,
+        progress=progress,
+    )
+    bundle = signer.sign(build_statement(manifest, shard_size_as_float=compat))
+    write_atomically(signature, bundle.to_json())
+    return SignResult(signature, manifest, tree.warnings)
+
+
+def _signed_path(name: str, serialization: Serialization) -> str:
+    if serialization.method == "shards":
+        parsed = parse_shard_name(name)
+        return parsed[0] if parsed else name
+    return name
+
+
+def _differences(signed: Manifest, actual: Manifest) -> list[str]:
+    """One line per difference between the signed manifest and the model on disk."""
+    expected, found = signed.digests_by_name(), actual.digests_by_name()
+    algorithm = signed.serialization.hash_type
+    lines: list[str] = []
+    for name in sorted(expected.keys() & found.keys()):
+        if expected[name] != found[name]:
+            lines.append(f"modified: {name!r}: signed {algorithm} {expected[name]}, now {found[name]}")
+    lines += [f"missing:  {name!r}: signed, but not in the model" for name in sorted(expected.keys() - found.keys())]
+    lines += [f"unsigned: {name!r}: in the model, not in the signature" for name in sorted(found.keys() - expected.keys())]
+    return lines
+
+
+def _verification_tree(
+    model: Path, signed: Serialization, signature: Path, ignore_paths: Sequence[str | Path]
+) -> ModelTree:
+    recorded = signed.ignore_paths
+    ignores = _relative_ignores(model, ignore_paths, signature) + list(recorded or ())
+    options = TreeOptions(tuple(ignores), recorded is None, signed.allow_symlinks)
+    try:
+        return enumerate_model(model, options)
+    except ModelTreeError as exc:
+        raise VerificationError(f"the model does not match its signature: {exc.message}", details=exc.details) from exc
+
+
+def verify(
+    model: Path,
+    verifier: Verifier,
+    *,
+    signature: Path | None = None,
+    ignore_paths: Sequence[str | Path] = (),
+    ignore_unsigned_files: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> VerifyResult:
+    """Verify `model` against its signature; raises `VerificationError` on any mismatch."""
+    model = Path(model)
+    signature = Path(signature) if signature else default_signature_path(model)
+    if not signature.is_file():
+        raise InputError(f"signature file {signature} does not exist", details=("pass it with --signature",))
+    bundle = read_bundle(signature)
+    signer = verifier.verify(bundle)
+    signed = parse_statement(bundle.payload)
+    tree = _verification_tree(model, signed.serialization, signature, ignore_paths)
+    signed_paths = {_signed_path(r.name, signed.serialization) for r in signed.resources}
+    single_name = None
+    if tree.single_file:
+        single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
+    hashed_tree = tree
+    if ignore_unsigned_files and not tree.single_file:
+        kept = tuple(f for f in tree.files if f.name in signed_paths)
+        hashed_tree = ModelTree(tree.root, False, kept, tree.warnings)
+    actual = compute_manifest(hashed_tree, signed.serialization, single_file_name=single_name, workers=workers, progress=progress)
+    problems = _differences(signed, actual)
+    unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
+    if problems:
+        shown = problems[:MAX_LISTED_DIFFERENCES]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more")
+        raise VerificationError(
+            f"the model does not match its signature: {len(problems)} difference(s)", details=tuple(shown)
+        )
+    return VerifyResult(model, signature, signer, signed, len(hashed_tree.files), unsigned, tree.warnings)
+
+
+__all__ = ["DEFAULT_SHARD_SIZE", "SignResult", "VerifyResult", "digest", "sign", "verify"]

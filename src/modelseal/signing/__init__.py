@@ -1,0 +1,1 @@
+"""Signing methods, one module each, with their verifiers."""

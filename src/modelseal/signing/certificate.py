@@ -1,0 +1,163 @@
+"""Sign with a key and its X.509 certificate; verify the chain against roots the user names, and nothing else."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError as ChainError
+
+from modelseal.errors import InputError, VerificationError
+from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
+from modelseal.signing.base import SignerIdentity, check_envelope_signature, require_method
+from modelseal.signing.keys import SUPPORTED_CURVES, load_certificates, load_private_key, sign_bytes
+
+
+def _der(certificate: x509.Certificate) -> str:
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
+def _same_key(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> bool:
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    mine = key.public_key().public_bytes(serialization.Encoding.DER, spki)
+    return mine == certificate.public_key().public_bytes(serialization.Encoding.DER, spki)
+
+
+@dataclass(frozen=True)
+class CertificateSigner:
+    private_key: ec.EllipticCurvePrivateKey
+    signing_certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @classmethod
+    def from_files(
+        cls, private_key: Path, signing_certificate: Path, chain: Sequence[Path] = (), password: str | None = None
+    ) -> CertificateSigner:
+        key = load_private_key(private_key, password)
+        leaf = load_certificates(signing_certificate)[0]
+        if not _same_key(key, leaf):
+            raise InputError(f"the private key {private_key} does not belong to the certificate {signing_certificate}")
+        intermediates = tuple(cert for path in chain for cert in load_certificates(path))
+        return cls(key, leaf, intermediates)
+
+    def sign(self, payload: bytes) -> Bundle:
+        certificates = [{"rawBytes": _der(c)} for c in (self.signing_certificate, *self.chain)]
+        return Bundle(
+            method="certificate",
+            verification_material={"x509CertificateChain": {"certificates": certificates}, "tlogEntries": []},
+            payload=payload,
+            payload_type=PAYLOAD_TYPE,
+            signature=sign_bytes(self.private_key, pae(payload)),
+        )
+
+
+def leaf_identities(leaf: x509.Certificate) -> list[str]:
+    """Names a policy may match: subject (RFC 4514), common name, and every SAN value."""
+    names = [leaf.subject.rfc4514_string()]
+    names += [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return names
+    for kind in (x509.RFC822Name, x509.DNSName, x509.UniformResourceIdentifier):
+        names += [str(v) for v in san.get_values_for_type(kind)]
+    return names
+
+
+def _check_usage(leaf: x509.Certificate) -> None:
+    usages: list[str] = []
+    try:
+        key_usage = leaf.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        if key_usage.digital_signature:
+            return
+        usages.append("KeyUsage without digitalSignature")
+    except x509.ExtensionNotFound:
+        usages.append("no KeyUsage")
+    try:
+        extended = leaf.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+        if ExtendedKeyUsageOID.CODE_SIGNING in extended:
+            return
+        usages.append("ExtendedKeyUsage without codeSigning")
+    except x509.ExtensionNotFound:
+        usages.append("no ExtendedKeyUsage")
+    raise VerificationError("the signing certificate is not allowed to sign", details=tuple(usages))
+
+
+def _check_validity(leaf: x509.Certificate, now: datetime.datetime) -> None:
+    if now < leaf.not_valid_before_utc:
+        raise VerificationError(f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z")
+    if now > leaf.not_valid_after_utc:
+        raise VerificationError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z")
+
+
+@dataclass(frozen=True)
+class CertificateVerifier:
+    """Trust anchors are exactly the certificates given; `identity` (optional) must name the leaf."""
+
+    trust_anchors: tuple[x509.Certificate, ...]
+    identity: str | None = None
+    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+    method: str = "certificate"
+
+    @classmethod
+    def from_files(cls, chain: Sequence[Path], identity: str | None = None) -> CertificateVerifier:
+        anchors = tuple(cert for path in chain for cert in load_certificates(path))
+        if not anchors:
+            raise InputError(
+                "no trusted certificates given",
+                details=("pass the root (and intermediate) certificates with --certificate-chain",),
+            )
+        return cls(anchors, identity)
+
+    def _leaf_and_chain(self, bundle: Bundle) -> tuple[x509.Certificate, list[x509.Certificate]]:
+        try:
+            certificates = [x509.load_der_x509_certificate(der) for der in bundle.certificates_der()]
+        except ValueError as exc:
+            raise VerificationError("the signature carries a certificate that cannot be parsed") from exc
+        return certificates[0], certificates[1:]
+
+    def _check_chain(self, leaf: x509.Certificate, intermediates: list[x509.Certificate]) -> list[str]:
+        verifier = (
+            PolicyBuilder()
+            .store(Store(list(self.trust_anchors)))
+            .time(self.now)
+            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
+            .build_client_verifier()
+        )
+        try:
+            verified = verifier.verify(leaf, intermediates)
+        except ChainError as exc:
+            raise VerificationError(
+                "the signing certificate does not chain to a trusted certificate",
+                details=(str(exc), f"leaf: {leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()}"),
+            ) from exc
+        return [c.subject.rfc4514_string() for c in verified.chain]
+
+    def verify(self, bundle: Bundle) -> SignerIdentity:
+        require_method(bundle, "certificate")
+        leaf, intermediates = self._leaf_and_chain(bundle)
+        _check_validity(leaf, self.now)
+        chain = self._check_chain(leaf, intermediates)
+        _check_usage(leaf)
+        key = leaf.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+            raise VerificationError(f"the signing certificate's key is not EC on {', '.join(SUPPORTED_CURVES)}")
+        names = leaf_identities(leaf)
+        if self.identity is not None and self.identity not in names:
+            raise VerificationError(
+                f"the signing certificate does not belong to {self.identity!r}",
+                details=(f"it names: {', '.join(dict.fromkeys(names))}",),
+            )
+        check_envelope_signature(bundle, key, f"the signing certificate ({leaf.subject.rfc4514_string()})")
+        return SignerIdentity(
+            "certificate",
+            leaf.subject.rfc4514_string(),
+            {"subject": leaf.subject.rfc4514_string(), "chain": " → ".join(chain), "not_after": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}"},
+        )
