@@ -20,6 +20,9 @@ class ModelsealError(Exception):
         """A human-readable explanation: the message, then one line per detail."""
         return "\n".join([self.message, *(f"  - {line}" for line in self.details)])
 
+    def __str__(self) -> str:
+        return self.diagnostics()
+
 
 class InputError(ModelsealError):
     """The request cannot be carried out: a missing file, a bad key, an unusable model, bad options."""

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import blake3
+import pytest
+
+from modelseal.errors import FileChangedError
+from modelseal.hashing import HashTask, hash_tasks
+from modelseal.hashing.reader import PIPELINE_THRESHOLD
+from modelseal.tree import TreeOptions, enumerate_model
+
+SIZES = [0, 1, 4095, PIPELINE_THRESHOLD - 1, PIPELINE_THRESHOLD, PIPELINE_THRESHOLD * 3 + 12345]
+
+
+def reference_digest(data: bytes, hash_type: str) -> str:
+    if hash_type == "sha256":
+        return hashlib.sha256(data).hexdigest()
+    if hash_type == "blake2b":
+        return hashlib.blake2b(data, digest_size=64).hexdigest()
+    return blake3.blake3(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sized_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    root = tmp_path_factory.mktemp("sized")
+    contents = {f"f{size}": os.urandom(size) for size in SIZES}
+    for name, data in contents.items():
+        (root / name).write_bytes(data)
+    return root, contents
+
+
+@pytest.mark.parametrize("hash_type", ["sha256", "blake2b", "blake3"])
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_whole_file_digests_match_hashlib(
+    sized_model: tuple[Path, dict[str, bytes]], hash_type: str, workers: int
+) -> None:
+    root, contents = sized_model
+    tree = enumerate_model(root, TreeOptions())
+    tasks = [HashTask(f, 0, f.size) for f in tree.files]
+    digests = hash_tasks(tasks, hash_type, workers=workers)
+    for task, digest in zip(tasks, digests, strict=True):
+        assert digest == reference_digest(contents[task.file.name], hash_type), task.file.name
+
+
+def test_byte_ranges_hash_exactly_their_bytes(sized_model: tuple[Path, dict[str, bytes]]) -> None:
+    root, contents = sized_model
+    big = next(f for f in enumerate_model(root, TreeOptions()).files if f.size == SIZES[-1])
+    data = contents[big.name]
+    ranges = [(0, 10), (10, PIPELINE_THRESHOLD + 10), (PIPELINE_THRESHOLD + 10, big.size)]
+    digests = hash_tasks([HashTask(big, s, e) for s, e in ranges], "sha256")
+    assert digests == [hashlib.sha256(data[s:e]).hexdigest() for s, e in ranges]
+
+
+def test_many_small_files_keep_their_order(tmp_path: Path) -> None:
+    for i in range(1500):
+        (tmp_path / f"{i:05d}").write_bytes(i.to_bytes(4, "big"))
+    tree = enumerate_model(tmp_path, TreeOptions())
+    digests = hash_tasks([HashTask(f, 0, f.size) for f in tree.files], "sha256", workers=3)
+    assert digests == [hashlib.sha256(int(f.name).to_bytes(4, "big")).hexdigest() for f in tree.files]
+
+
+def test_file_replaced_after_listing_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"original")
+    tree = enumerate_model(tmp_path, TreeOptions())
+    (tmp_path / "a").write_bytes(b"changed!!")
+    with pytest.raises(FileChangedError, match="changed"):
+        hash_tasks([HashTask(f, 0, f.size) for f in tree.files], "sha256")
+
+
+def test_file_written_while_hashing_is_detected(tmp_path: Path) -> None:
+    """A real concurrent writer appends to a large file for as long as hashing runs."""
+    target = tmp_path / "growing.bin"
+    target.write_bytes(os.urandom(64 << 20))
+    tree = enumerate_model(tmp_path, TreeOptions())
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        with open(target, "ab") as handle:
+            while not stop.is_set():
+                handle.write(b"x" * 4096)
+                handle.flush()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        with pytest.raises(FileChangedError):
+            hash_tasks([HashTask(f, 0, f.size) for f in tree.files], "sha256")
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_truncated_during_read_is_a_short_read(tmp_path: Path) -> None:
+    target = tmp_path / "big.bin"
+    target.write_bytes(os.urandom(PIPELINE_THRESHOLD * 2))
+    tree = enumerate_model(tmp_path, TreeOptions())
+    file = tree.files[0]
+    os.truncate(target, PIPELINE_THRESHOLD)
+    os.utime(target, ns=(file.identity.mtime_ns, file.identity.mtime_ns))
+    with pytest.raises(FileChangedError):
+        hash_tasks([HashTask(file, 0, file.size)], "sha256")
