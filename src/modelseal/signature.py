@@ -76,7 +76,7 @@ def digest(
 ) -> tuple[Manifest, ModelTree]:
     """Enumerate and hash `model`; the manifest's root digest is what a signature would bind."""
     model = Path(model)
-    ignores = _relative_ignores(model, ignore_paths, signature)
+    ignores = _relative_ignores(model, ignore_paths, signature or default_signature_path(model))
     options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
     tree = enumerate_model(model, options)
     recorded = sorted(set(ignores) | (set(GIT_PATHS) if ignore_git_paths else set()))
@@ -146,7 +146,9 @@ def _differences(signed: Manifest, actual: Manifest) -> list[str]:
         if expected[name] != found[name]:
             lines.append(f"modified: {name!r}: signed {algorithm} {expected[name]}, now {found[name]}")
     lines += [f"missing:  {name!r}: signed, but not in the model" for name in sorted(expected.keys() - found.keys())]
-    lines += [f"unsigned: {name!r}: in the model, not in the signature" for name in sorted(found.keys() - expected.keys())]
+    lines += [
+        f"unsigned: {name!r}: in the model, not in the signature" for name in sorted(found.keys() - expected.keys())
+    ]
     return lines
 
 
@@ -189,7 +191,9 @@ def verify(
     if ignore_unsigned_files and not tree.single_file:
         kept = tuple(f for f in tree.files if f.name in signed_paths)
         hashed_tree = ModelTree(tree.root, False, kept, tree.warnings)
-    actual = compute_manifest(hashed_tree, signed.serialization, single_file_name=single_name, workers=workers, progress=progress)
+    actual = compute_manifest(
+        hashed_tree, signed.serialization, single_file_name=single_name, workers=workers, progress=progress
+    )
     problems = _differences(signed, actual)
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
     if problems:

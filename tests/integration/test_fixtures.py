@@ -79,8 +79,11 @@ def vector_model(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("vector", ["key", "certificate"])
 def test_valid_oms_vectors_verify(vector: str, vector_model: Path) -> None:
-    result = verify(vector_model, verifier_for("elliptic-key" if vector == "key" else "certificate"),
-                    signature=OMS_VECTORS / "valid" / f"{vector}.bundle.json")
+    result = verify(
+        vector_model,
+        verifier_for("elliptic-key" if vector == "key" else "certificate"),
+        signature=OMS_VECTORS / "valid" / f"{vector}.bundle.json",
+    )
     assert result.files_verified == 2
 
 

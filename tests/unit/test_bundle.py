@@ -81,5 +81,7 @@ def test_atomic_write_reports_unwritable_directory(tmp_path: Path) -> None:
 
 
 def test_bundle_json_is_stable() -> None:
-    bundle = Bundle("key", {"publicKey": {"hint": "ab"}, "tlogEntries": []}, b"{}", "application/vnd.in-toto+json", b"s")
+    bundle = Bundle(
+        "key", {"publicKey": {"hint": "ab"}, "tlogEntries": []}, b"{}", "application/vnd.in-toto+json", b"s"
+    )
     assert bundle.to_json() == bundle.to_json()

@@ -33,29 +33,66 @@ def _option(*names: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 
 def _common(func: F) -> F:
     """Options every model command shares."""
-    func = _option("--signature", env="SIGNATURE", type=click.Path(path_type=Path),
-                   help="Signature file. Default: MODEL/model.sig, or MODEL.sig for a single file.")(func)
-    func = _option("--ignore-paths", env="IGNORE_PATHS", multiple=True,
-                   help="Path (relative to the model, or absolute) to leave out; repeat for more.")(func)
+    func = _option(
+        "--signature",
+        env="SIGNATURE",
+        type=click.Path(path_type=Path),
+        help="Signature file. Default: MODEL/model.sig, or MODEL.sig for a single file.",
+    )(func)
+    func = _option(
+        "--ignore-paths",
+        env="IGNORE_PATHS",
+        multiple=True,
+        help="Path (relative to the model, or absolute) to leave out; repeat for more.",
+    )(func)
     func = _option("--json", "as_json", env="JSON", is_flag=True, help="Print a machine-readable JSON result.")(func)
-    func = _option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None,
-                   help="Hashing threads. Default: one per core.")(func)
+    func = _option(
+        "--workers",
+        env="WORKERS",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Hashing threads. Default: one per core.",
+    )(func)
     return func
 
 
 def _signing(func: F) -> F:
     """Options that choose how the model is serialised; verification reads them from the signature."""
-    func = _option("--ignore-git-paths/--no-ignore-git-paths", env="IGNORE_GIT_PATHS", default=True,
-                   help="Leave out top-level .git, .github, .gitignore, .gitattributes.")(func)
-    func = _option("--allow-symlinks", env="ALLOW_SYMLINKS", is_flag=True,
-                   help="Follow symlinks, hashing the target's content under the link's name.")(func)
-    func = _option("--hash", "hash_type", env="HASH", type=click.Choice(["sha256", "blake2b", "blake3"]),
-                   default="sha256", help="Digest algorithm for files (the root digest is always sha256).")(func)
-    func = _option("--shard-size", env="SHARD_SIZE", type=click.IntRange(min=1), default=None,
-                   help="Sign fixed-size shards of this many bytes instead of whole files.")(func)
-    func = _option("--compat", env="COMPAT", type=click.Choice(["spec", "reference"]), default="spec",
-                   help="'reference' writes what model-signing 1.x writes where it differs from the spec "
-                        "(single-file name '.', shard algorithm names).")(func)
+    func = _option(
+        "--ignore-git-paths/--no-ignore-git-paths",
+        env="IGNORE_GIT_PATHS",
+        default=True,
+        help="Leave out top-level .git, .github, .gitignore, .gitattributes.",
+    )(func)
+    func = _option(
+        "--allow-symlinks",
+        env="ALLOW_SYMLINKS",
+        is_flag=True,
+        help="Follow symlinks, hashing the target's content under the link's name.",
+    )(func)
+    func = _option(
+        "--hash",
+        "hash_type",
+        env="HASH",
+        type=click.Choice(["sha256", "blake2b", "blake3"]),
+        default="sha256",
+        help="Digest algorithm for files (the root digest is always sha256).",
+    )(func)
+    func = _option(
+        "--shard-size",
+        env="SHARD_SIZE",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Sign fixed-size shards of this many bytes instead of whole files.",
+    )(func)
+    func = _option(
+        "--compat",
+        env="COMPAT",
+        type=click.Choice(["spec", "reference"]),
+        default="spec",
+        help="'reference' writes what model-signing 1.x writes where it differs from the spec "
+        "(single-file name '.', shard algorithm names).",
+    )(func)
     return func
 
 
@@ -76,7 +113,7 @@ def run(action: Callable[[], None], as_json: bool = False) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - last line of defence: users get a message, not a traceback
+    except Exception as exc:
         if os.environ.get("MODELSEAL_DEBUG"):
             raise
         from modelseal.cli import render
@@ -142,8 +179,13 @@ def sign_key(model: Path, private_key: Path, password: str | None, **options: An
 @click.argument("model", type=EXISTING)
 @_option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
 @_option("--signing-certificate", env="SIGNING_CERTIFICATE", type=FILE, required=True, help="PEM leaf certificate.")
-@_option("--certificate-chain", env="CERTIFICATE_CHAIN", type=FILE, multiple=True,
-         help="PEM intermediate certificates to embed; repeat or put several in one file.")
+@_option(
+    "--certificate-chain",
+    env="CERTIFICATE_CHAIN",
+    type=FILE,
+    multiple=True,
+    help="PEM intermediate certificates to embed; repeat or put several in one file.",
+)
 @_password
 @_signing
 @_common
@@ -158,10 +200,16 @@ def sign_certificate(
     """Sign MODEL with a key and its X.509 certificate chain."""
     from modelseal.signing.certificate import CertificateSigner
 
-    _sign(model, lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password), options)
+    _sign(
+        model,
+        lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password),
+        options,
+    )
 
 
-def _verify(model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_files: bool, options: dict[str, Any]) -> None:
+def _verify(
+    model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_files: bool, options: dict[str, Any]
+) -> None:
     from modelseal import signature
     from modelseal.cli import render
 
@@ -181,8 +229,12 @@ def _verify(model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_fi
     run(action, options["as_json"])
 
 
-_ignore_unsigned = _option("--ignore-unsigned-files", env="IGNORE_UNSIGNED_FILES", is_flag=True,
-                           help="Accept files that are in the model but not in the signature (they are listed).")
+_ignore_unsigned = _option(
+    "--ignore-unsigned-files",
+    env="IGNORE_UNSIGNED_FILES",
+    is_flag=True,
+    help="Accept files that are in the model but not in the signature (they are listed).",
+)
 
 
 @verify.command("key")
@@ -199,10 +251,20 @@ def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **opt
 
 @verify.command("certificate")
 @click.argument("model", type=EXISTING)
-@_option("--certificate-chain", env="CERTIFICATE_CHAIN", type=FILE, multiple=True, required=True,
-         help="PEM certificates to trust (roots and intermediates); nothing else is trusted.")
-@_option("--identity", env="IDENTITY", default=None,
-         help="Require the signing certificate to name this subject, common name, email, URI or DNS name.")
+@_option(
+    "--certificate-chain",
+    env="CERTIFICATE_CHAIN",
+    type=FILE,
+    multiple=True,
+    required=True,
+    help="PEM certificates to trust (roots and intermediates); nothing else is trusted.",
+)
+@_option(
+    "--identity",
+    env="IDENTITY",
+    default=None,
+    help="Require the signing certificate to name this subject, common name, email, URI or DNS name.",
+)
 @_ignore_unsigned
 @_common
 def verify_certificate(
@@ -243,8 +305,12 @@ def digest_command(model: Path, **options: Any) -> None:
 
 
 @main.command("demo")
-@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to build the example (default: a temporary directory, removed afterwards).")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to build the example (default: a temporary directory, removed afterwards).",
+)
 def demo_command(directory: Path | None) -> None:
     """Build a small model, sign it with a fresh key, verify it, and show a tampered copy failing. Offline."""
     from modelseal.cli.demo import run_demo

@@ -33,10 +33,12 @@ def build_example_model(directory: Path) -> Path:
 def _write_key_pair(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     private, public = directory / "signing-key.pem", directory / "signing-key.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return private, public
 
 
@@ -53,8 +55,10 @@ def _play(workdir: Path) -> None:
 
     _step(2, f"Sign it:  modelseal sign key {model.name} --private-key {private.name}")
     signed = sign(model, KeySigner.from_file(private))
-    out.print(f"   wrote {escape(str(signed.signature.relative_to(workdir)))}, "
-              f"root digest sha256:{signed.manifest.root_digest()}")
+    out.print(
+        f"   wrote {escape(str(signed.signature.relative_to(workdir)))}, "
+        f"root digest sha256:{signed.manifest.root_digest()}"
+    )
 
     _step(3, f"Verify it:  modelseal verify key {model.name} --public-key {public.name}")
     result = verify(model, KeyVerifier.from_file(public))
@@ -75,8 +79,10 @@ def _play(workdir: Path) -> None:
             out.print(f"     {escape(line)}")
     else:
         raise InputError("the tampered model verified: this is a bug, please report it")
-    out.print("\n[bold green]Demo complete:[/] sign → verify → tamper → rejected. "
-              "Try it on your own model with the commands above.")
+    out.print(
+        "\n[bold green]Demo complete:[/] sign → verify → tamper → rejected. "
+        "Try it on your own model with the commands above."
+    )
 
 
 def run_demo(directory: Path | None = None) -> None:

@@ -57,31 +57,39 @@ def signed(result: SignResult, as_json: bool) -> None:
         print_json({"result": "signed", "signature": str(result.signature), **manifest_json(result.manifest)})
         return
     m = result.manifest
-    out.print(f"[green]Signed[/] {escape(m.model_name)}: {len(m.resources)} {m.serialization.method} "
-              f"({m.serialization.hash_type}) → {escape(str(result.signature))}")
+    out.print(
+        f"[green]Signed[/] {escape(m.model_name)}: {len(m.resources)} {m.serialization.method} "
+        f"({m.serialization.hash_type}) → {escape(str(result.signature))}"
+    )
     out.print(f"root digest sha256:{m.root_digest()}")
 
 
 def verified(result: VerifyResult, as_json: bool) -> None:
     warnings(result.warnings)
     if as_json:
-        print_json({
-            "result": "verified",
-            "model": str(result.model),
-            "signature": str(result.signature),
-            "signer": {"method": result.signer.method, "summary": result.signer.summary, **result.signer.details},
-            "files_verified": result.files_verified,
-            "unsigned_files_ignored": list(result.unsigned_ignored),
-            **manifest_json(result.manifest),
-        })
+        print_json(
+            {
+                "result": "verified",
+                "model": str(result.model),
+                "signature": str(result.signature),
+                "signer": {"method": result.signer.method, "summary": result.signer.summary, **result.signer.details},
+                "files_verified": result.files_verified,
+                "unsigned_files_ignored": list(result.unsigned_ignored),
+                **manifest_json(result.manifest),
+            }
+        )
         return
     s = result.manifest.serialization
-    out.print(f"[green]Verified[/] {escape(str(result.model))}: {result.files_verified} file(s), "
-              f"{s.method}/{s.hash_type}, signed by {escape(result.signer.summary)}")
+    out.print(
+        f"[green]Verified[/] {escape(str(result.model))}: {result.files_verified} file(s), "
+        f"{s.method}/{s.hash_type}, signed by {escape(result.signer.summary)}"
+    )
     out.print(f"root digest sha256:{result.manifest.root_digest()}")
     if result.unsigned_ignored:
-        out.print(f"[yellow]{len(result.unsigned_ignored)} unsigned file(s) ignored[/]: "
-                  f"{escape(', '.join(result.unsigned_ignored[:10]))}")
+        out.print(
+            f"[yellow]{len(result.unsigned_ignored)} unsigned file(s) ignored[/]: "
+            f"{escape(', '.join(result.unsigned_ignored[:10]))}"
+        )
 
 
 def digested(manifest: Manifest, as_json: bool) -> None:

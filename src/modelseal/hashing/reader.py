@@ -94,7 +94,7 @@ def _hash_pipelined(task: HashTask, fd: int, hash_type: str, progress: ProgressC
                     return
                 offset += got
             filled.put((bytearray(), 0))
-        except BaseException as exc:  # handed to the hashing thread, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the hashing thread, which re-raises it
             filled.put(exc)
 
     reader = threading.Thread(target=read_ahead, name="modelseal-read", daemon=True)

@@ -81,9 +81,11 @@ def _b64(text: object, what: str) -> bytes:
 
 def _method(material: dict[str, Any]) -> str:
     if "x509CertificateChain" in material:
-        certificates = material["x509CertificateChain"].get("certificates") if isinstance(
-            material["x509CertificateChain"], dict
-        ) else None
+        certificates = (
+            material["x509CertificateChain"].get("certificates")
+            if isinstance(material["x509CertificateChain"], dict)
+            else None
+        )
         if not isinstance(certificates, list) or not certificates:
             raise _fail("x509CertificateChain has no certificates")
         return "certificate"

@@ -85,9 +85,9 @@ def resource_algorithm(serialization: Serialization, *, compat: bool) -> str:
     return serialization.hash_type
 
 
-def plan(tree: ModelTree, serialization: Serialization, *, single_file_name: str | None = None) -> list[
-    tuple[str, HashTask]
-]:
+def plan(
+    tree: ModelTree, serialization: Serialization, *, single_file_name: str | None = None
+) -> list[tuple[str, HashTask]]:
     """Resource names and the byte ranges behind them. Zero-byte files have no shards."""
     planned: list[tuple[str, HashTask]] = []
     for file in tree.files:

@@ -165,7 +165,9 @@ def parse_statement(payload: bytes) -> Manifest:
     if root_digest(resources) != subject_digest:
         raise BundleFormatError(
             "the signed statement is inconsistent: its subject digest does not match its resources",
-            details=(f"subject:                 {subject_digest}", f"computed from resources: {root_digest(resources)}"),
+            details=(
+                f"subject:                 {subject_digest}",
+                f"computed from resources: {root_digest(resources)}",
+            ),
         )
     return Manifest(subject_name, serialization, resources)
-

@@ -33,7 +33,8 @@ class Signer(Protocol):
 class Verifier(Protocol):
     """Checks a bundle's signature and signer; raises `VerificationError` on any doubt."""
 
-    method: str
+    @property
+    def method(self) -> str: ...
 
     def verify(self, bundle: Bundle) -> SignerIdentity: ...
 

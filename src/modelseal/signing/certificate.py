@@ -11,8 +11,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
-from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError as ChainError
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
+from cryptography.x509.verification import VerificationError as ChainError
 
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
@@ -74,14 +75,14 @@ def leaf_identities(leaf: x509.Certificate) -> list[str]:
 def _check_usage(leaf: x509.Certificate) -> None:
     usages: list[str] = []
     try:
-        key_usage = leaf.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
         if key_usage.digital_signature:
             return
         usages.append("KeyUsage without digitalSignature")
     except x509.ExtensionNotFound:
         usages.append("no KeyUsage")
     try:
-        extended = leaf.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+        extended = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.CODE_SIGNING in extended:
             return
         usages.append("ExtendedKeyUsage without codeSigning")
@@ -92,7 +93,9 @@ def _check_usage(leaf: x509.Certificate) -> None:
 
 def _check_validity(leaf: x509.Certificate, now: datetime.datetime) -> None:
     if now < leaf.not_valid_before_utc:
-        raise VerificationError(f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z")
+        raise VerificationError(
+            f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z"
+        )
     if now > leaf.not_valid_after_utc:
         raise VerificationError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z")
 
@@ -147,7 +150,11 @@ class CertificateVerifier:
         chain = self._check_chain(leaf, intermediates)
         _check_usage(leaf)
         key = leaf.public_key()
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
+            "secp256r1",
+            "secp384r1",
+            "secp521r1",
+        ):
             raise VerificationError(f"the signing certificate's key is not EC on {', '.join(SUPPORTED_CURVES)}")
         names = leaf_identities(leaf)
         if self.identity is not None and self.identity not in names:
@@ -159,5 +166,9 @@ class CertificateVerifier:
         return SignerIdentity(
             "certificate",
             leaf.subject.rfc4514_string(),
-            {"subject": leaf.subject.rfc4514_string(), "chain": " → ".join(chain), "not_after": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}"},
+            {
+                "subject": leaf.subject.rfc4514_string(),
+                "chain": " → ".join(chain),
+                "not_after": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+            },
         )

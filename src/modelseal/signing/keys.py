@@ -49,7 +49,9 @@ def load_private_key(path: Path, password: str | None = None) -> ec.EllipticCurv
     try:
         key = serialization.load_pem_private_key(data, password=secret)
     except TypeError as exc:
-        hint = "the key is encrypted: pass --password" if secret is None else "the key is not encrypted: drop --password"
+        hint = (
+            "the key is encrypted: pass --password" if secret is None else "the key is not encrypted: drop --password"
+        )
         raise InputError(f"cannot load private key {path}", details=(hint,)) from exc
     except ValueError as exc:
         reason = "wrong password or not a PEM private key" if secret is not None else "not a PEM private key"
