@@ -1,23 +1,54 @@
 """modelseal: sign, verify and scan machine-learning models.
 
-The public API is re-exported here; everything else is internal and may change.
+The public API is re-exported here, lazily: `import modelseal` stays cheap (the CLI and the hashing helper
+processes import submodules without paying for cryptography). Everything else is internal.
 """
 
 from __future__ import annotations
 
-from modelseal.errors import (
-    BundleFormatError,
-    FileChangedError,
-    InputError,
-    ModelsealError,
-    ModelTreeError,
-    VerificationError,
-)
-from modelseal.signature import SignResult, VerifyResult, digest, sign, verify
-from modelseal.signing.certificate import CertificateSigner, CertificateVerifier
-from modelseal.signing.key import KeySigner, KeyVerifier
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "BundleFormatError": "modelseal.errors",
+    "FileChangedError": "modelseal.errors",
+    "InputError": "modelseal.errors",
+    "ModelTreeError": "modelseal.errors",
+    "ModelsealError": "modelseal.errors",
+    "VerificationError": "modelseal.errors",
+    "SignResult": "modelseal.signature",
+    "VerifyResult": "modelseal.signature",
+    "digest": "modelseal.signature",
+    "sign": "modelseal.signature",
+    "verify": "modelseal.signature",
+    "CertificateSigner": "modelseal.signing.certificate",
+    "CertificateVerifier": "modelseal.signing.certificate",
+    "KeySigner": "modelseal.signing.key",
+    "KeyVerifier": "modelseal.signing.key",
+}
+
+if TYPE_CHECKING:
+    from modelseal.errors import (
+        BundleFormatError,
+        FileChangedError,
+        InputError,
+        ModelsealError,
+        ModelTreeError,
+        VerificationError,
+    )
+    from modelseal.signature import SignResult, VerifyResult, digest, sign, verify
+    from modelseal.signing.certificate import CertificateSigner, CertificateVerifier
+    from modelseal.signing.key import KeySigner, KeyVerifier
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelseal' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "BundleFormatError",

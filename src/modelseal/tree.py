@@ -9,31 +9,31 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from modelseal.errors import ModelTreeError
 
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
 
 
-@dataclass(frozen=True)
-class FileIdentity:
-    """What must not change between enumeration and the end of hashing."""
+class FileIdentity(NamedTuple):
+    """What must not change between enumeration and the end of hashing (a tuple: millions are made)."""
 
     device: int
     inode: int
     size: int
     mtime_ns: int
 
-    @classmethod
-    def of(cls, st: os.stat_result) -> FileIdentity:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+def identity_of(st: os.stat_result) -> FileIdentity:
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-@dataclass(frozen=True)
-class ModelFile:
-    """One regular file of the model: its canonical name and where to read it."""
+class ModelFile(NamedTuple):
+    """One regular file of the model: its canonical name, where to read it, and its identity."""
 
     name: str
     path: str
@@ -72,22 +72,21 @@ class ModelTree:
 
 
 def check_name(name: str) -> str | None:
-    """Why `name` is not an acceptable resource name, or None if it is."""
-    if not name:
-        return "empty name"
+    """Why `name` is not an acceptable resource name, or None if it is (string tests only: it runs per file)."""
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            return "name is not valid UTF-8"
     if "\x00" in name:
         return "NUL byte in name"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "name is not valid UTF-8"
     if name.startswith("/"):
         return "absolute path"
     if "\\" in name:
         return "backslash in name (names use '/')"
-    parts = name.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        return "'.', '..' or empty path component"
+    wrapped = f"/{name}/"
+    if "//" in wrapped or "/./" in wrapped or "/../" in wrapped:
+        return "empty name, or an empty, '.' or '..' path component"
     return None
 
 
@@ -107,13 +106,6 @@ def normalize_ignore_path(root: Path, raw: str) -> str | None:
     return None if text == "." else text
 
 
-def _is_ignored(name: str, ignores: frozenset[str]) -> bool:
-    if name in ignores:
-        return True
-    parts = name.split("/")
-    return any("/".join(parts[:i]) in ignores for i in range(1, len(parts)))
-
-
 def _display(name: str) -> str:
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -121,28 +113,42 @@ def _display(name: str) -> str:
 class _Walker:
     """Depth-first walk that applies the ignore and symlink rules and collects files."""
 
-    def __init__(self, root: Path, options: TreeOptions) -> None:
+    def __init__(self, root: Path, options: TreeOptions, on_file: Callable[[ModelFile], None] | None) -> None:
         self.root = root
         self.real_root = os.path.realpath(root)
         self.options = options
         self.ignores = options.effective_ignores()
         self.files: list[ModelFile] = []
         self.warnings: list[str] = []
+        self.on_file = on_file
 
     def walk(self, directory: str, prefix: str, ancestors: frozenset[tuple[int, int]]) -> None:
         try:
             with os.scandir(directory) as entries:
-                children = sorted(entries, key=lambda e: e.name)
+                children = list(entries)
         except OSError as exc:
             raise ModelTreeError(f"cannot list directory {directory}: {exc.strerror}") from exc
         for entry in children:
-            name = f"{prefix}{entry.name}"
-            if _is_ignored(name, self.ignores):
+            name = prefix + entry.name
+            if name in self.ignores:  # ancestors were checked on the way down
                 continue
-            problem = check_name(name)
-            if problem:
-                raise ModelTreeError(f"cannot sign or verify file {_display(name)!r}: {problem}")
-            self._visit(entry.path, name, entry.is_symlink(), ancestors)
+            if not entry.name.isascii():
+                problem = check_name(name)
+                if problem:
+                    raise ModelTreeError(f"cannot sign or verify file {_display(name)!r}: {problem}")
+            elif "\\" in entry.name:
+                raise ModelTreeError(f"cannot sign or verify file {name!r}: backslash in name (names use '/')")
+            if entry.is_symlink():
+                self._visit(entry.path, name, True, ancestors)
+            elif entry.is_file(follow_symlinks=False):
+                self._add(ModelFile(name, entry.path, identity_of(entry.stat(follow_symlinks=False))))
+            else:
+                self._visit(entry.path, name, False, ancestors)
+
+    def _add(self, file: ModelFile) -> None:
+        self.files.append(file)
+        if self.on_file is not None:
+            self.on_file(file)
 
     def _visit(self, path: str, name: str, is_link: bool, ancestors: frozenset[tuple[int, int]]) -> None:
         if is_link:
@@ -165,23 +171,25 @@ class _Walker:
                 return
             self.walk(path, f"{name}/", ancestors | {key})
         elif stat.S_ISREG(st.st_mode):
-            self.files.append(ModelFile(name, path, FileIdentity.of(st)))
+            self._add(ModelFile(name, path, identity_of(st)))
         else:
             raise ModelTreeError(f"{name!r} is not a regular file or directory (device, FIFO or socket)")
 
 
-def enumerate_model(root: Path, options: TreeOptions) -> ModelTree:
-    """List the model's files under `options`; an empty model is an error."""
+def enumerate_model(root: Path, options: TreeOptions, on_file: Callable[[ModelFile], None] | None = None) -> ModelTree:
+    """List the model's files under `options`; an empty model is an error.
+
+    `on_file` sees each file of a directory model as soon as it is found, so hashing can start early."""
     if not root.exists() and not root.is_symlink():
         raise ModelTreeError(f"model path {root} does not exist")
     if root.is_file():
         if root.is_symlink() and not options.allow_symlinks:
             raise ModelTreeError(f"{root} is a symbolic link and symlinks are not allowed")
-        single = ModelFile(root.name, str(root), FileIdentity.of(root.stat()))
+        single = ModelFile(root.name, str(root), identity_of(root.stat()))
         return ModelTree(root, True, (single,))
     if not root.is_dir():
         raise ModelTreeError(f"model path {root} is neither a file nor a directory")
-    walker = _Walker(root, options)
+    walker = _Walker(root, options, on_file)
     st = root.stat()
     walker.walk(str(root), "", frozenset({(st.st_dev, st.st_ino)}))
     if not walker.files:

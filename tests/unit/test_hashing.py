@@ -103,3 +103,48 @@ def test_truncated_during_read_is_a_short_read(tmp_path: Path) -> None:
     os.utime(target, ns=(file.identity.mtime_ns, file.identity.mtime_ns))
     with pytest.raises(FileChangedError):
         hash_tasks([HashTask(file, 0, file.size)], "sha256")
+
+
+def test_dataset_of_small_files_is_hashed_by_helper_processes_while_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelseal.hashing import engine
+    from modelseal.hashing.engine import HELPERS_AFTER_FILES, HashPool
+
+    left_for_later: list[int] = []
+    real_hash_tasks = engine.hash_tasks
+
+    def recording(tasks: list[HashTask], hash_type: str, **options: object) -> list[str]:
+        left_for_later.append(len(tasks))
+        return real_hash_tasks(tasks, hash_type, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "hash_tasks", recording)
+
+    count = HELPERS_AFTER_FILES + 1500
+    for i in range(count):
+        (tmp_path / f"{i:06d}").write_bytes(i.to_bytes(4, "big") * 3)
+    with HashPool("sha256", workers=2) as pool:
+        tree = enumerate_model(tmp_path, TreeOptions(), on_file=lambda f: pool.prefetch(HashTask(f, 0, f.size)))
+        digests = pool.hash_all([HashTask(f, 0, f.size) for f in tree.files])
+    assert left_for_later == [0], "every file should have been hashed while listing"
+    assert len(digests) == count
+    assert digests == [hashlib.sha256(int(f.name).to_bytes(4, "big") * 3).hexdigest() for f in tree.files]
+
+
+def test_helper_process_reports_a_changed_file(tmp_path: Path) -> None:
+    from modelseal.hashing.worker import HelperProcess
+
+    (tmp_path / "a").write_bytes(b"before")
+    file = enumerate_model(tmp_path, TreeOptions()).files[0]
+    (tmp_path / "a").write_bytes(b"after, longer")
+    helper = HelperProcess()
+    try:
+        with pytest.raises(FileChangedError, match="changed"):
+            helper.hash_batch("sha256", [HashTask(file, 0, file.size)])
+        # the helper survives an error and answers the next batch
+        fresh = enumerate_model(tmp_path, TreeOptions()).files[0]
+        assert helper.hash_batch("sha256", [HashTask(fresh, 0, fresh.size)]) == [
+            hashlib.sha256(b"after, longer").hexdigest()
+        ]
+    finally:
+        helper.close()

@@ -93,11 +93,11 @@ def test_single_file_model_is_named_by_basename(model_dir: Path) -> None:
         ("a/../b", "'..'"),
         ("../escape", "'..'"),
         ("/etc/passwd", "absolute"),
-        ("a//b", "empty path component"),
+        ("a//b", "empty, "),
         ("./a", "'.'"),
         ("bad\udcffname", "UTF-8"),
         ("a\\b", "backslash"),
-        ("", "empty"),
+        ("", "empty name"),
     ],
 )
 def test_check_name_rejects_unsafe_names(name: str, problem: str) -> None:

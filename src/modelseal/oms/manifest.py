@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from modelseal.errors import InputError
-from modelseal.hashing import HASH_TYPES, HashTask, hash_tasks
-from modelseal.hashing.reader import ProgressCallback
-from modelseal.tree import ModelTree
+from modelseal.hashing import HASH_TYPES, HashTask
+from modelseal.hashing.engine import HashPool
+from modelseal.hashing.reader import PIPELINE_THRESHOLD
+from modelseal.tree import ModelFile, ModelTree
 
 DEFAULT_SHARD_SIZE = 1_000_000_000
 SINGLE_FILE_COMPAT_NAME = "."
@@ -33,8 +35,7 @@ class Serialization:
             raise InputError("shard size must be a positive number of bytes")
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     """One signed file (or shard): its name, algorithm and lower-case hex digest."""
 
     name: str
@@ -102,22 +103,29 @@ def plan(
     return planned
 
 
+def early_task(file: ModelFile, serialization: Serialization) -> HashTask | None:
+    """The one small range a file will need, if it is small enough to hash while the model is still listed."""
+    size = file.size
+    if size >= PIPELINE_THRESHOLD or (serialization.method == "shards" and size == 0):
+        return None
+    if serialization.method == "shards" and size > (serialization.shard_size or DEFAULT_SHARD_SIZE):
+        return None
+    return HashTask(file, 0, size)
+
+
 def compute_manifest(
     tree: ModelTree,
     serialization: Serialization,
+    pool: HashPool,
     *,
     compat: bool = False,
     single_file_name: str | None = None,
-    workers: int | None = None,
-    progress: ProgressCallback | None = None,
 ) -> Manifest:
     """Hash the model and return its manifest, resources sorted by name in code-point order."""
     planned = plan(tree, serialization, single_file_name=single_file_name)
-    digests = hash_tasks([task for _, task in planned], serialization.hash_type, workers=workers, progress=progress)
+    digests = pool.hash_all([task for _, task in planned])
     algorithm = resource_algorithm(serialization, compat=compat)
-    resources = sorted(
-        (Resource(name, algorithm, digest) for (name, _), digest in zip(planned, digests, strict=True)),
-        key=lambda r: r.name,
-    )
+    # names are unique, so tuple order is name order (code-point order), with no key function to call
+    resources = sorted(Resource(name, algorithm, digest) for (name, _), digest in zip(planned, digests, strict=True))
     model_name = tree.root.resolve().name or str(tree.root)
     return Manifest(model_name, serialization, tuple(resources), single_file=tree.single_file)

@@ -95,9 +95,10 @@ def _parse_resource(raw: object, serialization: Serialization, index: int) -> Re
         raise _fail(f"{where} is not an object")
     name = _require(raw, "name", str, where)
     algorithm = _require(raw, "algorithm", str, where)
-    digest = _check_digest(_require(raw, "digest", str, where), serialization.hash_type, where)
-    accepted = {serialization.hash_type, f"{serialization.hash_type}-sharded-{serialization.shard_size}"}
-    if algorithm not in accepted:
+    digest = _require(raw, "digest", str, where)
+    if len(digest) != _DIGEST_LENGTHS[serialization.hash_type] or not _HEX.match(digest):
+        raise _fail(f"{where} digest {digest!r} is not a {serialization.hash_type} hex digest")
+    if algorithm not in (serialization.hash_type, f"{serialization.hash_type}-sharded-{serialization.shard_size}"):
         raise _fail(f"{where} algorithm {algorithm!r} does not match hash_type {serialization.hash_type!r}")
     path = name
     if serialization.method == "shards":
@@ -108,7 +109,7 @@ def _parse_resource(raw: object, serialization: Serialization, index: int) -> Re
     problem = None if path == "." else check_name(path)
     if problem:
         raise _fail(f"{where} name {name!r} is unsafe: {problem}")
-    return Resource(name, algorithm, digest)
+    return Resource(name, algorithm, digest.lower())
 
 
 def _parse_subject(statement: dict[str, Any]) -> tuple[str, str]:

@@ -1,0 +1,89 @@
+"""Hash batches of small files in helper processes.
+
+Hashing a 4 KiB file costs more Python than hashing, so threads serialise on the GIL; datasets of millions of
+small files need processes. Helpers are plain `python -c` children speaking
+length-prefixed pickles over their stdin/stdout: unlike multiprocessing they never re-import the caller's
+`__main__` and never fork a threaded process. Only this module's parent writes to a helper, so the pickles it
+reads are its own.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from typing import IO, Any
+
+from modelseal.errors import FileChangedError, InputError, ModelsealError
+from modelseal.hashing.reader import HashTask, hash_range
+from modelseal.tree import FileIdentity, ModelFile
+
+_ENTRY = "import sys; from modelseal.hashing.worker import serve; serve(sys.stdin.buffer, sys.stdout.buffer)"
+_ERRORS: dict[str, type[ModelsealError]] = {"FileChangedError": FileChangedError, "InputError": InputError}
+
+
+def _send(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """Answer batches until the parent closes the pipe."""
+    while True:
+        try:
+            hash_type, batch = _receive(requests)
+        except EOFError:
+            return
+        try:
+            digests = [
+                hash_range(HashTask(ModelFile(name, path, FileIdentity(*identity)), start, end), hash_type)
+                for name, path, identity, start, end in batch
+            ]
+        except ModelsealError as exc:
+            _send(replies, ("error", type(exc).__name__, exc.message, exc.details))
+            continue
+        _send(replies, ("ok", digests))
+
+
+class HelperProcess:
+    """One helper process and its pipes; `hash_batch` is a blocking round trip."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", _ENTRY], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def hash_batch(self, hash_type: str, tasks: list[HashTask]) -> list[str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        batch = [(t.file.name, t.file.path, tuple(t.file.identity), t.start, t.end) for t in tasks]
+        try:
+            _send(self.process.stdin, (hash_type, batch))
+            reply = _receive(self.process.stdout)
+        except (EOFError, BrokenPipeError) as exc:
+            raise InputError("a hashing helper process died unexpectedly") from exc
+        if reply[0] == "ok":
+            digests: list[str] = reply[1]
+            return digests
+        _, kind, message, details = reply
+        raise _ERRORS.get(kind, InputError)(message, details=tuple(details))
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
