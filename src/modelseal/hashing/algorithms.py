@@ -31,5 +31,8 @@ def new_hasher(hash_type: str, *, large_input: bool = False) -> Hasher:
 
 
 def read_size_for(hash_type: str) -> int:
-    """Read size that keeps the reader ahead of the hasher while buffers stay in cache."""
-    return 16 << 20 if hash_type == "blake3" else 1 << 20
+    """Read size that keeps buffers in cache; BLAKE3 needs larger updates to spread over its threads.
+
+    Measured on 2 cores, page cache warm: SHA-256 best at 1 MiB (1.74 GB/s, one stream); BLAKE3 at 4 MiB
+    (11.6 GB/s one file, 8.6 GB/s three files) against 8.8 / 7.1 GB/s at 16 MiB."""
+    return 4 << 20 if hash_type == "blake3" else 1 << 20
