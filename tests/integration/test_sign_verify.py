@@ -263,11 +263,11 @@ def test_method_mismatch_names_the_right_command(
         verify(model_dir, KeyVerifier.from_file(make_key_pair().public))
 
 
-def _resign(signature: Path, key: KeySigner, edit: Callable[[dict[str, object]], None]) -> None:
+def _resign(signature: Path, signer: Signer, edit: Callable[[dict[str, object]], None]) -> None:
     """An attacker holding a valid key signs a crafted statement."""
     statement = json.loads(read_bundle(signature).payload)
     edit(statement)
-    signature.write_bytes(key.sign(json.dumps(statement).encode()).to_json())  # ASCII JSON: \\udcff stays escaped
+    signature.write_bytes(signer.sign(json.dumps(statement).encode()).to_json())  # ASCII JSON: \\udcff stays escaped
 
 
 def _set_first_name(name: str) -> Callable[[dict[str, object]], None]:
@@ -291,26 +291,23 @@ def _set_first_name(name: str) -> Callable[[dict[str, object]], None]:
     ],
 )
 def test_crafted_statements_signed_with_a_valid_key_are_rejected(
-    edit: Callable[[dict[str, object]], None], message: str, model_dir: Path, make_key_pair: Callable[..., KeyPair]
+    edit: Callable[[dict[str, object]], None], message: str, method: Method, model_dir: Path
 ) -> None:
-    pair = make_key_pair()
-    signer = KeySigner.from_file(pair.private)
+    signer, verifier = method()
     signed = sign(model_dir, signer)
     _resign(signed.signature, signer, edit)
     with pytest.raises(VerificationError, match=message):
-        verify(model_dir, KeyVerifier.from_file(pair.public))
+        verify(model_dir, verifier)
 
 
-def test_raw_non_utf8_name_in_a_signed_payload_is_rejected(
-    model_dir: Path, make_key_pair: Callable[..., KeyPair]
-) -> None:
-    pair = make_key_pair()
-    signer = KeySigner.from_file(pair.private)
+def test_raw_non_utf8_name_in_a_signed_payload_is_rejected(method: Method, model_dir: Path) -> None:
+    signer, verifier = method()
     signed = sign(model_dir, signer)
     payload = read_bundle(signed.signature).payload.replace(b'"name":"config.json"', b'"name":"config\xff.json"')
+    assert b"\xff" in payload
     signed.signature.write_bytes(signer.sign(payload).to_json())
     with pytest.raises(VerificationError, match="UTF-8"):
-        verify(model_dir, KeyVerifier.from_file(pair.public))
+        verify(model_dir, verifier)
 
 
 def test_swapped_payload_breaks_the_signature(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:

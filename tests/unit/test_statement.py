@@ -131,3 +131,20 @@ def test_legacy_v02_statement_lists_subjects_as_files() -> None:
     }
     parsed = parse_statement(canonical_json(legacy))
     assert parsed.digests_by_name() == {"f1": D1, "f2": D2}
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", "b/c"],
+        ['quote"d', "back\\\\slash", "tab\tnew\nline", "ünïcode/名前", "emoji/🙂", "ctl\x01\x1f", "colon:name"],
+        ['"resources":[]', "x"],
+    ],
+)
+def test_fast_statement_writer_equals_generic_canonical_json(names: list[str]) -> None:
+    resources = tuple(Resource(n, "sha256", hashlib.sha256(n.encode()).hexdigest()) for n in sorted(names))
+    serialization = Serialization(ignore_paths=('"resources":[]', "model.sig"))
+    manifest = Manifest('model "resources":[]', serialization, resources)
+    payload = build_statement(manifest)
+    assert payload == canonical_json(json.loads(payload))
+    assert [r["name"] for r in json.loads(payload)["predicate"]["resources"]] == sorted(names)

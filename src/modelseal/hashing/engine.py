@@ -81,7 +81,7 @@ class HashPool:
         self._backlog: list[HashTask] = []
         self._batches: queue.SimpleQueue[list[HashTask] | None] = queue.SimpleQueue()
         self._drivers: list[threading.Thread] = []
-        self._results: dict[HashTask, str] = {}  # tasks are tuples: equal tasks, same key
+        self._results: dict[tuple[str, int], str] = {}  # (name, start): cheap to hash, unique per task
         self._errors: list[BaseException] = []
         self._stop = threading.Event()
 
@@ -106,7 +106,7 @@ class HashPool:
 
     def _store(self, batch: list[HashTask], digests: list[str]) -> None:
         for task, digest in zip(batch, digests, strict=True):
-            self._results[task] = digest
+            self._results[(task.file.name, task.start)] = digest
         if self.progress is not None:
             self.progress(sum(t.end - t.start for t in batch))
 
@@ -164,10 +164,11 @@ class HashPool:
         self._drain()
         if self._errors:
             raise self._errors[0]
-        missing = [t for t in tasks if t not in self._results]
+        results = self._results
+        missing = [t for t in tasks if (t.file.name, t.start) not in results]
         fresh = hash_tasks(missing, self.hash_type, workers=self.workers, progress=self.progress)
-        self._results.update(zip(missing, fresh, strict=True))
-        return [self._results[t] for t in tasks]
+        results.update(((t.file.name, t.start), digest) for t, digest in zip(missing, fresh, strict=True))
+        return [results[(t.file.name, t.start)] for t in tasks]
 
     def __enter__(self) -> HashPool:
         return self

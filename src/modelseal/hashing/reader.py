@@ -7,6 +7,7 @@ the speed of the hash, not hash + copy. Small ranges are read in one `pread`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
@@ -35,9 +36,12 @@ class HashTask(NamedTuple):
         return self.end - self.start
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
 def _open(task: HashTask) -> int:
     try:
-        fd = os.open(task.file.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(task.file.path, _OPEN_FLAGS)
     except OSError as exc:
         raise InputError(f"cannot open {task.file.name!r}: {exc.strerror}") from exc
     return fd
@@ -45,7 +49,10 @@ def _open(task: HashTask) -> int:
 
 def _check_unchanged(task: HashTask, fd: int) -> None:
     """After reading: any write since enumeration moved mtime (or size, or the inode was replaced)."""
-    now = identity_of(os.fstat(fd))
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == task.file.identity:  # a tuple: no object to build
+        return
+    now = identity_of(st)
     if now != task.file.identity:
         raise FileChangedError(
             f"file {task.file.name!r} changed after it was listed or while it was hashed: refusing to use its digest",
@@ -69,6 +76,8 @@ def _hash_small(task: HashTask, fd: int, hash_type: str) -> str:
     data = os.pread(fd, task.length, task.start) if task.start else os.read(fd, task.length)
     if len(data) != task.length:
         raise _short_read(task, len(data))
+    if hash_type == "sha256":  # the common case, without the generic hasher's extra calls
+        return hashlib.sha256(data).hexdigest()
     hasher = new_hasher(hash_type)
     hasher.update(data)
     return hasher.hexdigest()
@@ -125,7 +134,7 @@ def hash_range(task: HashTask, hash_type: str, progress: ProgressCallback | None
     """Digest of the task's byte range, checked against the identity recorded at enumeration."""
     fd = _open(task)
     try:
-        if task.length < PIPELINE_THRESHOLD:
+        if task.end - task.start < PIPELINE_THRESHOLD:
             digest = _hash_small(task, fd, hash_type)
             if progress is not None:
                 progress(task.length)

@@ -23,8 +23,20 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+_EMPTY_RESOURCES = '"resources":[]'
+
+
+def _resources_json(resources: tuple[Resource, ...]) -> str:
+    """`canonical_json` of the resource list, written directly: a dataset has millions of entries, and this is
+    4x faster than building dicts for `json.dumps`. Tests compare it with `canonical_json`."""
+    quote = json.encoder.encode_basestring  # the C encoder, as json.dumps(ensure_ascii=False) uses
+    return ",".join(
+        f'{{"algorithm":{quote(r.algorithm)},"digest":"{r.digest}","name":{quote(r.name)}}}' for r in resources
+    )
+
+
 def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) -> bytes:
-    """The payload bytes to sign for `manifest`."""
+    """The payload bytes to sign for `manifest`: `canonical_json` of the statement."""
     serialization: dict[str, Any] = {
         "method": manifest.serialization.method,
         "hash_type": manifest.serialization.hash_type,
@@ -40,10 +52,13 @@ def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) ->
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "serialization": serialization,
-            "resources": [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest} for r in manifest.resources],
+            "resources": [],
         },
     }
-    return canonical_json(statement)
+    # keys are sorted and string values escape their quotes, so the first match is the predicate's key
+    text = canonical_json(statement).decode("utf-8")
+    resources = f'"resources":[{_resources_json(manifest.resources)}]'
+    return text.replace(_EMPTY_RESOURCES, resources, 1).encode("utf-8")
 
 
 def _fail(reason: str) -> BundleFormatError:
