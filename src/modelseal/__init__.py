@@ -17,6 +17,7 @@ _EXPORTS = {
     "InputError": "modelseal.errors",
     "ModelTreeError": "modelseal.errors",
     "ModelsealError": "modelseal.errors",
+    "SymlinkError": "modelseal.errors",
     "VerificationError": "modelseal.errors",
     "SignResult": "modelseal.signature",
     "VerifyResult": "modelseal.signature",
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         InputError,
         ModelsealError,
         ModelTreeError,
+        SymlinkError,
         VerificationError,
     )
     from modelseal.signature import SignResult, VerifyResult, digest, sign, verify
@@ -61,6 +63,7 @@ __all__ = [
     "ModelTreeError",
     "ModelsealError",
     "SignResult",
+    "SymlinkError",
     "VerificationError",
     "VerifyResult",
     "__version__",

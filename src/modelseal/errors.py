@@ -32,6 +32,10 @@ class ModelTreeError(InputError):
     """The model directory cannot be enumerated under the requested rules (empty, bad names, symlinks)."""
 
 
+class SymlinkError(ModelTreeError):
+    """A symbolic link was found where the symlink policy forbids one."""
+
+
 class FileChangedError(InputError):
     """A file changed while it was being hashed, so no digest of it can be trusted."""
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelseal.errors import InputError, ModelTreeError, VerificationError
+from modelseal.errors import InputError, ModelTreeError, SymlinkError, VerificationError
 from modelseal.hashing.engine import HashPool
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle, write_atomically
@@ -197,6 +197,9 @@ def _verification_tree(
     options = TreeOptions(tuple(ignores), recorded is None, signed.allow_symlinks)
     try:
         return enumerate_model(model, options, on_file=on_file)
+    except SymlinkError as exc:
+        reason = "the signature was made without symlinks: a file was replaced by a link after signing"
+        raise VerificationError(f"the model does not match its signature: {exc.message}", details=(reason,)) from exc
     except ModelTreeError as exc:
         raise VerificationError(f"the model does not match its signature: {exc.message}", details=exc.details) from exc
 
@@ -214,9 +217,10 @@ def verify(
 ) -> VerifyResult:
     """Verify `model` against its signature; raises `VerificationError` on any mismatch."""
     model = Path(model)
+    hint = () if signature else ("pass its location with --signature",)
     signature = Path(signature) if signature else default_signature_path(model)
     if not signature.is_file():
-        raise InputError(f"signature file {signature} does not exist", details=("pass it with --signature",))
+        raise InputError(f"signature file {signature} does not exist", details=hint)
     bundle = read_bundle(signature)
     signer = verifier.verify(bundle)
     signed = parse_statement(bundle.payload)

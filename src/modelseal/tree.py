@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from modelseal.errors import ModelTreeError
+from modelseal.errors import ModelTreeError, SymlinkError
 
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
 
@@ -153,7 +153,7 @@ class _Walker:
     def _visit(self, path: str, name: str, is_link: bool, ancestors: frozenset[tuple[int, int]]) -> None:
         if is_link:
             if not self.options.allow_symlinks:
-                raise ModelTreeError(
+                raise SymlinkError(
                     f"{name!r} is a symbolic link and symlinks are not allowed",
                     details=("pass --allow-symlinks to hash the link target's content under the link's name",),
                 )
@@ -184,7 +184,7 @@ def enumerate_model(root: Path, options: TreeOptions, on_file: Callable[[ModelFi
         raise ModelTreeError(f"model path {root} does not exist")
     if root.is_file():
         if root.is_symlink() and not options.allow_symlinks:
-            raise ModelTreeError(f"{root} is a symbolic link and symlinks are not allowed")
+            raise SymlinkError(f"{root} is a symbolic link and symlinks are not allowed")
         single = ModelFile(root.name, str(root), identity_of(root.stat()))
         return ModelTree(root, True, (single,))
     if not root.is_dir():
