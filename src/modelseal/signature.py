@@ -91,8 +91,8 @@ def digest(
     compat: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
-) -> tuple[Manifest, ModelTree]:
-    """Enumerate and hash `model`; the manifest's root digest is what a signature would bind."""
+) -> tuple[Manifest, tuple[str, ...]]:
+    """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings."""
     model = Path(model)
     ignores = _relative_ignores(model, ignore_paths, signature or default_signature_path(model))
     options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
@@ -108,7 +108,7 @@ def digest(
     with HashPool(hash_type, workers=workers, progress=progress) as pool:
         tree = enumerate_model(model, options, on_file=_prefetcher(pool, serialization))
         manifest = compute_manifest(tree, serialization, pool, compat=compat, single_file_name=single_name)
-    return manifest, tree
+    return manifest, tree.warnings
 
 
 @_bulk_allocation()
@@ -131,7 +131,7 @@ def sign(
     signature = Path(signature) if signature else default_signature_path(model)
     if signature.is_dir():
         raise InputError(f"signature path {signature} is a directory")
-    manifest, tree = digest(
+    manifest, warnings = digest(
         model,
         hash_type=hash_type,
         shard_size=shard_size,
@@ -145,7 +145,7 @@ def sign(
     )
     bundle = signer.sign(build_statement(manifest, shard_size_as_float=compat))
     write_atomically(signature, bundle.to_json())
-    return SignResult(signature, manifest, tree.warnings)
+    return SignResult(signature, manifest, warnings)
 
 
 def _signed_path(name: str, serialization: Serialization) -> str:

@@ -355,3 +355,30 @@ def test_verify_in_a_copy_elsewhere(model_dir: Path, make_key_pair: Callable[...
     sign(model_dir, KeySigner.from_file(pair.private))
     moved = copy_tree(model_dir, tmp_path / "published" / "renamed-model")
     verify(moved, KeyVerifier.from_file(pair.public))
+
+
+def test_file_written_during_signing_is_not_signed(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:
+    """A real writer keeps appending to a weight file for the whole signing run."""
+    import threading
+
+    from modelseal import FileChangedError
+
+    big = model_dir / "growing.bin"
+    big.write_bytes(os.urandom(32 << 20))
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        with open(big, "ab") as handle:
+            while not stop.is_set():
+                handle.write(b"\0" * 4096)
+                handle.flush()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        with pytest.raises(FileChangedError, match="growing.bin"):
+            sign(model_dir, KeySigner.from_file(make_key_pair().private))
+    finally:
+        stop.set()
+        writer.join()
+    assert not (model_dir / "model.sig").exists()

@@ -178,3 +178,4 @@ class HashPool:
     ) -> None:
         self._stop.set()
         self._drain()
+        self._results = {}  # a dataset's digests are big: let them go with the pool

@@ -63,7 +63,7 @@ class Bundle:
                 "signatures": [{"sig": base64.b64encode(self.signature).decode("ascii"), "keyid": ""}],
             },
         }
-        return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        return json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
 
 
 def _fail(reason: str) -> BundleFormatError:

@@ -23,7 +23,7 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-_EMPTY_RESOURCES = '"resources":[]'
+_EMPTY_RESOURCES = b'"resources":[]'
 
 
 def _resources_json(resources: tuple[Resource, ...]) -> str:
@@ -56,9 +56,8 @@ def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) ->
         },
     }
     # keys are sorted and string values escape their quotes, so the first match is the predicate's key
-    text = canonical_json(statement).decode("utf-8")
-    resources = f'"resources":[{_resources_json(manifest.resources)}]'
-    return text.replace(_EMPTY_RESOURCES, resources, 1).encode("utf-8")
+    resources = f'"resources":[{_resources_json(manifest.resources)}]'.encode()
+    return canonical_json(statement).replace(_EMPTY_RESOURCES, resources, 1)
 
 
 def _fail(reason: str) -> BundleFormatError:
