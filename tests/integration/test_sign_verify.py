@@ -376,7 +376,7 @@ def test_file_written_during_signing_is_not_signed(model_dir: Path, make_key_pai
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
-        with pytest.raises(FileChangedError, match="growing.bin"):
+        with pytest.raises(FileChangedError, match=r"growing\.bin"):
             sign(model_dir, KeySigner.from_file(make_key_pair().private))
     finally:
         stop.set()
