@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,26 @@ def copy_tree(source: Path, destination: Path) -> Path:
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() else 0o644)
     return destination
+
+
+@contextmanager
+def concurrent_writer(path: Path) -> Iterator[None]:
+    """A real writer that keeps appending to `path` for as long as the block runs."""
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        with open(path, "ab") as handle:
+            while not stop.is_set():
+                handle.write(b"\0" * 4096)
+                handle.flush()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
 
 
 # --- a throwaway PKI -------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from modelseal import (
 )
 from modelseal.oms.bundle import read_bundle
 from modelseal.signing.base import Signer, Verifier
-from tests.conftest import NOW, KeyPair, Pki, copy_tree
+from tests.conftest import NOW, KeyPair, Pki, concurrent_writer, copy_tree
 
 Method = Callable[[], tuple[Signer, Verifier]]
 
@@ -358,27 +358,10 @@ def test_verify_in_a_copy_elsewhere(model_dir: Path, make_key_pair: Callable[...
 
 
 def test_file_written_during_signing_is_not_signed(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:
-    """A real writer keeps appending to a weight file for the whole signing run."""
-    import threading
-
     from modelseal import FileChangedError
 
     big = model_dir / "growing.bin"
     big.write_bytes(os.urandom(32 << 20))
-    stop = threading.Event()
-
-    def keep_writing() -> None:
-        with open(big, "ab") as handle:
-            while not stop.is_set():
-                handle.write(b"\0" * 4096)
-                handle.flush()
-
-    writer = threading.Thread(target=keep_writing)
-    writer.start()
-    try:
-        with pytest.raises(FileChangedError, match=r"growing\.bin"):
-            sign(model_dir, KeySigner.from_file(make_key_pair().private))
-    finally:
-        stop.set()
-        writer.join()
+    with concurrent_writer(big), pytest.raises(FileChangedError, match=r"growing\.bin"):
+        sign(model_dir, KeySigner.from_file(make_key_pair().private))
     assert not (model_dir / "model.sig").exists()

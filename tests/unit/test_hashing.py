@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from pathlib import Path
 
 import blake3
@@ -12,6 +11,7 @@ from modelseal.errors import FileChangedError
 from modelseal.hashing import HashTask, hash_tasks
 from modelseal.hashing.reader import PIPELINE_THRESHOLD
 from modelseal.tree import TreeOptions, enumerate_model
+from tests.conftest import concurrent_writer
 
 SIZES = [0, 1, 4095, PIPELINE_THRESHOLD - 1, PIPELINE_THRESHOLD, PIPELINE_THRESHOLD * 3 + 12345]
 
@@ -76,22 +76,8 @@ def test_file_written_while_hashing_is_detected(tmp_path: Path) -> None:
     target = tmp_path / "growing.bin"
     target.write_bytes(os.urandom(64 << 20))
     tree = enumerate_model(tmp_path, TreeOptions())
-    stop = threading.Event()
-
-    def keep_writing() -> None:
-        with open(target, "ab") as handle:
-            while not stop.is_set():
-                handle.write(b"x" * 4096)
-                handle.flush()
-
-    writer = threading.Thread(target=keep_writing)
-    writer.start()
-    try:
-        with pytest.raises(FileChangedError):
-            hash_tasks([HashTask(f, 0, f.size) for f in tree.files], "sha256")
-    finally:
-        stop.set()
-        writer.join()
+    with concurrent_writer(target), pytest.raises(FileChangedError):
+        hash_tasks([HashTask(f, 0, f.size) for f in tree.files], "sha256")
 
 
 def test_truncated_during_read_is_a_short_read(tmp_path: Path) -> None:

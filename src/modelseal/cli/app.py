@@ -138,25 +138,27 @@ def verify() -> None:
     """Verify a model against its signature. Hash type, method and ignore rules come from the signature."""
 
 
+def _serialization(options: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments `sign` and `digest` share, from the parsed options."""
+    return {
+        "signature": options["signature"],
+        "hash_type": options["hash_type"],
+        "shard_size": options["shard_size"],
+        "ignore_paths": options["ignore_paths"],
+        "ignore_git_paths": options["ignore_git_paths"],
+        "allow_symlinks": options["allow_symlinks"],
+        "compat": options["compat"] == "reference",
+        "workers": options["workers"],
+    }
+
+
 def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
     from modelseal import signature
     from modelseal.cli import render
 
     def action() -> None:
         with render.hashing_progress(not options["as_json"]) as progress:
-            result = signature.sign(
-                model,
-                signer_factory(),
-                signature=options["signature"],
-                hash_type=options["hash_type"],
-                shard_size=options["shard_size"],
-                ignore_paths=options["ignore_paths"],
-                ignore_git_paths=options["ignore_git_paths"],
-                allow_symlinks=options["allow_symlinks"],
-                compat=options["compat"] == "reference",
-                workers=options["workers"],
-                progress=progress,
-            )
+            result = signature.sign(model, signer_factory(), progress=progress, **_serialization(options))
         render.signed(result, options["as_json"])
 
     run(action, options["as_json"])
@@ -287,18 +289,7 @@ def digest_command(model: Path, **options: Any) -> None:
 
     def action() -> None:
         with render.hashing_progress(not options["as_json"]) as progress:
-            manifest, _ = signature.digest(
-                model,
-                hash_type=options["hash_type"],
-                shard_size=options["shard_size"],
-                ignore_paths=options["ignore_paths"],
-                ignore_git_paths=options["ignore_git_paths"],
-                allow_symlinks=options["allow_symlinks"],
-                signature=options["signature"],
-                compat=options["compat"] == "reference",
-                workers=options["workers"],
-                progress=progress,
-            )
+            manifest, _ = signature.digest(model, progress=progress, **_serialization(options))
         render.digested(manifest, options["as_json"])
 
     run(action, options["as_json"])
