@@ -1,0 +1,1 @@
+"""Pickle scanning: a symbolic unpickler, name resolution and the allow/deny policy."""

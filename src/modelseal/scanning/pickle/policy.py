@@ -1,0 +1,115 @@
+"""Which globals a pickle may import: allowlist first, denylist second, everything else ranked by use.
+
+The lists are data (`policy.toml`, plus optional user overrides); this module only matches names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from modelseal.errors import InputError
+
+
+class Verdict(str, Enum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return name == pattern
+
+
+def _under(name: str, prefix: str) -> bool:
+    """`name` is `prefix` or lives under it (module or attribute), glob patterns allowed."""
+    if any(c in prefix for c in "*?["):
+        return fnmatch.fnmatchcase(name, prefix) or fnmatch.fnmatchcase(name, prefix + ".*")
+    return name == prefix or name.startswith(prefix + ".")
+
+
+@dataclass(frozen=True)
+class PicklePolicy:
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
+    dunders: frozenset[str]
+    resolvers: frozenset[str]
+    loaders: frozenset[str]
+    embedded_loaders: frozenset[str]
+    severity_overrides: dict[str, str] = field(default_factory=dict, hash=False)
+    _cache: dict[str, Verdict] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], base: PicklePolicy | None = None) -> PicklePolicy:
+        allow = tuple(data.get("allow", {}).get("exact", ()))
+        deny = data.get("deny", {})
+        if base is not None:
+            return cls(
+                allow=base.allow + allow,
+                deny=base.deny + tuple(deny.get("prefixes", ())),
+                dunders=base.dunders,
+                resolvers=base.resolvers,
+                loaders=base.loaders,
+                embedded_loaders=base.embedded_loaders,
+                severity_overrides={**base.severity_overrides, **data.get("severity", {})},
+            )
+        return cls(
+            allow=allow,
+            deny=tuple(deny.get("prefixes", ())),
+            dunders=frozenset(deny.get("dunders", ())),
+            resolvers=frozenset(deny.get("resolvers", ())),
+            loaders=frozenset(deny.get("loaders", ())),
+            embedded_loaders=frozenset(deny.get("embedded_loaders", ())),
+            severity_overrides=dict(data.get("severity", {})),
+        )
+
+    def verdict(self, name: str) -> Verdict:
+        cached = self._cache.get(name)
+        if cached is None:
+            cached = self._cache[name] = _verdict(self, name)
+        return cached
+
+    def dunder_in(self, qualname: str) -> str | None:
+        return next((part for part in qualname.split(".") if part in self.dunders), None)
+
+
+def _verdict(policy: PicklePolicy, name: str) -> Verdict:
+    # user allow entries are appended after the defaults, but deny wins only over default allows:
+    # an explicit allow of a denied name is the user's call (documented in the config file format)
+    if any(_under(name, prefix) for prefix in policy.deny):
+        if any(_matches(name, pattern) for pattern in policy.allow[_DEFAULT_ALLOW_COUNT:]):
+            return Verdict.ALLOWED
+        return Verdict.DENIED
+    if any(_matches(name, pattern) for pattern in policy.allow):
+        return Verdict.ALLOWED
+    return Verdict.UNKNOWN
+
+
+def _load_default() -> PicklePolicy:
+    text = resources.files("modelseal.scanning.pickle").joinpath("policy.toml").read_text(encoding="utf-8")
+    return PicklePolicy.from_mapping(tomllib.loads(text))
+
+
+DEFAULT_POLICY = _load_default()
+_DEFAULT_ALLOW_COUNT = len(DEFAULT_POLICY.allow)
+
+
+def load_policy(path: Path | None) -> PicklePolicy:
+    """The default policy, extended by a user file: `[allow] exact = [...]`, `[deny] prefixes = [...]`,
+    `[severity]` rule = level."""
+    if path is None:
+        return DEFAULT_POLICY
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"policy file {path} is not valid TOML: {exc}") from exc
+    return PicklePolicy.from_mapping(data, base=DEFAULT_POLICY)

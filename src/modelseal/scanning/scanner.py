@@ -1,0 +1,447 @@
+"""Scan files by content, recursing into containers the way their loaders would read them.
+
+One `FileScan` per top-level file collects findings (with the member path inside archives) and every reason
+the file could not be fully examined; a file with any such reason is INCOMPLETE, never clean.
+"""
+
+from __future__ import annotations
+
+import ast
+import bz2
+import gzip
+import lzma
+import os
+import re
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from modelseal.scanning.findings import FileResult, Finding, Severity, Status
+from modelseal.scanning.pickle.policy import DEFAULT_POLICY, PicklePolicy
+from modelseal.scanning.pickle.vm import Limits, LimitReached, PickleMachine
+from modelseal.scanning.sniff import HEADER_BYTES, sniff
+from modelseal.scanning.zipread import Member, ZipFormatError, member_crc, open_member, read_directory
+
+SPOOL_IN_MEMORY = 64 << 20
+_STORAGE_MEMBER = re.compile(r"(^|/)data/\d+$")
+_DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+    "gzip": lambda f: gzip.GzipFile(fileobj=f),  # type: ignore[dict-item]
+    "bz2": lambda f: bz2.BZ2File(f),  # type: ignore[dict-item]
+    "xz": lambda f: lzma.LZMAFile(f),  # type: ignore[dict-item]
+    "lzma": lambda f: lzma.LZMAFile(f, format=lzma.FORMAT_ALONE),  # type: ignore[dict-item]
+}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    policy: PicklePolicy = DEFAULT_POLICY
+    limits: Limits = field(default_factory=Limits)
+    max_depth: int = 5
+    max_expanded_bytes: int = 8 << 30
+    max_ratio: int = 1000
+
+
+class _Incomplete(Exception):
+    pass
+
+
+class FileScan:
+    """The findings and gaps of one top-level file."""
+
+    def __init__(self, path: Path, options: ScanOptions) -> None:
+        self.path = path
+        self.options = options
+        self.findings: list[Finding] = []
+        self.gaps: list[str] = []
+        self.notes: list[str] = []
+        self.expanded = 0
+
+    def add(self, member: str, finding: Finding) -> None:
+        self.findings.append(Finding(finding.rule, finding.severity, finding.message, member, finding.offset,
+                                     finding.target, finding.payload))
+
+    def gap(self, member: str, reason: str) -> None:
+        self.gaps.append(f"{member + ': ' if member else ''}{reason}")
+
+    # --- entry -----------------------------------------------------------------------------------------------
+
+    def run(self) -> FileResult:
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as handle:
+                fmt = self.scan_handle(handle, size, "", 0)
+        except OSError as exc:
+            return FileResult(str(self.path), "unreadable", Status.INCOMPLETE, notes=(f"cannot read: {exc.strerror}",))
+        status = Status.INCOMPLETE if self.gaps else Status.UNSUPPORTED if fmt in _UNSCANNED else Status.SCANNED
+        return FileResult(str(self.path), fmt, status, tuple(self.findings), tuple(self.gaps + self.notes))
+
+    def scan_handle(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Scan a seekable stream of `size` bytes; returns the detected format."""
+        if depth > self.options.max_depth:
+            self.gap(member, f"nested deeper than {self.options.max_depth} levels")
+            return "nested"
+        handle.seek(0)
+        header = handle.read(HEADER_BYTES)
+        fmt = sniff(header, size)
+        handle.seek(0)
+        scanner = getattr(self, f"_scan_{fmt}", None)
+        if scanner is None:
+            return fmt
+        result: str = scanner(handle, size, member, depth) or fmt
+        return result
+
+    def scan_bytes(self, data: bytes, member: str, depth: int) -> None:
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            spool.write(data)
+            self.scan_handle(spool, len(data), member, depth)  # type: ignore[arg-type]
+
+    # --- pickle ----------------------------------------------------------------------------------------------
+
+    def _scan_pickle(self, handle: IO[bytes], size: int, member: str, depth: int, strict: bool = False) -> str:
+        collected: list[Finding] = []
+
+        def nested(data: bytes, label: str, offset: int) -> None:
+            self.scan_bytes(data, _join(member, label), depth + 1)
+
+        machine = PickleMachine(self.options.policy, collected.append, nested, self.options.limits)
+        count = 0
+        try:
+            while handle.tell() < size:
+                start = handle.tell()
+                try:
+                    machine.run(handle)  # genops reports absolute positions (it asks the stream)
+                    count += 1
+                except LimitReached as exc:
+                    self.gap(member, f"scan bound reached: {exc}")
+                    break
+                except Exception as exc:  # noqa: BLE001 - malformed input is reported, never trusted
+                    if strict:
+                        return "data"
+                    if count == 0:
+                        collected.append(Finding(
+                            "PICKLE-MALFORMED", Severity.MEDIUM,
+                            f"the pickle is malformed ({exc}); the unpickler stops there, after running what came "
+                            "before", offset=start))
+                        self.gap(member, f"pickle could not be parsed to its end ({exc})")
+                    else:
+                        self.notes.append(f"{member or 'file'}: {size - start:,} bytes after pickle {count} "
+                                          "are not a pickle (ignored by pickle.load)")
+                    break
+        finally:
+            for finding in collected:
+                self.add(member, finding)
+        if count > 1:
+            self.notes.append(f"{member or 'file'}: {count} concatenated pickles, all scanned")
+        self._polyglot_zip(handle, size, member, depth)
+        return "pickle"
+
+    def _polyglot_zip(self, handle: IO[bytes], size: int, member: str, depth: int) -> None:
+        """A pickle with a zip appended is both: scan the zip half too."""
+        handle.seek(max(0, size - 65558))
+        if b"PK\x05\x06" in handle.read():
+            self.add(member, Finding("POLYGLOT", Severity.MEDIUM, "the file is both a pickle and a zip archive"))
+            self._scan_zip(handle, size, member, depth)
+
+    # --- archives ---------------------------------------------------------------------------------------------
+
+    def _scan_zip(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        try:
+            archive = read_directory(handle, size)
+        except (ZipFormatError, OSError, ValueError) as exc:
+            self.gap(member, f"zip directory unreadable ({exc})")
+            return "zip"
+        names = [m.name for m in archive.members]
+        torch = any(n.endswith("data.pkl") for n in names)
+        if archive.prefix_bytes:
+            self.add(member, Finding("ZIP-PREFIX-DATA", Severity.LOW,
+                                     f"{archive.prefix_bytes:,} bytes precede the archive (polyglot or self-extractor)"))
+        seen: set[str] = set()
+        for entry in archive.members:
+            if entry.is_dir:
+                continue
+            self._zip_anomalies(entry, seen, member)
+            inner = _join(member, entry.name)
+            if torch and "/code/" in f"/{entry.name}" and entry.name.endswith(".py"):
+                self.add(inner, Finding("TORCHSCRIPT-CODE", Severity.MEDIUM,
+                                        "TorchScript code: torch.load hands such archives to torch.jit.load, which "
+                                        "compiles and runs it (CVE-2025-32434)"))
+            self._scan_zip_member(handle, entry, inner, depth, storage=torch and bool(_STORAGE_MEMBER.search(entry.name)))
+        return "pytorch-zip" if torch else "zip"
+
+    def _zip_anomalies(self, entry: Member, seen: set[str], member: str) -> None:
+        inner = _join(member, entry.name)
+        if entry.name in seen:
+            self.add(inner, Finding("ZIP-DUPLICATE-NAME", Severity.MEDIUM, "the name appears twice in the archive"))
+        seen.add(entry.name)
+        if entry.local_name != entry.name:
+            self.add(inner, Finding("ZIP-NAME-MISMATCH", Severity.MEDIUM,
+                                    f"local header names it {entry.local_name!r} (CVE-2025-1944: loaders disagree)"))
+        if entry.flags & 0x1:
+            self.add(inner, Finding("ZIP-ENCRYPTED-FLAG", Severity.MEDIUM,
+                                    "marked encrypted; PyTorch ignores the flag and reads it anyway (CVE-2025-1945)"))
+        if ".." in entry.name.split("/") or entry.name.startswith("/") or re.match(r"^[A-Za-z]:", entry.name):
+            self.add(inner, Finding("ZIP-PATH-TRAVERSAL", Severity.HIGH,
+                                    "the member name escapes the extraction directory"))
+        if entry.compressed_size and entry.size / entry.compressed_size > self.options.max_ratio and entry.size > 1 << 26:
+            self.add(inner, Finding("ZIP-BOMB", Severity.MEDIUM,
+                                    f"expands {entry.size / entry.compressed_size:,.0f}x to {entry.size:,} bytes"))
+
+    def _scan_zip_member(self, handle: IO[bytes], entry: Member, inner: str, depth: int, storage: bool) -> None:
+        limit = self._budget(entry.size)
+        if limit is None:
+            self.gap(inner, "skipped: the archive expands beyond the scan budget")
+            return
+        try:
+            if entry.size <= SPOOL_IN_MEMORY and entry.method in (0, 8) and member_crc(handle, entry, limit) != entry.crc:
+                self.add(inner, Finding("ZIP-BAD-CRC", Severity.MEDIUM,
+                                        "CRC-32 does not match; PyTorch loads it anyway (CVE-2025-10156)"))
+            with open_member(handle, entry, limit) as stream, self._spooled(stream) as (spool, size):
+                if storage:
+                    self._scan_storage(spool, size, inner, depth)
+                    return
+                fmt = self.scan_handle(spool, size, inner, depth + 1)
+                if fmt == "unknown" and entry.flags & 0x1:
+                    self.gap(inner, "encrypted member: its content cannot be scanned")
+        except (ZipFormatError, OverflowError, zlib.error, OSError, EOFError) as exc:
+            self.gap(inner, f"member could not be read ({exc})")
+
+    def _scan_storage(self, handle: IO[bytes], size: int, inner: str, depth: int) -> None:
+        """Raw tensor bytes are never unpickled by torch; look only for a complete pickle or archive hidden there."""
+        header = handle.read(HEADER_BYTES)
+        handle.seek(0)
+        if sniff(header, size) == "zip":
+            self.scan_handle(handle, size, inner, depth + 1)
+        elif header[:1] == b"\x80":
+            self._scan_pickle(handle, size, inner, depth + 1, strict=True)
+
+    def _budget(self, size: int) -> int | None:
+        self.expanded += size
+        if self.expanded > self.options.max_expanded_bytes:
+            return None
+        return max(size, 1) + (1 << 20)
+
+    def _spooled(self, stream: IO[bytes]) -> _SpoolContext:
+        return _SpoolContext(stream, self.options.max_expanded_bytes)
+
+    def _scan_tar(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        try:
+            with tarfile.open(fileobj=handle, mode="r:") as archive:
+                for info in archive:
+                    inner = _join(member, info.name)
+                    if info.issym() or info.islnk():
+                        if info.linkname.startswith("/") or ".." in info.linkname.split("/"):
+                            self.add(inner, Finding("TAR-LINK-ESCAPE", Severity.HIGH,
+                                                    f"links outside the archive: {info.linkname}"))
+                        continue
+                    if not info.isfile():
+                        continue
+                    if ".." in info.name.split("/") or info.name.startswith("/"):
+                        self.add(inner, Finding("TAR-PATH-TRAVERSAL", Severity.HIGH,
+                                                "the member name escapes the extraction directory"))
+                    if self._budget(info.size) is None:
+                        self.gap(inner, "skipped: the archive expands beyond the scan budget")
+                        continue
+                    extracted = archive.extractfile(info)
+                    if extracted is not None:
+                        with self._spooled(extracted) as (spool, length):
+                            self.scan_handle(spool, length, inner, depth + 1)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            self.gap(member, f"tar archive unreadable ({exc})")
+        return "tar"
+
+    def _scan_7z(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        import py7zr  # lazy: only 7z archives pay for it
+
+        try:
+            with py7zr.SevenZipFile(handle, mode="r") as archive:
+                if archive.needs_password():
+                    self.gap(member, "encrypted 7z archive: its content cannot be scanned")
+                    return "7z"
+                entries = [e for e in archive.list() if not e.is_directory]
+                total = sum(e.uncompressed for e in entries)
+                if self._budget(total) is None:
+                    self.gap(member, "skipped: the archive expands beyond the scan budget")
+                    return "7z"
+                with tempfile.TemporaryDirectory(prefix="modelseal-7z-") as directory:
+                    archive.extractall(path=directory)
+                    for entry in entries:
+                        target = Path(directory, entry.filename)
+                        if not target.is_file() or target.is_symlink():
+                            continue
+                        with open(target, "rb") as extracted:
+                            self.scan_handle(extracted, target.stat().st_size, _join(member, entry.filename),
+                                             depth + 1)
+        except Exception as exc:  # noqa: BLE001 - py7zr raises many types for corrupt archives
+            self.gap(member, f"7z archive unreadable ({type(exc).__name__}: {exc})")
+        return "7z"
+
+    # --- compressed streams ----------------------------------------------------------------------------------
+
+    def _decompressed(self, fmt: str, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        label = _join(member, f"<{fmt}>")
+        try:
+            if fmt == "zlib":
+                stream: IO[bytes] = _ZlibStream(handle)  # type: ignore[assignment]
+            else:
+                stream = _DECOMPRESSORS[fmt](handle)
+            with self._spooled(stream) as (spool, length):
+                self.scan_handle(spool, length, label, depth + 1)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error, OverflowError) as exc:
+            self.gap(label, f"{fmt} stream could not be decompressed ({exc})")
+        return fmt
+
+    def _scan_gzip(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        return self._decompressed("gzip", handle, size, member, depth)
+
+    def _scan_bz2(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        return self._decompressed("bz2", handle, size, member, depth)
+
+    def _scan_xz(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        return self._decompressed("xz", handle, size, member, depth)
+
+    def _scan_lzma(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        return self._decompressed("lzma", handle, size, member, depth)
+
+    def _scan_zlib(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        return self._decompressed("zlib", handle, size, member, depth)
+
+    # --- numpy -----------------------------------------------------------------------------------------------
+
+    def _scan_npy(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Object arrays carry a pickle right after the header; plain arrays are data."""
+        prefix = handle.read(10)
+        major = prefix[6]
+        if major == 1:
+            length, start = int.from_bytes(prefix[8:10], "little"), 10
+        else:
+            length, start = int.from_bytes(prefix[8:10] + handle.read(2), "little"), 12
+        handle.seek(start)
+        try:
+            header = ast.literal_eval(handle.read(length).decode("latin-1"))
+            descr = header["descr"] if isinstance(header, dict) else None
+        except (ValueError, SyntaxError, KeyError, UnicodeDecodeError) as exc:
+            self.gap(member, f"npy header unreadable ({exc})")
+            return "npy"
+        if _has_objects(descr):
+            with _Window(handle, start + length, size - start - length) as payload:
+                self._scan_pickle(payload, size - start - length, _join(member, "<npy object data>"), depth + 1)
+            return "npy (object)"
+        return "npy"
+
+
+_UNSCANNED = {"unknown", "hdf5", "gguf", "safetensors"}
+
+
+def _has_objects(descr: object) -> bool:
+    if isinstance(descr, str):
+        return "O" in descr
+    if isinstance(descr, list):
+        return any(_has_objects(field[1]) for field in descr if isinstance(field, (list, tuple)) and len(field) > 1)
+    return False
+
+
+def _join(member: str, name: str) -> str:
+    return f"{member}!{name}" if member else name
+
+
+class _SpoolContext:
+    """Copy a stream into a seekable spool (memory, then disk), bounded."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream, self.limit = stream, limit
+        self.spool: tempfile.SpooledTemporaryFile[bytes] | None = None
+
+    def __enter__(self) -> tuple[IO[bytes], int]:
+        self.spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
+        copied = 0
+        while chunk := self.stream.read(1 << 20):
+            copied += len(chunk)
+            if copied > self.limit:
+                raise OverflowError(f"expands beyond {self.limit:,} bytes")
+            self.spool.write(chunk)
+        self.spool.seek(0)
+        return self.spool, copied  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+class _ZlibStream:
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source, self.inflater, self.done = source, zlib.decompressobj(), False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.done:
+            chunk = self.source.read(1 << 16)
+            if not chunk:
+                self.done = True
+                return self.inflater.flush()
+            out = self.inflater.decompress(chunk)
+            if out:
+                return out
+        return b""
+
+
+class _Window:
+    """A seekable view of part of a seekable stream, for the pickle inside an npy file."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        self.handle, self.start, self.length, self.position = handle, start, length, 0
+
+    def __enter__(self) -> IO[bytes]:
+        return self  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.length - self.position
+        size = left if size < 0 else min(size, left)
+        self.handle.seek(self.start + self.position)
+        data = self.handle.read(size)
+        self.position += len(data)
+        return data
+
+    def readline(self) -> bytes:
+        self.handle.seek(self.start + self.position)
+        line = self.handle.readline(self.length - self.position)
+        self.position += len(line)
+        return line
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        self.position = position if whence == 0 else self.length + position if whence == 2 else self.position + position
+        return self.position
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path]:
+    """Every regular file under the given paths (symlinks are not followed out of a directory)."""
+    for path in paths:
+        if path.is_dir():
+            for root, directories, files in os.walk(path):
+                directories[:] = sorted(d for d in directories if d != ".git")
+                for name in sorted(files):
+                    candidate = Path(root, name)
+                    if candidate.is_file() and not candidate.is_symlink():
+                        yield candidate
+        else:
+            yield path
+
+
+def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
+    return FileScan(Path(path), options or ScanOptions()).run()
+
+
+def scan_paths(paths: list[Path], options: ScanOptions | None = None) -> list[FileResult]:
+    options = options or ScanOptions()
+    return [scan_file(path, options) for path in iter_files([Path(p) for p in paths])]
+
+
+__all__ = ["ScanOptions", "scan_file", "scan_paths"]
