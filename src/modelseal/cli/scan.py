@@ -1,0 +1,63 @@
+"""`modelseal scan`: run the scanner, render the chosen report, decide the exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from modelseal import __version__
+from modelseal.cli.exit_codes import ExitCode
+from modelseal.scanning.findings import FileResult, Severity
+from modelseal.scanning.pickle.policy import load_policy
+from modelseal.scanning.report import ScanSummary, to_json, to_sarif
+from modelseal.scanning.scanner import ScanOptions, iter_files, scan_file
+
+
+def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
+    files = list(iter_files(paths))
+    if not interactive or len(files) < 2:
+        return [scan_file(path, options) for path in files]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from modelseal.cli.render import err
+
+    results = []
+    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("scan", total=len(files))
+        for path in files:
+            results.append(scan_file(path, options))
+            bar.advance(task)
+    return results
+
+
+def run_scan(paths: list[Path], output_format: str, output: Path | None, fail_on: str, policy: Path | None,
+             show_all: bool) -> int:
+    from modelseal.cli.render import err
+
+    options = ScanOptions(policy=load_policy(policy))
+    results = _scan_all(paths, options, output_format == "text" and output is None and err.is_terminal)
+    summary = ScanSummary(tuple(results), Severity.parse(fail_on))
+    if output_format == "text":
+        from modelseal.cli import scan_render
+
+        if output is not None:
+            from rich.console import Console
+
+            with open(output, "w", encoding="utf-8") as handle:
+                scan_render.out = Console(file=handle, width=160, highlight=False)
+                scan_render.print_report(summary, show_all)
+        else:
+            scan_render.print_report(summary, show_all)
+    else:
+        document = to_json(summary, __version__) if output_format == "json" else to_sarif(summary, __version__)
+        text = json.dumps(document, indent=2) + "\n"
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    if summary.failing:
+        return ExitCode.FAILED
+    if summary.incomplete:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
