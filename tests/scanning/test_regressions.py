@@ -66,8 +66,13 @@ def test_cve_2025_10157_submodule_of_a_denied_module(scan_bytes: Scan) -> None:
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("uuid", "_get_command_stdout"), ("_osx_support", "_read_output"), ("_aix_support", "_read_cmd_output"),
-     ("imaplib", "IMAP4_stream"), ("_pyrepl.pager", "pipe_pager")],
+    [
+        ("uuid", "_get_command_stdout"),
+        ("_osx_support", "_read_output"),
+        ("_aix_support", "_read_cmd_output"),
+        ("imaplib", "IMAP4_stream"),
+        ("_pyrepl.pager", "pipe_pager"),
+    ],
 )
 def test_ghsa_g38g_8gr9_h9xp_private_stdlib_gadgets(scan_bytes: Scan, module: str, name: str) -> None:
     assert critical(scan_bytes(stop(call(stack_global(module, name), unicode("id")))))
@@ -215,10 +220,17 @@ def test_nested_payloads_in_literals(scan_bytes: Scan, encoding: str) -> None:
     import zlib
 
     inner = system("nested")
-    literal = {"raw": inner, "base64": base64.b64encode(inner), "hex": binascii.hexlify(inner),
-               "zlib": zlib.compress(inner)}[encoding]
-    outer = stop(call(global_("pickle", "loads"), binbytes(literal))) if encoding == "raw" else \
-        stop(call(global_("builtins", "bytes"), binbytes(literal)))
+    literal = {
+        "raw": inner,
+        "base64": base64.b64encode(inner),
+        "hex": binascii.hexlify(inner),
+        "zlib": zlib.compress(inner),
+    }[encoding]
+    outer = (
+        stop(call(global_("pickle", "loads"), binbytes(literal)))
+        if encoding == "raw"
+        else stop(call(global_("builtins", "bytes"), binbytes(literal)))
+    )
     result = scan_bytes(outer)
     assert any(f.target == "os.system" and f.member for f in result.findings), result.findings
 
@@ -229,8 +241,13 @@ def test_joblib_style_compressed_pickles_are_opened(scan_bytes: Scan) -> None:
     import lzma
     import zlib
 
-    for compress in (gzip.compress, bz2.compress, lzma.compress, zlib.compress,
-                     lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE)):
+    for compress in (
+        gzip.compress,
+        bz2.compress,
+        lzma.compress,
+        zlib.compress,
+        lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE),
+    ):
         assert critical(scan_bytes(compress(system()), "model.joblib"))
 
 

@@ -297,17 +297,39 @@ def digest_command(model: Path, **options: Any) -> None:
 
 @main.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=EXISTING)
-@_option("--format", "output_format", env="FORMAT", type=click.Choice(["text", "json", "sarif"]), default="text",
-         help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning.")
-@_option("--output", env="OUTPUT", type=click.Path(dir_okay=False, path_type=Path), default=None,
-         help="Write the report to this file instead of standard output.")
-@_option("--fail-on", env="FAIL_ON", type=click.Choice(["critical", "high", "medium", "low", "info"],
-         case_sensitive=False), default="high", help="Exit 1 when a finding is at or above this severity.")
-@_option("--policy", env="POLICY", type=FILE, default=None,
-         help="TOML file extending the pickle policy: [allow] exact, [deny] prefixes, [severity] RULE = LEVEL.")
+@_option(
+    "--format",
+    "output_format",
+    env="FORMAT",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning.",
+)
+@_option(
+    "--output",
+    env="OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+@_option(
+    "--fail-on",
+    env="FAIL_ON",
+    type=click.Choice(["critical", "high", "medium", "low", "info"], case_sensitive=False),
+    default="high",
+    help="Exit 1 when a finding is at or above this severity.",
+)
+@_option(
+    "--policy",
+    env="POLICY",
+    type=FILE,
+    default=None,
+    help="TOML file extending the pickle policy: [allow] exact, [deny] prefixes, [severity] RULE = LEVEL.",
+)
 @_option("--show-all", env="SHOW_ALL", is_flag=True, help="List clean files in the text report too.")
-def scan_command(paths: tuple[Path, ...], output_format: str, output: Path | None, fail_on: str,
-                 policy: Path | None, show_all: bool) -> None:
+def scan_command(
+    paths: tuple[Path, ...], output_format: str, output: Path | None, fail_on: str, policy: Path | None, show_all: bool
+) -> None:
     """Scan model files and directories for serialisation attacks, without loading them.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 some file could not be fully scanned.

@@ -31,8 +31,9 @@ def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> lis
     return results
 
 
-def run_scan(paths: list[Path], output_format: str, output: Path | None, fail_on: str, policy: Path | None,
-             show_all: bool) -> int:
+def run_scan(
+    paths: list[Path], output_format: str, output: Path | None, fail_on: str, policy: Path | None, show_all: bool
+) -> int:
     from modelseal.cli.render import err
 
     options = ScanOptions(policy=load_policy(policy))

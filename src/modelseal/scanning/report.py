@@ -13,10 +13,17 @@ from modelseal.scanning.findings import FileResult, Finding, Severity, Status
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SECURITY_SEVERITY = {
-    Severity.CRITICAL: "9.8", Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "3.0", Severity.INFO: "1.0",
+    Severity.CRITICAL: "9.8",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.0",
+    Severity.LOW: "3.0",
+    Severity.INFO: "1.0",
 }
 _SARIF_LEVEL = {
-    Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note",
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
     Severity.INFO: "note",
 }
 
@@ -92,12 +99,15 @@ def to_sarif(summary: ScanSummary, version: str) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for result in summary.results:
         for finding in result.findings:
-            rule = rules.setdefault(finding.rule, {
-                "id": finding.rule,
-                "name": finding.rule.title().replace("-", ""),
-                "shortDescription": {"text": finding.rule.replace("-", " ").lower()},
-                "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity], "tags": ["security"]},
-            })
+            rule = rules.setdefault(
+                finding.rule,
+                {
+                    "id": finding.rule,
+                    "name": finding.rule.title().replace("-", ""),
+                    "shortDescription": {"text": finding.rule.replace("-", " ").lower()},
+                    "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity], "tags": ["security"]},
+                },
+            )
             if float(_SECURITY_SEVERITY[finding.severity]) > float(rule["properties"]["security-severity"]):
                 rule["properties"]["security-severity"] = _SECURITY_SEVERITY[finding.severity]
             text = finding.message + (f" — would run: {finding.payload}" if finding.payload else "")
@@ -106,32 +116,53 @@ def to_sarif(summary: ScanSummary, version: str) -> dict[str, Any]:
             location: dict[str, Any] = {"artifactLocation": {"uri": _relative(result.path), "uriBaseId": "%SRCROOT%"}}
             if finding.offset is not None and not finding.member:
                 location["region"] = {"byteOffset": finding.offset}
-            results.append({
-                "ruleId": finding.rule,
-                "level": _SARIF_LEVEL[finding.severity],
-                "message": {"text": text},
-                "locations": [{"physicalLocation": location}],
-                "properties": {"severity": finding.severity.name, "member": finding.member or None},
-            })
+            results.append(
+                {
+                    "ruleId": finding.rule,
+                    "level": _SARIF_LEVEL[finding.severity],
+                    "message": {"text": text},
+                    "locations": [{"physicalLocation": location}],
+                    "properties": {"severity": finding.severity.name, "member": finding.member or None},
+                }
+            )
         if result.status is Status.INCOMPLETE:
-            rules.setdefault("SCAN-INCOMPLETE", {
-                "id": "SCAN-INCOMPLETE", "name": "ScanIncomplete",
-                "shortDescription": {"text": "file could not be fully scanned"},
-                "properties": {"security-severity": "5.0", "tags": ["security"]},
-            })
-            results.append({
-                "ruleId": "SCAN-INCOMPLETE", "level": "warning",
-                "message": {"text": "not fully scanned: " + "; ".join(result.notes[:3])},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _relative(result.path),
-                                                                         "uriBaseId": "%SRCROOT%"}}}],
-            })
+            rules.setdefault(
+                "SCAN-INCOMPLETE",
+                {
+                    "id": "SCAN-INCOMPLETE",
+                    "name": "ScanIncomplete",
+                    "shortDescription": {"text": "file could not be fully scanned"},
+                    "properties": {"security-severity": "5.0", "tags": ["security"]},
+                },
+            )
+            results.append(
+                {
+                    "ruleId": "SCAN-INCOMPLETE",
+                    "level": "warning",
+                    "message": {"text": "not fully scanned: " + "; ".join(result.notes[:3])},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _relative(result.path), "uriBaseId": "%SRCROOT%"}
+                            }
+                        }
+                    ],
+                }
+            )
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "modelseal", "version": version,
-                                "rules": sorted(rules.values(), key=lambda r: r["id"])}},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "modelseal",
+                        "version": version,
+                        "rules": sorted(rules.values(), key=lambda r: r["id"]),
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+                "results": results,
+            }
+        ],
     }

@@ -61,8 +61,11 @@ class FileScan:
         self.expanded = 0
 
     def add(self, member: str, finding: Finding) -> None:
-        self.findings.append(Finding(finding.rule, finding.severity, finding.message, member, finding.offset,
-                                     finding.target, finding.payload))
+        self.findings.append(
+            Finding(
+                finding.rule, finding.severity, finding.message, member, finding.offset, finding.target, finding.payload
+            )
+        )
 
     def gap(self, member: str, reason: str) -> None:
         self.gaps.append(f"{member + ': ' if member else ''}{reason}")
@@ -122,14 +125,21 @@ class FileScan:
                     if strict:
                         return "data"
                     if count == 0:
-                        collected.append(Finding(
-                            "PICKLE-MALFORMED", Severity.MEDIUM,
-                            f"the pickle is malformed ({exc}); the unpickler stops there, after running what came "
-                            "before", offset=start))
+                        collected.append(
+                            Finding(
+                                "PICKLE-MALFORMED",
+                                Severity.MEDIUM,
+                                f"the pickle is malformed ({exc}); the unpickler stops there, after running what came "
+                                "before",
+                                offset=start,
+                            )
+                        )
                         self.gap(member, f"pickle could not be parsed to its end ({exc})")
                     else:
-                        self.notes.append(f"{member or 'file'}: {size - start:,} bytes after pickle {count} "
-                                          "are not a pickle (ignored by pickle.load)")
+                        self.notes.append(
+                            f"{member or 'file'}: {size - start:,} bytes after pickle {count} "
+                            "are not a pickle (ignored by pickle.load)"
+                        )
                     break
         finally:
             for finding in collected:
@@ -157,8 +167,14 @@ class FileScan:
         names = [m.name for m in archive.members]
         torch = any(n.endswith("data.pkl") for n in names)
         if archive.prefix_bytes:
-            self.add(member, Finding("ZIP-PREFIX-DATA", Severity.LOW,
-                                     f"{archive.prefix_bytes:,} bytes precede the archive (polyglot or self-extractor)"))
+            self.add(
+                member,
+                Finding(
+                    "ZIP-PREFIX-DATA",
+                    Severity.LOW,
+                    f"{archive.prefix_bytes:,} bytes precede the archive (polyglot or self-extractor)",
+                ),
+            )
         seen: set[str] = set()
         for entry in archive.members:
             if entry.is_dir:
@@ -166,10 +182,18 @@ class FileScan:
             self._zip_anomalies(entry, seen, member)
             inner = _join(member, entry.name)
             if torch and "/code/" in f"/{entry.name}" and entry.name.endswith(".py"):
-                self.add(inner, Finding("TORCHSCRIPT-CODE", Severity.MEDIUM,
-                                        "TorchScript code: torch.load hands such archives to torch.jit.load, which "
-                                        "compiles and runs it (CVE-2025-32434)"))
-            self._scan_zip_member(handle, entry, inner, depth, storage=torch and bool(_STORAGE_MEMBER.search(entry.name)))
+                self.add(
+                    inner,
+                    Finding(
+                        "TORCHSCRIPT-CODE",
+                        Severity.MEDIUM,
+                        "TorchScript code: torch.load hands such archives to torch.jit.load, which "
+                        "compiles and runs it (CVE-2025-32434)",
+                    ),
+                )
+            self._scan_zip_member(
+                handle, entry, inner, depth, storage=torch and bool(_STORAGE_MEMBER.search(entry.name))
+            )
         return "pytorch-zip" if torch else "zip"
 
     def _zip_anomalies(self, entry: Member, seen: set[str], member: str) -> None:
@@ -178,17 +202,40 @@ class FileScan:
             self.add(inner, Finding("ZIP-DUPLICATE-NAME", Severity.MEDIUM, "the name appears twice in the archive"))
         seen.add(entry.name)
         if entry.local_name != entry.name:
-            self.add(inner, Finding("ZIP-NAME-MISMATCH", Severity.MEDIUM,
-                                    f"local header names it {entry.local_name!r} (CVE-2025-1944: loaders disagree)"))
+            self.add(
+                inner,
+                Finding(
+                    "ZIP-NAME-MISMATCH",
+                    Severity.MEDIUM,
+                    f"local header names it {entry.local_name!r} (CVE-2025-1944: loaders disagree)",
+                ),
+            )
         if entry.flags & 0x1:
-            self.add(inner, Finding("ZIP-ENCRYPTED-FLAG", Severity.MEDIUM,
-                                    "marked encrypted; PyTorch ignores the flag and reads it anyway (CVE-2025-1945)"))
+            self.add(
+                inner,
+                Finding(
+                    "ZIP-ENCRYPTED-FLAG",
+                    Severity.MEDIUM,
+                    "marked encrypted; PyTorch ignores the flag and reads it anyway (CVE-2025-1945)",
+                ),
+            )
         if ".." in entry.name.split("/") or entry.name.startswith("/") or re.match(r"^[A-Za-z]:", entry.name):
-            self.add(inner, Finding("ZIP-PATH-TRAVERSAL", Severity.HIGH,
-                                    "the member name escapes the extraction directory"))
-        if entry.compressed_size and entry.size / entry.compressed_size > self.options.max_ratio and entry.size > 1 << 26:
-            self.add(inner, Finding("ZIP-BOMB", Severity.MEDIUM,
-                                    f"expands {entry.size / entry.compressed_size:,.0f}x to {entry.size:,} bytes"))
+            self.add(
+                inner, Finding("ZIP-PATH-TRAVERSAL", Severity.HIGH, "the member name escapes the extraction directory")
+            )
+        if (
+            entry.compressed_size
+            and entry.size / entry.compressed_size > self.options.max_ratio
+            and entry.size > 1 << 26
+        ):
+            self.add(
+                inner,
+                Finding(
+                    "ZIP-BOMB",
+                    Severity.MEDIUM,
+                    f"expands {entry.size / entry.compressed_size:,.0f}x to {entry.size:,} bytes",
+                ),
+            )
 
     def _scan_zip_member(self, handle: IO[bytes], entry: Member, inner: str, depth: int, storage: bool) -> None:
         limit = self._budget(entry.size)
@@ -196,9 +243,19 @@ class FileScan:
             self.gap(inner, "skipped: the archive expands beyond the scan budget")
             return
         try:
-            if entry.size <= SPOOL_IN_MEMORY and entry.method in (0, 8) and member_crc(handle, entry, limit) != entry.crc:
-                self.add(inner, Finding("ZIP-BAD-CRC", Severity.MEDIUM,
-                                        "CRC-32 does not match; PyTorch loads it anyway (CVE-2025-10156)"))
+            if (
+                entry.size <= SPOOL_IN_MEMORY
+                and entry.method in (0, 8)
+                and member_crc(handle, entry, limit) != entry.crc
+            ):
+                self.add(
+                    inner,
+                    Finding(
+                        "ZIP-BAD-CRC",
+                        Severity.MEDIUM,
+                        "CRC-32 does not match; PyTorch loads it anyway (CVE-2025-10156)",
+                    ),
+                )
             with open_member(handle, entry, limit) as stream, self._spooled(stream) as (spool, size):
                 if storage:
                     self._scan_storage(spool, size, inner, depth)
@@ -234,14 +291,22 @@ class FileScan:
                     inner = _join(member, info.name)
                     if info.issym() or info.islnk():
                         if info.linkname.startswith("/") or ".." in info.linkname.split("/"):
-                            self.add(inner, Finding("TAR-LINK-ESCAPE", Severity.HIGH,
-                                                    f"links outside the archive: {info.linkname}"))
+                            self.add(
+                                inner,
+                                Finding(
+                                    "TAR-LINK-ESCAPE", Severity.HIGH, f"links outside the archive: {info.linkname}"
+                                ),
+                            )
                         continue
                     if not info.isfile():
                         continue
                     if ".." in info.name.split("/") or info.name.startswith("/"):
-                        self.add(inner, Finding("TAR-PATH-TRAVERSAL", Severity.HIGH,
-                                                "the member name escapes the extraction directory"))
+                        self.add(
+                            inner,
+                            Finding(
+                                "TAR-PATH-TRAVERSAL", Severity.HIGH, "the member name escapes the extraction directory"
+                            ),
+                        )
                     if self._budget(info.size) is None:
                         self.gap(inner, "skipped: the archive expands beyond the scan budget")
                         continue
@@ -273,8 +338,7 @@ class FileScan:
                         if not target.is_file() or target.is_symlink():
                             continue
                         with open(target, "rb") as extracted:
-                            self.scan_handle(extracted, target.stat().st_size, _join(member, entry.filename),
-                                             depth + 1)
+                            self.scan_handle(extracted, target.stat().st_size, _join(member, entry.filename), depth + 1)
         except Exception as exc:  # noqa: BLE001 - py7zr raises many types for corrupt archives
             self.gap(member, f"7z archive unreadable ({type(exc).__name__}: {exc})")
         return "7z"
@@ -308,6 +372,13 @@ class FileScan:
 
     def _scan_zlib(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         return self._decompressed("zlib", handle, size, member, depth)
+
+    def _scan_zfile(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        header = handle.read(22)
+        handle.seek(21 if header[21:22] != b" " else 22)
+        with _Window(handle, handle.tell(), size - handle.tell()) as payload:
+            self._decompressed("zlib", payload, size, member, depth)  # type: ignore[arg-type]
+        return "zfile"
 
     # --- numpy -----------------------------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ def _parses_as_pickle(header: bytes) -> bool:
 
 
 def sniff(header: bytes, size: int | None = None) -> str:
-    """A format name: pickle, zip, gzip, bz2, xz, lzma, zlib, 7z, tar, npy, hdf5, gguf, safetensors, or unknown."""
+    """A format name: pickle, zip, gzip, bz2, xz, lzma, zlib, zfile, 7z, tar, npy, hdf5, gguf, safetensors, or
+    unknown."""
     if len(header) >= 2 and header[0] == 0x80 and header[1] <= 5:
         return "pickle"
     if header[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
@@ -38,6 +39,8 @@ def sniff(header: bytes, size: int | None = None) -> str:
         return "xz"
     if header[:6] == b"7z\xbc\xaf\x27\x1c":
         return "7z"
+    if header[:2] == b"ZF" and len(header) > 21 and all(c in b"0123456789abcdefx" for c in header[2:21].strip()):
+        return "zfile"  # joblib < 0.10: 'ZF', the length in hex, then zlib data
     if header[:6] == b"\x93NUMPY":
         return "npy"
     if header[:8] == b"\x89HDF\r\n\x1a\n":

@@ -117,8 +117,9 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
     return usize, csize, offset
 
 
-def _locate(handle: IO[bytes], name: str, flags: int, method: int, crc: int, csize: int, usize: int,
-            offset: int) -> Member:
+def _locate(
+    handle: IO[bytes], name: str, flags: int, method: int, crc: int, csize: int, usize: int, offset: int
+) -> Member:
     handle.seek(offset)
     local = handle.read(30)
     if local[:4] != _LOCAL:

@@ -10,6 +10,7 @@ nothing; rendering is bounded in depth and length.
 from __future__ import annotations
 
 import pickletools
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ def render(value: Any, depth: int = 0) -> str:
         return value.name
     if isinstance(value, Call):
         args = value.args
-        inner = ", ".join(render(a, depth + 1) for a in args[:6]) if isinstance(args, tuple) else render(args, depth + 1)
+        inner = (
+            ", ".join(render(a, depth + 1) for a in args[:6]) if isinstance(args, tuple) else render(args, depth + 1)
+        )
         if isinstance(args, tuple) and len(args) > 6:
             inner += ", …"
         return f"{render(value.func, depth + 1)}({inner})"
@@ -131,8 +134,15 @@ class PickleMachine:
 
     # --- reporting -------------------------------------------------------------------------------------------
 
-    def emit(self, rule: str, severity: Severity, message: str, offset: int, target: str | None = None,
-             payload: str | None = None) -> None:
+    def emit(
+        self,
+        rule: str,
+        severity: Severity,
+        message: str,
+        offset: int,
+        target: str | None = None,
+        payload: str | None = None,
+    ) -> None:
         key = (rule, target or "")
         self._counts[key] = self._counts.get(key, 0) + 1
         if self._counts[key] > MAX_FINDINGS_PER_TARGET:
@@ -158,8 +168,13 @@ class PickleMachine:
         elif verdict is Verdict.DENIED:
             self._pending_imports.append((imported, "PICKLE-DENIED-IMPORT", self._deny_reason(reach)))
         elif "." in qual and verdict is Verdict.UNKNOWN:
-            self.emit("PICKLE-DOTTED", Severity.HIGH,
-                      f"imports {full} through attribute traversal (protocol 4 getattr chain)", offset, full)
+            self.emit(
+                "PICKLE-DOTTED",
+                Severity.HIGH,
+                f"imports {full} through attribute traversal (protocol 4 getattr chain)",
+                offset,
+                full,
+            )
         return imported
 
     def _deny_reason(self, names: list[str]) -> str:
@@ -185,29 +200,57 @@ class PickleMachine:
             func.used = True
             if func.verdict is Verdict.DENIED:
                 reason = next((r for g, _, r in self._pending_imports if g is func), "denied by policy")
-                self.emit("PICKLE-DANGEROUS-CALL", Severity.CRITICAL, f"calls {func.name} at load time: {reason}",
-                          offset, func.name, payload)
-            elif func.verdict is Verdict.ALLOWED:
+                self.emit(
+                    "PICKLE-DANGEROUS-CALL",
+                    Severity.CRITICAL,
+                    f"calls {func.name} at load time: {reason}",
+                    offset,
+                    func.name,
+                    payload,
+                )
+            elif func.verdict is Verdict.ALLOWED or func.name in self.policy.embedded_loaders:
                 self._allowed_call(func, args, offset, payload)
             elif instantiate_only:
-                self.emit("PICKLE-UNKNOWN-CLASS", Severity.MEDIUM,
-                          f"instantiates {func.name}, a class outside the allowlist (its __new__ and "
-                          "__setstate__ run at load time)", offset, func.name, payload)
+                self.emit(
+                    "PICKLE-UNKNOWN-CLASS",
+                    Severity.MEDIUM,
+                    f"instantiates {func.name}, a class outside the allowlist (its __new__ and "
+                    "__setstate__ run at load time)",
+                    offset,
+                    func.name,
+                    payload,
+                )
             else:
-                self.emit("PICKLE-UNKNOWN-CALL", Severity.HIGH,
-                          f"calls {func.name}, a callable outside the allowlist, at load time", offset, func.name,
-                          payload)
+                self.emit(
+                    "PICKLE-UNKNOWN-CALL",
+                    Severity.HIGH,
+                    f"calls {func.name}, a callable outside the allowlist, at load time",
+                    offset,
+                    func.name,
+                    payload,
+                )
         elif isinstance(func, Call) and isinstance(func.func, Global) and func.func.name == "functools.partial":
             inner = func.args[0] if isinstance(func.args, tuple) and func.args else None
             self._call(inner, args, offset, kind)
         elif isinstance(func, Call):
             severity = Severity.CRITICAL if self._is_resolver_result(func) else Severity.HIGH
-            self.emit("PICKLE-COMPUTED-CALL", severity,
-                      "calls a value computed at load time (the callable is itself the result of a call)", offset,
-                      None, payload)
+            self.emit(
+                "PICKLE-COMPUTED-CALL",
+                severity,
+                "calls a value computed at load time (the callable is itself the result of a call)",
+                offset,
+                None,
+                payload,
+            )
         else:
-            self.emit("PICKLE-COMPUTED-CALL", Severity.HIGH, f"calls a non-global value ({render(func)})", offset,
-                      None, payload)
+            self.emit(
+                "PICKLE-COMPUTED-CALL",
+                Severity.HIGH,
+                f"calls a non-global value ({render(func)})",
+                offset,
+                None,
+                payload,
+            )
         return result
 
     def _is_resolver_result(self, value: Call) -> bool:
@@ -222,28 +265,53 @@ class PickleMachine:
             if isinstance(first, Global):
                 self._call(first, (), offset, "newobj")
             elif first is not None:
-                self.emit("PICKLE-COMPUTED-CALL", Severity.HIGH, "instantiates a class computed at load time",
-                          offset, None, payload)
+                self.emit(
+                    "PICKLE-COMPUTED-CALL",
+                    Severity.HIGH,
+                    "instantiates a class computed at load time",
+                    offset,
+                    None,
+                    payload,
+                )
         elif func.name in self.policy.embedded_loaders:
-            if isinstance(first, (bytes, bytearray)) and self.nested is not None:
-                self.emit("PICKLE-EMBEDDED-LOAD", Severity.LOW,
-                          f"{func.name} loads embedded bytes (scanned as a nested file)", offset, func.name)
-                self.nested(bytes(first), f"{func.name} argument at offset {offset}", offset)
-            elif not isinstance(first, (bytes, bytearray)):
-                self.emit("PICKLE-DANGEROUS-CALL", Severity.CRITICAL,
-                          f"{func.name} loads bytes computed at load time", offset, func.name, payload)
+            if isinstance(first, (bytes, bytearray)):  # the literal itself was scanned when it was pushed
+                self.emit(
+                    "PICKLE-EMBEDDED-LOAD",
+                    Severity.LOW,
+                    f"{func.name} loads embedded bytes (scanned as a nested file)",
+                    offset,
+                    func.name,
+                )
+            else:
+                self.emit(
+                    "PICKLE-DANGEROUS-CALL",
+                    Severity.CRITICAL,
+                    f"{func.name} loads bytes computed at load time",
+                    offset,
+                    func.name,
+                    payload,
+                )
 
     def _mutate(self, target: Any, offset: int, method: str) -> None:
         """APPEND/SETITEM/ADDITEMS/BUILD on something other than a fresh container calls its methods."""
         origin = target.func if isinstance(target, Call) else target
         if isinstance(origin, Global):
             if origin.verdict is Verdict.DENIED:
-                self.emit("PICKLE-DANGEROUS-CALL", Severity.CRITICAL, f"calls {origin.name} object's {method}",
-                          offset, origin.name)
+                self.emit(
+                    "PICKLE-DANGEROUS-CALL",
+                    Severity.CRITICAL,
+                    f"calls {origin.name} object's {method}",
+                    offset,
+                    origin.name,
+                )
             elif origin.verdict is Verdict.UNKNOWN and isinstance(target, Global):
-                self.emit("PICKLE-ATTRIBUTE-WRITE", Severity.HIGH,
-                          f"{method} on {origin.name} itself (writes attributes of a class, function or module)",
-                          offset, origin.name)
+                self.emit(
+                    "PICKLE-ATTRIBUTE-WRITE",
+                    Severity.HIGH,
+                    f"{method} on {origin.name} itself (writes attributes of a class, function or module)",
+                    offset,
+                    origin.name,
+                )
         elif isinstance(target, Call):
             self.emit("PICKLE-COMPUTED-CALL", Severity.HIGH, f"{method} on a value computed at load time", offset)
 
@@ -283,9 +351,12 @@ class PickleMachine:
                 if len(stack) > limits.max_stack:
                     raise LimitReached(f"stack deeper than {limits.max_stack:,}")
             if previous < frame_end < (pos or 0):
-                self.emit("PICKLE-FRAME-STRADDLE", Severity.MEDIUM,
-                          "an opcode straddles a FRAME boundary: the C and Python unpicklers read this differently",
-                          offset)
+                self.emit(
+                    "PICKLE-FRAME-STRADDLE",
+                    Severity.MEDIUM,
+                    "an opcode straddles a FRAME boundary: the C and Python unpicklers read this differently",
+                    offset,
+                )
             previous = pos or 0
             name = opcode.name
 
@@ -376,8 +447,12 @@ class PickleMachine:
                 if isinstance(module, str) and isinstance(attribute, str):
                     stack.append(self._global(module, attribute, offset))
                 else:
-                    self.emit("PICKLE-COMPUTED-IMPORT", Severity.CRITICAL,
-                              f"imports a name computed at load time ({render(module)}, {render(attribute)})", offset)
+                    self.emit(
+                        "PICKLE-COMPUTED-IMPORT",
+                        Severity.CRITICAL,
+                        f"imports a name computed at load time ({render(module)}, {render(attribute)})",
+                        offset,
+                    )
                     stack.append(Opaque("computed global"))
             elif name == "REDUCE":
                 args, func = stack.pop(), stack.pop()
@@ -394,12 +469,24 @@ class PickleMachine:
                 kwargs, args, cls = stack.pop(), stack.pop(), stack.pop()
                 stack.append(self._call(cls, (args, kwargs), offset, "newobj_ex"))
             elif name == "BUILD":
-                stack.pop()
-                if isinstance(stack[-1], Global):  # instances were judged when they were created
-                    self._mutate(stack[-1], offset, "BUILD (attribute writes)")
+                state = stack.pop()
+                target = stack[-1]
+                if isinstance(target, Global):  # instances were judged when they were created
+                    self._mutate(target, offset, "BUILD (attribute writes)")
+                elif (
+                    isinstance(target, Call)
+                    and isinstance(target.func, Global)
+                    and target.func.name == JOBLIB_ARRAY_WRAPPER
+                ):
+                    self._skip_joblib_array(stream, state)
+                    previous = stream.tell()  # the raw bytes are outside any frame
             elif name in ("EXT1", "EXT2", "EXT4"):
-                self.emit("PICKLE-EXTENSION", Severity.HIGH,
-                          f"uses extension code {arg}: resolved through the copyreg registry at load time", offset)
+                self.emit(
+                    "PICKLE-EXTENSION",
+                    Severity.HIGH,
+                    f"uses extension code {arg}: resolved through the copyreg registry at load time",
+                    offset,
+                )
                 stack.append(Opaque(f"extension {arg}"))
             elif name in ("PERSID", "BINPERSID"):
                 pid = arg if name == "PERSID" else stack.pop()
@@ -411,6 +498,36 @@ class PickleMachine:
             else:  # pragma: no cover - every opcode of protocols 0-5 is handled above
                 raise ValueError(f"unhandled opcode {name}")
         raise ValueError("the pickle ends without a STOP opcode")
+
+    def _skip_joblib_array(self, stream: IO[bytes], state: Any) -> None:
+        """joblib writes an array's raw bytes into the pickle stream right after its wrapper's BUILD (and a
+        whole nested pickle for object arrays): step over them exactly, as joblib's unpickler does."""
+        fields = {k: v for k, v in state.items if isinstance(k, str)} if isinstance(state, PDict) else {}
+        shape, dtype = fields.get("shape"), fields.get("dtype")
+        descr = dtype.args[0] if isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args else None
+        if (
+            not isinstance(shape, tuple)
+            or not all(isinstance(n, int) and n >= 0 for n in shape)
+            or not isinstance(descr, str)
+        ):
+            raise ValueError("a joblib array wrapper without a readable shape and dtype")
+        if descr.lstrip("<>|=").startswith("O"):
+            saved = self.protocol
+            self._run(stream, 0)  # object arrays are a complete pickle of their own, without padding
+            self.protocol = saved
+            return
+        if fields.get("numpy_array_alignment_bytes") is not None:
+            padding = stream.read(1)
+            stream.read(padding[0] if padding else 0)
+        count = 1
+        for n in shape:
+            count *= n
+        size = count * _itemsize(descr)
+        start = stream.tell()
+        stream.seek(start + size)
+        if stream.tell() != start + size or not stream.read(1):
+            raise ValueError("the stream ends inside a joblib array")
+        stream.seek(start + size)
 
     def _finish_pickle(self, stack: list[Any]) -> None:
         """Denied imports that were never called are still CRITICAL: importing alone runs module code."""
@@ -427,17 +544,54 @@ class PickleMachine:
         found = embedded_payload(value)
         if found is not None:
             data, encoding = found
-            self.emit("PICKLE-NESTED-PAYLOAD", Severity.MEDIUM,
-                      f"a {encoding} literal holds a serialised payload (scanned as a nested file)", offset)
+            self.emit(
+                "PICKLE-NESTED-PAYLOAD",
+                Severity.LOW,
+                f"a {encoding} literal holds a serialised payload (scanned as a nested file)",
+                offset,
+            )
             self.nested(data, f"{encoding} literal at offset {offset}", offset)
 
 
+JOBLIB_ARRAY_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
+_DTYPE = re.compile(r"([?biufcmMOSUVa])(\d*)")
+
+
+def _itemsize(descr: str) -> int:
+    match = _DTYPE.fullmatch(descr.lstrip("<>|="))
+    if match is None:
+        raise ValueError(f"unknown numpy dtype {descr!r} in a joblib array")
+    kind, digits = match.groups()
+    size = int(digits) if digits else 1
+    return size * 4 if kind == "U" else size
+
+
 _LITERALS: dict[str, Callable[[Any], Any]] = {
-    **{n: (lambda a: a) for n in (
-        "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING", "SHORT_BINSTRING",
-        "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
-        "BYTEARRAY8", "FLOAT", "BINFLOAT",
-    )},
+    **{
+        n: (lambda a: a)
+        for n in (
+            "INT",
+            "BININT",
+            "BININT1",
+            "BININT2",
+            "LONG",
+            "LONG1",
+            "LONG4",
+            "STRING",
+            "BINSTRING",
+            "SHORT_BINSTRING",
+            "UNICODE",
+            "BINUNICODE",
+            "SHORT_BINUNICODE",
+            "BINUNICODE8",
+            "BINBYTES",
+            "SHORT_BINBYTES",
+            "BINBYTES8",
+            "BYTEARRAY8",
+            "FLOAT",
+            "BINFLOAT",
+        )
+    },
     "NONE": lambda a: None,
     "NEWTRUE": lambda a: True,
     "NEWFALSE": lambda a: False,

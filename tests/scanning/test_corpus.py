@@ -1,0 +1,49 @@
+"""The peers' own samples (labels.json): every malicious one HIGH or CRITICAL, every benign one below HIGH."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelseal.scanning.findings import Severity
+from modelseal.scanning.scanner import scan_file
+from tests.conftest import FIXTURES
+
+CORPUS = FIXTURES / "peer-corpora"
+LABELS = [entry for entry in json.loads((CORPUS / "labels.json").read_text()) if entry["format"] == "pickle-family"]
+
+
+def test_the_corpus_is_there() -> None:
+    assert sum(1 for e in LABELS if e["label"] == "malicious") >= 100
+    assert sum(1 for e in LABELS if e["label"] == "benign") >= 20
+
+
+@pytest.mark.parametrize("entry", LABELS, ids=[e["path"] for e in LABELS])
+def test_peer_sample_verdict_matches_its_label(entry: dict[str, str]) -> None:
+    result = scan_file(CORPUS / entry["path"])
+    worst = result.worst
+    if entry["label"] == "malicious":
+        assert worst is not None and worst >= Severity.HIGH, result
+    else:
+        assert worst is None or worst < Severity.HIGH, result
+
+
+def test_malicious_findings_name_the_callable_and_payload() -> None:
+    result = scan_file(CORPUS / "picklescan-data2" / "GHSA-vvpj-8cmc-gx39.pkl")
+    finding = next(f for f in result.findings if f.severity is Severity.CRITICAL)
+    assert finding.target == "pkgutil.resolve_name"
+    assert finding.payload == "pkgutil.resolve_name('os:system')"
+
+
+def test_archive_members_are_located() -> None:
+    result = scan_file(CORPUS / "picklescan-data" / "malicious1_0x1.zip")
+    assert any(f.member == "model/config.pkl" and f.severity is Severity.CRITICAL for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    "path", [Path("picklescan-data/benign_password_protected.zip"), Path("picklescan-data/not_a_pickle.bin")]
+)
+def test_unreadable_benign_files_are_not_called_clean(path: Path) -> None:
+    assert scan_file(CORPUS / path).status.value == "incomplete"
