@@ -25,7 +25,7 @@ MT_KEYS = MT / "keys" / "certificate"
 OMS_VECTORS = FIXTURES / "oms-spec" / "v1.0"
 
 CURVES = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
-NOW = datetime.datetime.now(datetime.timezone.utc)
+NOW = datetime.datetime.now(datetime.UTC)
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey, password: bytes | None = None) -> Path:

@@ -46,8 +46,7 @@ def run_scan(
             from rich.console import Console
 
             with open(output, "w", encoding="utf-8") as handle:
-                scan_render.out = Console(file=handle, width=160, highlight=False)
-                scan_render.print_report(summary, show_all)
+                scan_render.print_report(summary, show_all, Console(file=handle, width=160, highlight=False))
         else:
             scan_render.print_report(summary, show_all)
     else:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from modelseal.cli.render import out
+from modelseal.cli import render
 from modelseal.scanning.findings import Severity, Status
 from modelseal.scanning.report import ScanSummary
 
@@ -18,7 +19,8 @@ _STYLE = {
 }
 
 
-def print_report(summary: ScanSummary, show_all: bool) -> None:
+def print_report(summary: ScanSummary, show_all: bool, console: Console | None = None) -> None:
+    out = console or render.out
     table = Table(title="modelseal scan", show_edge=False)
     for column in ("files", "clean", "with findings", "incomplete", "unsupported", *summary.counts()):
         table.add_column(column, justify="right")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Severity(IntEnum):
@@ -20,7 +20,7 @@ class Severity(IntEnum):
         return cls[text.upper()]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How completely a file was examined. Only SCANNED with no finding is clean."""
 
     SCANNED = "scanned"

@@ -15,25 +15,32 @@ import re
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from modelseal.scanning.findings import FileResult, Finding, Severity, Status
+from modelseal.scanning.pickle.interpreter import Interpreter
 from modelseal.scanning.pickle.policy import DEFAULT_POLICY, PicklePolicy
-from modelseal.scanning.pickle.vm import Limits, LimitReached, PickleMachine
+from modelseal.scanning.pickle.vm import Limits, PickleMachine, ScanLimitError
 from modelseal.scanning.sniff import HEADER_BYTES, sniff
+from modelseal.scanning.streams import window
 from modelseal.scanning.zipread import Member, ZipFormatError, member_crc, open_member, read_directory
 
 SPOOL_IN_MEMORY = 64 << 20
 _STORAGE_MEMBER = re.compile(r"(^|/)data/\d+$")
-_DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
-    "gzip": lambda f: gzip.GzipFile(fileobj=f),  # type: ignore[dict-item]
-    "bz2": lambda f: bz2.BZ2File(f),  # type: ignore[dict-item]
-    "xz": lambda f: lzma.LZMAFile(f),  # type: ignore[dict-item]
-    "lzma": lambda f: lzma.LZMAFile(f, format=lzma.FORMAT_ALONE),  # type: ignore[dict-item]
-}
+
+
+def _decompressor(fmt: str, handle: IO[bytes]) -> IO[bytes]:
+    """A streaming decompressor over `handle` (joblib's compressors, and plain .gz/.bz2/.xz files)."""
+    if fmt == "gzip":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=handle))
+    if fmt == "bz2":
+        return cast(IO[bytes], bz2.BZ2File(handle))
+    if fmt == "zlib":
+        return cast(IO[bytes], _ZlibStream(handle))
+    return cast(IO[bytes], lzma.LZMAFile(handle, format=lzma.FORMAT_ALONE if fmt == "lzma" else lzma.FORMAT_AUTO))
 
 
 @dataclass(frozen=True)
@@ -43,10 +50,6 @@ class ScanOptions:
     max_depth: int = 5
     max_expanded_bytes: int = 8 << 30
     max_ratio: int = 1000
-
-
-class _Incomplete(Exception):
-    pass
 
 
 class FileScan:
@@ -100,7 +103,7 @@ class FileScan:
     def scan_bytes(self, data: bytes, member: str, depth: int) -> None:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             spool.write(data)
-            self.scan_handle(spool, len(data), member, depth)  # type: ignore[arg-type]
+            self.scan_handle(spool, len(data), member, depth)
 
     # --- pickle ----------------------------------------------------------------------------------------------
 
@@ -111,14 +114,15 @@ class FileScan:
             self.scan_bytes(data, _join(member, label), depth + 1)
 
         machine = PickleMachine(self.options.policy, collected.append, nested, self.options.limits)
+        interpreter = Interpreter(machine)
         count = 0
         try:
             while handle.tell() < size:
                 start = handle.tell()
                 try:
-                    machine.run(handle)  # genops reports absolute positions (it asks the stream)
+                    interpreter.run(handle)  # genops reports absolute positions (it asks the stream)
                     count += 1
-                except LimitReached as exc:
+                except ScanLimitError as exc:
                     self.gap(member, f"scan bound reached: {exc}")
                     break
                 except Exception as exc:  # noqa: BLE001 - malformed input is reported, never trusted
@@ -348,11 +352,7 @@ class FileScan:
     def _decompressed(self, fmt: str, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         label = _join(member, f"<{fmt}>")
         try:
-            if fmt == "zlib":
-                stream: IO[bytes] = _ZlibStream(handle)  # type: ignore[assignment]
-            else:
-                stream = _DECOMPRESSORS[fmt](handle)
-            with self._spooled(stream) as (spool, length):
+            with self._spooled(_decompressor(fmt, handle)) as (spool, length):
                 self.scan_handle(spool, length, label, depth + 1)
         except (OSError, EOFError, lzma.LZMAError, zlib.error, OverflowError) as exc:
             self.gap(label, f"{fmt} stream could not be decompressed ({exc})")
@@ -376,8 +376,8 @@ class FileScan:
     def _scan_zfile(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         header = handle.read(22)
         handle.seek(21 if header[21:22] != b" " else 22)
-        with _Window(handle, handle.tell(), size - handle.tell()) as payload:
-            self._decompressed("zlib", payload, size, member, depth)  # type: ignore[arg-type]
+        with window(handle, handle.tell(), size - handle.tell()) as payload:
+            self._decompressed("zlib", payload, size, member, depth)
         return "zfile"
 
     # --- numpy -----------------------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ class FileScan:
             self.gap(member, f"npy header unreadable ({exc})")
             return "npy"
         if _has_objects(descr):
-            with _Window(handle, start + length, size - start - length) as payload:
+            with window(handle, start + length, size - start - length) as payload:
                 self._scan_pickle(payload, size - start - length, _join(member, "<npy object data>"), depth + 1)
             return "npy (object)"
         return "npy"
@@ -435,7 +435,7 @@ class _SpoolContext:
                 raise OverflowError(f"expands beyond {self.limit:,} bytes")
             self.spool.write(chunk)
         self.spool.seek(0)
-        return self.spool, copied  # type: ignore[return-value]
+        return self.spool, copied
 
     def __exit__(self, *exc: object) -> None:
         if self.spool is not None:
@@ -456,40 +456,6 @@ class _ZlibStream:
             if out:
                 return out
         return b""
-
-
-class _Window:
-    """A seekable view of part of a seekable stream, for the pickle inside an npy file."""
-
-    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
-        self.handle, self.start, self.length, self.position = handle, start, length, 0
-
-    def __enter__(self) -> IO[bytes]:
-        return self  # type: ignore[return-value]
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def read(self, size: int = -1) -> bytes:
-        left = self.length - self.position
-        size = left if size < 0 else min(size, left)
-        self.handle.seek(self.start + self.position)
-        data = self.handle.read(size)
-        self.position += len(data)
-        return data
-
-    def readline(self) -> bytes:
-        self.handle.seek(self.start + self.position)
-        line = self.handle.readline(self.length - self.position)
-        self.position += len(line)
-        return line
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, position: int, whence: int = 0) -> int:
-        self.position = position if whence == 0 else self.length + position if whence == 2 else self.position + position
-        return self.position
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:

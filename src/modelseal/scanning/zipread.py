@@ -11,6 +11,8 @@ import zlib
 from dataclasses import dataclass
 from typing import IO
 
+from modelseal.scanning.streams import window
+
 _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _CENTRAL = b"PK\x01\x02"
@@ -129,30 +131,10 @@ def _locate(
     return Member(name, local_name, flags, method, crc, csize, usize, offset + 30 + name_len + extra_len)
 
 
-class _Window(io.RawIOBase):
-    """A read-only view of [start, start+length) of a seekable file."""
-
-    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
-        self.handle, self.start, self.length, self.position = handle, start, length, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), self.length - self.position)
-        if want <= 0:
-            return 0
-        self.handle.seek(self.start + self.position)
-        data = self.handle.read(want)
-        buffer[: len(data)] = data
-        self.position += len(data)
-        return len(data)
-
-
 class _Inflater(io.RawIOBase):
     """Streams a raw-deflate member, refusing to produce more than `limit` bytes (bomb guard)."""
 
-    def __init__(self, source: io.RawIOBase, limit: int) -> None:
+    def __init__(self, source: IO[bytes], limit: int) -> None:
         self.source, self.limit, self.produced = source, limit, 0
         self.inflater = zlib.decompressobj(-15)
         self.pending = b""
@@ -182,9 +164,9 @@ class _Inflater(io.RawIOBase):
 
 def open_member(handle: IO[bytes], member: Member, limit: int) -> IO[bytes]:
     """A buffered stream of the member's uncompressed bytes (stored or deflated)."""
-    raw = _Window(handle, member.data_offset, member.compressed_size)
+    raw = window(handle, member.data_offset, member.compressed_size)
     if member.method == 0:
-        return io.BufferedReader(raw, 1 << 16)
+        return raw
     if member.method == 8:
         return io.BufferedReader(_Inflater(raw, limit), 1 << 16)
     raise ZipFormatError(f"member {member.name!r} uses compression method {member.method}, which is not read")

@@ -106,7 +106,7 @@ class CertificateVerifier:
 
     trust_anchors: tuple[x509.Certificate, ...]
     identity: str | None = None
-    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
     method: str = "certificate"
 
     @classmethod

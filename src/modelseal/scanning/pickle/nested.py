@@ -25,21 +25,8 @@ def looks_serialised(data: bytes) -> str | None:
     return None
 
 
-def embedded_payload(value: bytes | bytearray | str) -> tuple[bytes, str] | None:
-    """(decoded bytes, how they were encoded) when the literal carries a payload, else None."""
-    if len(value) > MAX_NESTED_BYTES:
-        return None
-    if isinstance(value, str):
-        try:
-            raw = value.encode("latin-1")
-        except UnicodeEncodeError:
-            return None
-        encodings = ["string"]
-    else:
-        raw = bytes(value)
-        encodings = ["bytes"]
-    if looks_serialised(raw):
-        return raw, encodings[0]
+def _decoded(raw: bytes) -> tuple[bytes, str] | None:
+    """Hex, base64 or zlib text that decodes to something serialised."""
     stripped = raw.strip()
     if len(stripped) >= 16 and len(stripped) % 2 == 0 and _HEX.match(stripped):
         decoded = binascii.unhexlify(stripped)
@@ -60,3 +47,20 @@ def embedded_payload(value: bytes | bytearray | str) -> tuple[bytes, str] | None
         if looks_serialised(decoded):
             return decoded, "zlib"
     return None
+
+
+def embedded_payload(value: bytes | bytearray | str) -> tuple[bytes, str] | None:
+    """(decoded bytes, how they were encoded) when the literal carries a payload, else None."""
+    if len(value) > MAX_NESTED_BYTES:
+        return None
+    if isinstance(value, str):
+        try:
+            raw = value.encode("latin-1")  # protocol 2 carries bytes as latin-1 text for _codecs.encode
+        except UnicodeEncodeError:
+            return None
+        kind = "string"
+    else:
+        raw, kind = bytes(value), "bytes"
+    if looks_serialised(raw):
+        return raw, kind
+    return _decoded(raw)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import tomllib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from modelseal.errors import InputError
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
     UNKNOWN = "unknown"

@@ -1,0 +1,361 @@
+"""The opcode loop: the unpickler's stack machine, one small handler per opcode family, nothing executed.
+
+Every handler mirrors what `pickle._Unpickler` does with its stack, MARK stack and memo; wherever the real
+unpickler would run code, the handler asks `PickleMachine` to judge it.
+"""
+
+from __future__ import annotations
+
+import pickletools
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from modelseal.scanning.findings import Severity
+from modelseal.scanning.pickle.values import Call, Global, Opaque, PDict, PSet, render
+from modelseal.scanning.pickle.vm import JOBLIB_ARRAY_WRAPPER, NESTED_MIN_BYTES, PickleMachine, ScanLimitError
+
+Handler = Callable[["_Pickle", Any, int], None]
+
+
+class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """STOP: the pickle is complete."""
+
+
+class _Pickle:
+    """The state of one pickle being emulated."""
+
+    def __init__(self, machine: PickleMachine, stream: IO[bytes]) -> None:
+        self.machine = machine
+        self.stream = stream
+        self.stack: list[Any] = []
+        self.marks: list[int] = []
+        self.memo: dict[int, Any] = {}
+        self.frame_end = -1
+        self.previous = -1
+
+    def pop(self) -> Any:
+        if not self.stack:
+            raise ValueError("pop from an empty stack")
+        return self.stack.pop()
+
+    def pop_mark(self) -> list[Any]:
+        if not self.marks:
+            raise ValueError("MARK expected but the mark stack is empty")
+        start = self.marks.pop()
+        items = self.stack[start:]
+        del self.stack[start:]
+        return items
+
+
+def _literal(value: Callable[[Any], Any]) -> Handler:
+    def push(p: _Pickle, arg: Any, offset: int) -> None:
+        item = value(arg)
+        if isinstance(item, (bytes, bytearray, str)) and len(item) >= NESTED_MIN_BYTES:
+            p.machine.maybe_nested(item, offset)
+        p.stack.append(item)
+
+    return push
+
+
+def _proto(p: _Pickle, arg: Any, offset: int) -> None:
+    p.machine.protocol = int(arg)
+
+
+def _frame(p: _Pickle, arg: Any, offset: int) -> None:
+    if offset < p.frame_end:
+        p.machine.emit("PICKLE-FRAME-NESTED", Severity.MEDIUM, "a FRAME starts inside another frame", offset)
+    p.frame_end = offset + 9 + int(arg)
+
+
+def _stop(p: _Pickle, arg: Any, offset: int) -> None:
+    raise _Stop
+
+
+def _push(factory: Callable[[], Any]) -> Handler:
+    def push(p: _Pickle, arg: Any, offset: int) -> None:
+        p.stack.append(factory())
+
+    return push
+
+
+def _mark(p: _Pickle, arg: Any, offset: int) -> None:
+    p.marks.append(len(p.stack))
+
+
+def _tuple_n(count: int) -> Handler:
+    def build(p: _Pickle, arg: Any, offset: int) -> None:
+        if len(p.stack) < count:
+            raise ValueError(f"TUPLE{count} on a stack of {len(p.stack)}")
+        items = tuple(p.stack[len(p.stack) - count :])
+        del p.stack[len(p.stack) - count :]
+        p.stack.append(items)
+
+    return build
+
+
+def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
+    def build(p: _Pickle, arg: Any, offset: int) -> None:
+        p.stack.append(factory(p.pop_mark()))
+
+    return build
+
+
+def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
+    return list(zip(items[::2], items[1::2], strict=False))
+
+
+def _add_items(kind: str) -> Handler:
+    """APPEND(S), SETITEM(S), ADDITEMS: plain on fresh containers, a method call on anything else."""
+
+    def add(p: _Pickle, arg: Any, offset: int) -> None:
+        if kind == "APPEND":
+            items = [p.pop()]
+        elif kind == "SETITEM":
+            value, key = p.pop(), p.pop()
+            items = [key, value]
+        else:
+            items = p.pop_mark()
+        if not p.stack:
+            raise ValueError(f"{kind} on an empty stack")
+        target = p.stack[-1]
+        if isinstance(target, list) and kind.startswith("APPEND"):
+            target.extend(items)
+        elif isinstance(target, PDict) and kind.startswith("SETITEM"):
+            target.items.extend(_pairs(items))
+        elif isinstance(target, PSet) and kind == "ADDITEMS":
+            target.items.extend(items)
+        else:
+            p.machine.mutate(target, offset, kind.lower())
+
+    return add
+
+
+def _pop(p: _Pickle, arg: Any, offset: int) -> None:
+    if p.stack:
+        p.stack.pop()
+    elif p.marks:
+        p.marks.pop()
+    else:
+        raise ValueError("POP on an empty stack")
+
+
+def _pop_mark(p: _Pickle, arg: Any, offset: int) -> None:
+    p.pop_mark()
+
+
+def _dup(p: _Pickle, arg: Any, offset: int) -> None:
+    p.stack.append(p.stack[-1])
+
+
+def _put(p: _Pickle, arg: Any, offset: int) -> None:
+    p.memo[int(arg)] = p.stack[-1]
+
+
+def _memoize(p: _Pickle, arg: Any, offset: int) -> None:
+    p.memo[len(p.memo)] = p.stack[-1]
+
+
+def _get(p: _Pickle, arg: Any, offset: int) -> None:
+    if int(arg) not in p.memo:
+        raise ValueError(f"memo key {arg} read before it was written")
+    p.stack.append(p.memo[int(arg)])
+
+
+def _global(p: _Pickle, arg: Any, offset: int) -> None:
+    module, _, attribute = str(arg).partition(" ")
+    p.stack.append(p.machine.import_global(module, attribute, offset))
+
+
+def _inst(p: _Pickle, arg: Any, offset: int) -> None:
+    module, _, attribute = str(arg).partition(" ")
+    imported = p.machine.import_global(module, attribute, offset)
+    p.stack.append(p.machine.call(imported, tuple(p.pop_mark()), offset, "inst"))
+
+
+def _stack_global(p: _Pickle, arg: Any, offset: int) -> None:
+    attribute, module = p.pop(), p.pop()
+    if isinstance(module, str) and isinstance(attribute, str):
+        p.stack.append(p.machine.import_global(module, attribute, offset))
+        return
+    p.machine.emit(
+        "PICKLE-COMPUTED-IMPORT",
+        Severity.CRITICAL,
+        f"imports a name computed at load time ({render(module)}, {render(attribute)})",
+        offset,
+    )
+    p.stack.append(Opaque("computed global"))
+
+
+def _reduce(p: _Pickle, arg: Any, offset: int) -> None:
+    args, func = p.pop(), p.pop()
+    p.stack.append(p.machine.call(func, args, offset, "reduce"))
+
+
+def _obj(p: _Pickle, arg: Any, offset: int) -> None:
+    items = p.pop_mark()
+    if not items:
+        raise ValueError("OBJ without a class")
+    p.stack.append(p.machine.call(items[0], tuple(items[1:]), offset, "obj"))
+
+
+def _newobj(p: _Pickle, arg: Any, offset: int) -> None:
+    args, cls = p.pop(), p.pop()
+    p.stack.append(p.machine.call(cls, args, offset, "newobj"))
+
+
+def _newobj_ex(p: _Pickle, arg: Any, offset: int) -> None:
+    kwargs, args, cls = p.pop(), p.pop(), p.pop()
+    p.stack.append(p.machine.call(cls, (args, kwargs), offset, "newobj_ex"))
+
+
+def _build(p: _Pickle, arg: Any, offset: int) -> None:
+    state = p.pop()
+    if not p.stack:
+        raise ValueError("BUILD on an empty stack")
+    target = p.stack[-1]
+    if isinstance(target, Global):  # instances were judged when they were created
+        p.machine.mutate(target, offset, "BUILD (attribute writes)")
+    elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == JOBLIB_ARRAY_WRAPPER:
+        p.machine.skip_joblib_array(p.stream, state, lambda stream: Interpreter(p.machine).run(stream))
+        p.previous = p.stream.tell()  # the raw bytes lie outside any frame
+
+
+def _extension(p: _Pickle, arg: Any, offset: int) -> None:
+    p.machine.emit(
+        "PICKLE-EXTENSION",
+        Severity.HIGH,
+        f"uses extension code {arg}: resolved through the copyreg registry at load time",
+        offset,
+    )
+    p.stack.append(Opaque(f"extension {arg}"))
+
+
+def _persid(p: _Pickle, arg: Any, offset: int) -> None:
+    p.stack.append(Opaque(f"persistent id {render(arg)}"))
+
+
+def _binpersid(p: _Pickle, arg: Any, offset: int) -> None:
+    p.stack.append(Opaque(f"persistent id {render(p.pop())}"))
+
+
+def _ignore(p: _Pickle, arg: Any, offset: int) -> None:
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+HANDLERS: dict[str, Handler] = {
+    **{
+        name: _literal(_same)
+        for name in (
+            "INT",
+            "BININT",
+            "BININT1",
+            "BININT2",
+            "LONG",
+            "LONG1",
+            "LONG4",
+            "STRING",
+            "BINSTRING",
+            "SHORT_BINSTRING",
+            "UNICODE",
+            "BINUNICODE",
+            "SHORT_BINUNICODE",
+            "BINUNICODE8",
+            "BINBYTES",
+            "SHORT_BINBYTES",
+            "BINBYTES8",
+            "BYTEARRAY8",
+            "FLOAT",
+            "BINFLOAT",
+        )
+    },
+    "NONE": _literal(lambda a: None),
+    "NEWTRUE": _literal(lambda a: True),
+    "NEWFALSE": _literal(lambda a: False),
+    "PROTO": _proto,
+    "FRAME": _frame,
+    "STOP": _stop,
+    "MARK": _mark,
+    "EMPTY_LIST": _push(list),
+    "EMPTY_TUPLE": _push(tuple),
+    "EMPTY_DICT": _push(PDict),
+    "EMPTY_SET": _push(PSet),
+    "TUPLE": _from_mark(tuple),
+    "TUPLE1": _tuple_n(1),
+    "TUPLE2": _tuple_n(2),
+    "TUPLE3": _tuple_n(3),
+    "LIST": _from_mark(list),
+    "DICT": _from_mark(lambda items: PDict(_pairs(items))),
+    "FROZENSET": _from_mark(PSet),
+    **{name: _add_items(name) for name in ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")},
+    "POP": _pop,
+    "POP_MARK": _pop_mark,
+    "DUP": _dup,
+    "PUT": _put,
+    "BINPUT": _put,
+    "LONG_BINPUT": _put,
+    "MEMOIZE": _memoize,
+    "GET": _get,
+    "BINGET": _get,
+    "LONG_BINGET": _get,
+    "GLOBAL": _global,
+    "INST": _inst,
+    "STACK_GLOBAL": _stack_global,
+    "REDUCE": _reduce,
+    "OBJ": _obj,
+    "NEWOBJ": _newobj,
+    "NEWOBJ_EX": _newobj_ex,
+    "BUILD": _build,
+    "EXT1": _extension,
+    "EXT2": _extension,
+    "EXT4": _extension,
+    "PERSID": _persid,
+    "BINPERSID": _binpersid,
+    "NEXT_BUFFER": _push(lambda: Opaque("out-of-band buffer")),
+    "READONLY_BUFFER": _ignore,
+}
+
+
+class Interpreter:
+    """Runs one pickle (up to its STOP) through the handlers, checking the scan bounds as it goes."""
+
+    def __init__(self, machine: PickleMachine) -> None:
+        self.machine = machine
+
+    def run(self, stream: IO[bytes]) -> None:
+        """Emulate one pickle; raise on malformed input (findings so far are kept) or on a bound."""
+        state = _Pickle(self.machine, stream)
+        machine = self.machine
+        try:
+            for opcode, arg, position in pickletools.genops(stream):
+                offset = position or 0
+                machine.opcodes += 1
+                if machine.opcodes % 65536 == 0:
+                    self._check_bounds(state)
+                if state.previous < state.frame_end < offset:
+                    machine.emit(
+                        "PICKLE-FRAME-STRADDLE",
+                        Severity.MEDIUM,
+                        "an opcode straddles a FRAME boundary: the C and Python unpicklers read this differently",
+                        offset,
+                    )
+                state.previous = offset
+                HANDLERS[opcode.name](state, arg, offset)
+        except _Stop:
+            return
+        finally:
+            machine.finish_pickle()
+        raise ValueError("the pickle ends without a STOP opcode")
+
+    def _check_bounds(self, state: _Pickle) -> None:
+        machine, limits = self.machine, self.machine.limits
+        if machine.opcodes > limits.max_opcodes:
+            raise ScanLimitError(f"more than {limits.max_opcodes:,} opcodes")
+        if time.monotonic() - machine.started > limits.max_seconds:
+            raise ScanLimitError(f"scanning took longer than {limits.max_seconds:.0f} s")
+        if len(state.stack) > limits.max_stack:
+            raise ScanLimitError(f"stack deeper than {limits.max_stack:,}")
