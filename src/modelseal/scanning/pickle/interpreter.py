@@ -12,7 +12,19 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from modelseal.scanning.findings import Severity
-from modelseal.scanning.pickle.values import Call, Global, Opaque, PDict, PSet, render
+from modelseal.scanning.pickle.values import (
+    KEEP_ITEMS,
+    PLAIN_VALUE,
+    Call,
+    Global,
+    Opaque,
+    PDict,
+    Plain,
+    PSet,
+    kept,
+    render,
+    retained,
+)
 from modelseal.scanning.pickle.vm import JOBLIB_ARRAY_WRAPPER, NESTED_MIN_BYTES, PickleMachine, ScanLimitError
 
 Handler = Callable[["_Pickle", Any, int], None]
@@ -30,7 +42,8 @@ class _Pickle:
         self.stream = stream
         self.stack: list[Any] = []
         self.marks: list[int] = []
-        self.memo: dict[int, Any] = {}
+        self.memo: dict[int, Any] = {}  # only what `retained` keeps; see values.Plain
+        self.memo_size = 0  # keys written, for MEMOIZE and to tell a missing key from a dropped one
         self.frame_end = -1
         self.previous = -1
 
@@ -87,11 +100,15 @@ def _tuple_n(count: int) -> Handler:
     def build(p: _Pickle, arg: Any, offset: int) -> None:
         if len(p.stack) < count:
             raise ValueError(f"TUPLE{count} on a stack of {len(p.stack)}")
-        items = tuple(p.stack[len(p.stack) - count :])
+        items = tuple(kept(v) for v in p.stack[len(p.stack) - count :])
         del p.stack[len(p.stack) - count :]
         p.stack.append(items)
 
     return build
+
+
+def _capped(items: list[Any]) -> list[Any]:
+    return [kept(v) for v in items[:KEEP_ITEMS]]
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -120,12 +137,12 @@ def _add_items(kind: str) -> Handler:
             raise ValueError(f"{kind} on an empty stack")
         target = p.stack[-1]
         if isinstance(target, list) and kind.startswith("APPEND"):
-            target.extend(items)
+            target.extend(_capped(items[: max(0, KEEP_ITEMS - len(target))]))
         elif isinstance(target, PDict) and kind.startswith("SETITEM"):
-            target.items.extend(_pairs(items))
+            target.items.extend(_pairs(_capped(items[: max(0, 2 * (KEEP_ITEMS - len(target.items)))])))
         elif isinstance(target, PSet) and kind == "ADDITEMS":
-            target.items.extend(items)
-        else:
+            target.items.extend(_capped(items[: max(0, KEEP_ITEMS - len(target.items))]))
+        elif not isinstance(target, Plain):
             p.machine.mutate(target, offset, kind.lower())
 
     return add
@@ -148,18 +165,30 @@ def _dup(p: _Pickle, arg: Any, offset: int) -> None:
     p.stack.append(p.stack[-1])
 
 
+def _store(p: _Pickle, key: int) -> None:
+    if not p.stack:
+        raise ValueError("memo write from an empty stack")
+    value = retained(p.stack[-1])
+    if value is PLAIN_VALUE or isinstance(value, Plain):
+        p.memo.pop(key, None)
+    else:
+        p.memo[key] = value
+    p.memo_size = max(p.memo_size, key + 1)
+
+
 def _put(p: _Pickle, arg: Any, offset: int) -> None:
-    p.memo[int(arg)] = p.stack[-1]
+    _store(p, int(arg))
 
 
 def _memoize(p: _Pickle, arg: Any, offset: int) -> None:
-    p.memo[len(p.memo)] = p.stack[-1]
+    _store(p, p.memo_size)
 
 
 def _get(p: _Pickle, arg: Any, offset: int) -> None:
-    if int(arg) not in p.memo:
+    key = int(arg)
+    if key >= p.memo_size:
         raise ValueError(f"memo key {arg} read before it was written")
-    p.stack.append(p.memo[int(arg)])
+    p.stack.append(p.memo.get(key, PLAIN_VALUE))
 
 
 def _global(p: _Pickle, arg: Any, offset: int) -> None:
@@ -214,6 +243,8 @@ def _build(p: _Pickle, arg: Any, offset: int) -> None:
     if not p.stack:
         raise ValueError("BUILD on an empty stack")
     target = p.stack[-1]
+    if isinstance(target, Plain):
+        return
     if isinstance(target, Global):  # instances were judged when they were created
         p.machine.mutate(target, offset, "BUILD (attribute writes)")
     elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == JOBLIB_ARRAY_WRAPPER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,43 @@ class PSet:
     items: list[Any] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Plain:
+    """A stand-in the memo keeps for plain data (containers, long or non-name text), so that a pickle of a
+    million small objects does not cost a million emulated objects. Calls and imports are always kept."""
+
+    kind: str
+
+
+PLAIN_LIST, PLAIN_DICT, PLAIN_SET, PLAIN_VALUE = Plain("list"), Plain("dict"), Plain("set"), Plain("value")
+KEEP_ITEMS = 16  # container items kept for rendering and for reading small states (joblib, copyreg)
+KEEP_TEXT = 512  # characters of a literal kept once it sits inside a container
+_NAME = re.compile(r"[A-Za-z_][\w.]{0,127}")
+
+
+def retained(value: Any) -> Any:
+    """What the memo stores for `value`: symbols and importable-looking names as they are, plain data as a
+    stand-in (a memoised module or attribute name may feed a later STACK_GLOBAL; nothing else needs its text)."""
+    if isinstance(value, (Global, Call, Opaque, tuple, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, str):
+        return value if _NAME.fullmatch(value) else PLAIN_VALUE
+    if isinstance(value, list):
+        return value if any(isinstance(v, (Global, Call)) for v in value) else PLAIN_LIST
+    if isinstance(value, PDict):
+        return value if any(isinstance(v, (Global, Call)) for pair in value.items for v in pair) else PLAIN_DICT
+    if isinstance(value, PSet):
+        return PLAIN_SET
+    return PLAIN_VALUE
+
+
+def kept(value: Any) -> Any:
+    """A literal as stored inside a container: long text is cut (it was scanned for payloads when pushed)."""
+    if isinstance(value, (str, bytes, bytearray)) and len(value) > KEEP_TEXT:
+        return value[:KEEP_TEXT]
+    return value
+
+
 def render(value: Any, depth: int = 0) -> str:
     """A short Python-like picture of a value; bounded whatever the memo holds."""
     if depth > 4:
@@ -68,5 +106,7 @@ def render(value: Any, depth: int = 0) -> str:
         return "{" + ", ".join(render(v, depth + 1) for v in value.items[:6]) + "}"
     if isinstance(value, Opaque):
         return f"<{value.what}>"
+    if isinstance(value, Plain):
+        return {"list": "[…]", "dict": "{…}", "set": "{…}"}.get(value.kind, "…")
     text = repr(value)
     return text if len(text) <= 80 else text[:80] + "…"
