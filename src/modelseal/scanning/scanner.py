@@ -6,7 +6,6 @@ the file could not be fully examined; a file with any such reason is INCOMPLETE,
 
 from __future__ import annotations
 
-import ast
 import bz2
 import gzip
 import lzma
@@ -391,13 +390,12 @@ class FileScan:
         else:
             length, start = int.from_bytes(prefix[8:10] + handle.read(2), "little"), 12
         handle.seek(start)
-        try:
-            header = ast.literal_eval(handle.read(length).decode("latin-1"))
-            descr = header["descr"] if isinstance(header, dict) else None
-        except (ValueError, SyntaxError, KeyError, UnicodeDecodeError) as exc:
-            self.gap(member, f"npy header unreadable ({exc})")
+        header = handle.read(length).decode("latin-1")
+        descr = _NPY_DESCR.search(header)
+        if descr is None:
+            self.gap(member, "npy header unreadable (no 'descr')")
             return "npy"
-        if _has_objects(descr):
+        if _NPY_OBJECT.search(descr.group(1)):
             with window(handle, start + length, size - start - length) as payload:
                 self._scan_pickle(payload, size - start - length, _join(member, "<npy object data>"), depth + 1)
             return "npy (object)"
@@ -407,12 +405,9 @@ class FileScan:
 _UNSCANNED = {"unknown", "hdf5", "gguf", "safetensors"}
 
 
-def _has_objects(descr: object) -> bool:
-    if isinstance(descr, str):
-        return "O" in descr
-    if isinstance(descr, list):
-        return any(_has_objects(field[1]) for field in descr if isinstance(field, (list, tuple)) and len(field) > 1)
-    return False
+# the header is a Python dict literal; read it with patterns, not `ast` (which compiles): only the dtype matters
+_NPY_DESCR = re.compile(r"""['"]descr['"]\s*:\s*(.*?)\s*,\s*['"](?:fortran_order|shape)['"]""", re.S)
+_NPY_OBJECT = re.compile(r"""['"][<>|=]?O\d*['"]""")
 
 
 def _join(member: str, name: str) -> str:
