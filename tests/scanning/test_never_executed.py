@@ -34,8 +34,9 @@ def test_a_canary_really_runs_when_loaded(tmp_path: Path) -> None:
     canary = tmp_path / "loaded"
     sample = tmp_path / "open.pkl"
     sample.write_bytes(canaries(canary)["open.pkl"])
-    subprocess.run([sys.executable, "-c", f"import pickle; pickle.load(open({str(sample)!r}, 'rb'))"],
-                   check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", f"import pickle; pickle.load(open({str(sample)!r}, 'rb'))"], check=True, timeout=60
+    )
     assert canary.exists()
 
 
@@ -74,8 +75,9 @@ AUDITED_SCAN = textwrap.dedent("""
 
 def test_scanning_the_whole_corpus_triggers_no_audited_event(tmp_path: Path) -> None:
     corpus = FIXTURES / "peer-corpora"
-    completed = subprocess.run([sys.executable, "-c", AUDITED_SCAN, str(corpus)], capture_output=True, text=True,
-                               timeout=600, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", AUDITED_SCAN, str(corpus)], capture_output=True, text=True, timeout=600, check=False
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["seen"] == []

@@ -326,9 +326,22 @@ def digest_command(model: Path, **options: Any) -> None:
     default=None,
     help="TOML file extending the pickle policy: [allow] exact, [deny] prefixes, [severity] RULE = LEVEL.",
 )
+@_option(
+    "--baseline",
+    env="BASELINE",
+    type=FILE,
+    default=None,
+    help="A JSON report from an earlier run: its findings are accepted and not reported again.",
+)
 @_option("--show-all", env="SHOW_ALL", is_flag=True, help="List clean files in the text report too.")
 def scan_command(
-    paths: tuple[Path, ...], output_format: str, output: Path | None, fail_on: str, policy: Path | None, show_all: bool
+    paths: tuple[Path, ...],
+    output_format: str,
+    output: Path | None,
+    fail_on: str,
+    policy: Path | None,
+    baseline: Path | None,
+    show_all: bool,
 ) -> None:
     """Scan model files and directories for serialisation attacks, without loading them.
 
@@ -338,7 +351,7 @@ def scan_command(
     def action() -> None:
         from modelseal.cli.scan import run_scan
 
-        code = run_scan(list(paths), output_format, output, fail_on, policy, show_all)
+        code = run_scan(list(paths), output_format, output, fail_on, policy, show_all, baseline)
         sys.exit(code)
 
     run(action, output_format == "json")

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from modelseal import __version__
 from modelseal.cli.exit_codes import ExitCode
+from modelseal.errors import InputError
 from modelseal.scanning.findings import FileResult, Severity
 from modelseal.scanning.pickle.policy import load_policy
-from modelseal.scanning.report import ScanSummary, to_json, to_sarif
+from modelseal.scanning.report import ScanSummary, relative_path, to_json, to_sarif
 from modelseal.scanning.scanner import ScanOptions, iter_files, scan_file
 
 
 def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
-    files = list(iter_files(paths))
+    files = list(iter_files(paths, options.policy.ignore_paths))
     if not interactive or len(files) < 2:
         return [scan_file(path, options) for path in files]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -31,13 +33,43 @@ def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> lis
     return results
 
 
+def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResult]:
+    """Drop findings already accepted in a baseline (a JSON report from an earlier `--format json` run)."""
+    try:
+        document = json.loads(baseline.read_text(encoding="utf-8"))
+        accepted = {
+            (entry["path"], finding.get("member"), finding["rule"], finding.get("target"))
+            for entry in document["files"]
+            for finding in entry["findings"]
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"baseline {baseline} is not a modelseal JSON report ({exc})") from exc
+    kept = []
+    for result in results:
+        path = relative_path(result.path)
+        findings = tuple(f for f in result.findings if (path, f.member or None, f.rule, f.target) not in accepted)
+        notes = result.notes
+        if len(findings) < len(result.findings):
+            notes = (*notes, f"{len(result.findings) - len(findings)} finding(s) accepted by the baseline")
+        kept.append(dataclasses.replace(result, findings=findings, notes=notes))
+    return kept
+
+
 def run_scan(
-    paths: list[Path], output_format: str, output: Path | None, fail_on: str, policy: Path | None, show_all: bool
+    paths: list[Path],
+    output_format: str,
+    output: Path | None,
+    fail_on: str,
+    policy: Path | None,
+    show_all: bool,
+    baseline: Path | None = None,
 ) -> int:
     from modelseal.cli.render import err
 
     options = ScanOptions(policy=load_policy(policy))
     results = _scan_all(paths, options, output_format == "text" and output is None and err.is_terminal)
+    if baseline is not None:
+        results = _apply_baseline(results, baseline)
     summary = ScanSummary(tuple(results), Severity.parse(fail_on))
     if output_format == "text":
         from modelseal.cli import scan_render

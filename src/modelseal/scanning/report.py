@@ -46,6 +46,11 @@ class ScanSummary:
         return {name: by_severity.get(name, 0) for name in (s.name for s in reversed(Severity))}
 
 
+def relative_path(path: str) -> str:
+    """The path as reports show it: relative to the working directory when inside it, POSIX separators."""
+    return _relative(path)
+
+
 def _relative(path: str) -> str:
     try:
         relative = os.path.relpath(path)

@@ -7,6 +7,7 @@ the file could not be fully examined; a file with any such reason is INCOMPLETE,
 from __future__ import annotations
 
 import bz2
+import fnmatch
 import gzip
 import lzma
 import os
@@ -453,18 +454,22 @@ class _ZlibStream:
         return b""
 
 
-def iter_files(paths: list[Path]) -> Iterator[Path]:
-    """Every regular file under the given paths (symlinks are not followed out of a directory)."""
+def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Every regular file under the given paths, symlinked files included (directory links are not followed),
+    except `.git` and paths matching an `ignore` glob (relative to the path given, or by file name)."""
     for path in paths:
-        if path.is_dir():
-            for root, directories, files in os.walk(path):
-                directories[:] = sorted(d for d in directories if d != ".git")
-                for name in sorted(files):
-                    candidate = Path(root, name)
-                    if candidate.is_file() and not candidate.is_symlink():
-                        yield candidate
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for root, directories, files in os.walk(path):
+            directories[:] = sorted(d for d in directories if d != ".git")
+            for name in sorted(files):
+                candidate = Path(root, name)
+                relative = candidate.relative_to(path).as_posix()
+                if any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in ignore):
+                    continue
+                if candidate.is_file():
+                    yield candidate
 
 
 def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:

@@ -44,6 +44,7 @@ class PicklePolicy:
     loaders: frozenset[str]
     embedded_loaders: frozenset[str]
     severity_overrides: dict[str, str] = field(default_factory=dict, hash=False)
+    ignore_paths: tuple[str, ...] = ()
     _cache: dict[str, Verdict] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
@@ -59,6 +60,7 @@ class PicklePolicy:
                 loaders=base.loaders,
                 embedded_loaders=base.embedded_loaders,
                 severity_overrides={**base.severity_overrides, **data.get("severity", {})},
+                ignore_paths=tuple(data.get("paths", {}).get("ignore", ())),
             )
         return cls(
             allow=allow,
@@ -103,7 +105,7 @@ _DEFAULT_ALLOW_COUNT = len(DEFAULT_POLICY.allow)
 
 def load_policy(path: Path | None) -> PicklePolicy:
     """The default policy, extended by a user file: `[allow] exact = [...]`, `[deny] prefixes = [...]`,
-    `[severity]` rule = level."""
+    `[severity] RULE = "level"`, `[paths] ignore = [globs]`. Unknown keys and bad values are errors."""
     if path is None:
         return DEFAULT_POLICY
     try:
@@ -112,4 +114,29 @@ def load_policy(path: Path | None) -> PicklePolicy:
         raise InputError(f"cannot read policy file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"policy file {path} is not valid TOML: {exc}") from exc
+    _validate(data, path)
     return PicklePolicy.from_mapping(data, base=DEFAULT_POLICY)
+
+
+_SCHEMA = {"allow": {"exact"}, "deny": {"prefixes"}, "severity": None, "paths": {"ignore"}}
+
+
+def _validate(data: dict[str, Any], path: Path) -> None:
+    """Reject what would otherwise be silently ignored: a misspelt table or key, a non-list, a bad level."""
+    from modelseal.scanning.findings import Severity
+
+    for table, value in data.items():
+        if table not in _SCHEMA or not isinstance(value, dict):
+            raise InputError(f"policy file {path}: unknown table [{table}]", details=(f"known: {sorted(_SCHEMA)}",))
+        keys = _SCHEMA[table]
+        for key, item in value.items():
+            if keys is None:
+                if not isinstance(item, str) or item.upper() not in Severity.__members__:
+                    raise InputError(
+                        f"policy file {path}: [severity] {key} = {item!r} is not a severity",
+                        details=(f"use one of {', '.join(s.name.lower() for s in Severity)}",),
+                    )
+            elif key not in keys:
+                raise InputError(f"policy file {path}: unknown key {key!r} in [{table}]")
+            elif not isinstance(item, list) or not all(isinstance(v, str) for v in item):
+                raise InputError(f"policy file {path}: [{table}] {key} must be a list of strings")

