@@ -22,6 +22,7 @@ from typing import IO, cast
 
 from modelseal.scanning.findings import FileResult, Finding, Severity, Status
 from modelseal.scanning.pickle.interpreter import Interpreter
+from modelseal.scanning.pickle.opcodes import OpcodeReader
 from modelseal.scanning.pickle.policy import DEFAULT_POLICY, PicklePolicy
 from modelseal.scanning.pickle.vm import Limits, PickleMachine, ScanLimitError
 from modelseal.scanning.sniff import HEADER_BYTES, sniff
@@ -115,12 +116,13 @@ class FileScan:
 
         machine = PickleMachine(self.options.policy, collected.append, nested, self.options.limits)
         interpreter = Interpreter(machine)
+        reader = OpcodeReader(handle)
         count = 0
         try:
-            while handle.tell() < size:
-                start = handle.tell()
+            while not reader.at_end():
+                start = reader.position
                 try:
-                    interpreter.run(handle)  # genops reports absolute positions (it asks the stream)
+                    interpreter.run(reader)
                     count += 1
                 except ScanLimitError as exc:
                     self.gap(member, f"scan bound reached: {exc}")
@@ -133,8 +135,8 @@ class FileScan:
                             Finding(
                                 "PICKLE-MALFORMED",
                                 Severity.MEDIUM,
-                                f"the pickle is malformed ({exc}); the unpickler stops there, after running what came "
-                                "before",
+                                f"the pickle is malformed ({exc}); the unpickler stops there, after running what "
+                                "came before",
                                 offset=start,
                             )
                         )

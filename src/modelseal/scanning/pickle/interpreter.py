@@ -9,9 +9,10 @@ from __future__ import annotations
 import pickletools
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from modelseal.scanning.findings import Severity
+from modelseal.scanning.pickle.opcodes import OpcodeReader
 from modelseal.scanning.pickle.values import (
     KEEP_ITEMS,
     PLAIN_VALUE,
@@ -37,9 +38,9 @@ class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
 class _Pickle:
     """The state of one pickle being emulated."""
 
-    def __init__(self, machine: PickleMachine, stream: IO[bytes]) -> None:
+    def __init__(self, machine: PickleMachine, reader: OpcodeReader) -> None:
         self.machine = machine
-        self.stream = stream
+        self.reader = reader
         self.stack: list[Any] = []
         self.marks: list[int] = []
         self.memo: dict[int, Any] = {}  # only what `retained` keeps; see values.Plain
@@ -107,8 +108,9 @@ def _tuple_n(count: int) -> Handler:
     return build
 
 
-def _capped(items: list[Any]) -> list[Any]:
-    return [kept(v) for v in items[:KEEP_ITEMS]]
+def _capped(items: list[Any], limit: int = KEEP_ITEMS) -> list[Any]:
+    """The first items of a container, long text cut: enough to render and to read small states."""
+    return [kept(v) for v in items[:limit]]
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -125,6 +127,8 @@ def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
 def _add_items(kind: str) -> Handler:
     """APPEND(S), SETITEM(S), ADDITEMS: plain on fresh containers, a method call on anything else."""
 
+    appends, setitems = kind.startswith("APPEND"), kind.startswith("SETITEM")
+
     def add(p: _Pickle, arg: Any, offset: int) -> None:
         if kind == "APPEND":
             items = [p.pop()]
@@ -136,12 +140,16 @@ def _add_items(kind: str) -> Handler:
         if not p.stack:
             raise ValueError(f"{kind} on an empty stack")
         target = p.stack[-1]
-        if isinstance(target, list) and kind.startswith("APPEND"):
-            target.extend(_capped(items[: max(0, KEEP_ITEMS - len(target))]))
-        elif isinstance(target, PDict) and kind.startswith("SETITEM"):
-            target.items.extend(_pairs(_capped(items[: max(0, 2 * (KEEP_ITEMS - len(target.items)))])))
-        elif isinstance(target, PSet) and kind == "ADDITEMS":
-            target.items.extend(_capped(items[: max(0, KEEP_ITEMS - len(target.items))]))
+        kind_of = type(target)
+        if kind_of is list and appends:
+            if len(target) < KEEP_ITEMS:
+                target.extend(_capped(items[: KEEP_ITEMS - len(target)]))
+        elif kind_of is PDict and setitems:
+            if len(target.items) < KEEP_ITEMS:
+                target.items.extend(_pairs(_capped(items, 2 * (KEEP_ITEMS - len(target.items)))))
+        elif kind_of is PSet and kind == "ADDITEMS":
+            if len(target.items) < KEEP_ITEMS:
+                target.items.extend(_capped(items[: KEEP_ITEMS - len(target.items)]))
         elif not isinstance(target, Plain):
             p.machine.mutate(target, offset, kind.lower())
 
@@ -168,16 +176,20 @@ def _dup(p: _Pickle, arg: Any, offset: int) -> None:
 def _store(p: _Pickle, key: int) -> None:
     if not p.stack:
         raise ValueError("memo write from an empty stack")
+    if key < 0:
+        raise ValueError(f"negative memo key {key}")
     value = retained(p.stack[-1])
-    if value is PLAIN_VALUE or isinstance(value, Plain):
-        p.memo.pop(key, None)
+    if isinstance(value, Plain):
+        if p.memo:
+            p.memo.pop(key, None)
     else:
         p.memo[key] = value
-    p.memo_size = max(p.memo_size, key + 1)
+    if key >= p.memo_size:
+        p.memo_size = key + 1
 
 
 def _put(p: _Pickle, arg: Any, offset: int) -> None:
-    _store(p, int(arg))
+    _store(p, arg)
 
 
 def _memoize(p: _Pickle, arg: Any, offset: int) -> None:
@@ -185,10 +197,9 @@ def _memoize(p: _Pickle, arg: Any, offset: int) -> None:
 
 
 def _get(p: _Pickle, arg: Any, offset: int) -> None:
-    key = int(arg)
-    if key >= p.memo_size:
+    if arg >= p.memo_size:
         raise ValueError(f"memo key {arg} read before it was written")
-    p.stack.append(p.memo.get(key, PLAIN_VALUE))
+    p.stack.append(p.memo.get(arg, PLAIN_VALUE))
 
 
 def _global(p: _Pickle, arg: Any, offset: int) -> None:
@@ -248,8 +259,8 @@ def _build(p: _Pickle, arg: Any, offset: int) -> None:
     if isinstance(target, Global):  # instances were judged when they were created
         p.machine.mutate(target, offset, "BUILD (attribute writes)")
     elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == JOBLIB_ARRAY_WRAPPER:
-        p.machine.skip_joblib_array(p.stream, state, lambda stream: Interpreter(p.machine).run(stream))
-        p.previous = p.stream.tell()  # the raw bytes lie outside any frame
+        p.machine.skip_joblib_array(p.reader, state, lambda: Interpreter(p.machine).run(p.reader))
+        p.previous = p.reader.position  # the raw bytes lie outside any frame
 
 
 def _extension(p: _Pickle, arg: Any, offset: int) -> None:
@@ -315,13 +326,13 @@ HANDLERS: dict[str, Handler] = {
     "EMPTY_TUPLE": _push(tuple),
     "EMPTY_DICT": _push(PDict),
     "EMPTY_SET": _push(PSet),
-    "TUPLE": _from_mark(tuple),
+    "TUPLE": _from_mark(lambda items: tuple(_capped(items))),
     "TUPLE1": _tuple_n(1),
     "TUPLE2": _tuple_n(2),
     "TUPLE3": _tuple_n(3),
-    "LIST": _from_mark(list),
-    "DICT": _from_mark(lambda items: PDict(_pairs(items))),
-    "FROZENSET": _from_mark(PSet),
+    "LIST": _from_mark(_capped),
+    "DICT": _from_mark(lambda items: PDict(_pairs(_capped(items, 2 * KEEP_ITEMS)))),
+    "FROZENSET": _from_mark(lambda items: PSet(_capped(items))),
     **{name: _add_items(name) for name in ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")},
     "POP": _pop,
     "POP_MARK": _pop_mark,
@@ -351,21 +362,28 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+HANDLER_BY_CODE: list[Handler | None] = [None] * 256
+for _opcode in pickletools.opcodes:
+    HANDLER_BY_CODE[ord(_opcode.code)] = HANDLERS[_opcode.name]
+
+
 class Interpreter:
     """Runs one pickle (up to its STOP) through the handlers, checking the scan bounds as it goes."""
 
     def __init__(self, machine: PickleMachine) -> None:
         self.machine = machine
 
-    def run(self, stream: IO[bytes]) -> None:
-        """Emulate one pickle; raise on malformed input (findings so far are kept) or on a bound."""
-        state = _Pickle(self.machine, stream)
-        machine = self.machine
+    def run(self, reader: OpcodeReader) -> None:
+        """Emulate one pickle from the reader's position; raise on malformed input (findings so far are kept) or
+        on a bound."""
+        state = _Pickle(self.machine, reader)
+        machine, handlers = self.machine, HANDLER_BY_CODE
+        count = machine.opcodes
         try:
-            for opcode, arg, position in pickletools.genops(stream):
-                offset = position or 0
-                machine.opcodes += 1
-                if machine.opcodes % 65536 == 0:
+            for code, arg, offset in reader.ops():
+                count += 1
+                if not count & 0xFFFF:
+                    machine.opcodes = count
                     self._check_bounds(state)
                 if state.previous < state.frame_end < offset:
                     machine.emit(
@@ -375,12 +393,12 @@ class Interpreter:
                         offset,
                     )
                 state.previous = offset
-                HANDLERS[opcode.name](state, arg, offset)
+                handlers[code](state, arg, offset)  # type: ignore[misc]  # every known code has a handler
         except _Stop:
             return
         finally:
+            machine.opcodes = count
             machine.finish_pickle()
-        raise ValueError("the pickle ends without a STOP opcode")
 
     def _check_bounds(self, state: _Pickle) -> None:
         machine, limits = self.machine, self.machine.limits

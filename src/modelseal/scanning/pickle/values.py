@@ -59,10 +59,13 @@ _NAME = re.compile(r"[A-Za-z_][\w.]{0,127}")
 def retained(value: Any) -> Any:
     """What the memo stores for `value`: symbols and importable-looking names as they are, plain data as a
     stand-in (a memoised module or attribute name may feed a later STACK_GLOBAL; nothing else needs its text)."""
-    if isinstance(value, (Global, Call, Opaque, tuple, int, float, bool)) or value is None:
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= 128 and _NAME.fullmatch(value) else PLAIN_VALUE
+    if kind is PDict:
+        return value if any(isinstance(v, (Global, Call)) for pair in value.items for v in pair) else PLAIN_DICT
+    if kind in _KEPT_AS_IS or value is None:
         return value
-    if isinstance(value, str):
-        return value if _NAME.fullmatch(value) else PLAIN_VALUE
     if isinstance(value, list):
         return value if any(isinstance(v, (Global, Call)) for v in value) else PLAIN_LIST
     if isinstance(value, PDict):
@@ -70,6 +73,9 @@ def retained(value: Any) -> Any:
     if isinstance(value, PSet):
         return PLAIN_SET
     return PLAIN_VALUE
+
+
+_KEPT_AS_IS = frozenset({Global, Call, Opaque, tuple, int, float, bool})
 
 
 def kept(value: Any) -> Any:

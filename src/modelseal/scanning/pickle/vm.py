@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any, Protocol
 
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
@@ -31,6 +31,14 @@ class Limits:
     max_opcodes: int = 50_000_000
     max_seconds: float = 120.0
     max_stack: int = 5_000_000
+
+
+class EmbeddedData(Protocol):
+    """What the opcode reader offers for stepping over raw bytes inside a pickle stream."""
+
+    def take(self, count: int) -> bytes: ...
+
+    def skip(self, count: int) -> bytes: ...
 
 
 class ScanLimitError(Exception):
@@ -240,7 +248,7 @@ class PickleMachine:
         elif isinstance(target, Call):
             self.emit("PICKLE-COMPUTED-CALL", Severity.HIGH, f"{method} on a value computed at load time", offset)
 
-    def skip_joblib_array(self, stream: IO[bytes], state: Any, run_nested: Callable[[IO[bytes]], None]) -> None:
+    def skip_joblib_array(self, reader: EmbeddedData, state: Any, run_nested: Callable[[], None]) -> None:
         """joblib writes an array's raw bytes into the pickle stream right after its wrapper's BUILD (and a
         whole nested pickle for object arrays): step over them exactly, as joblib's unpickler does."""
         fields = {k: v for k, v in state.items if isinstance(k, str)} if isinstance(state, PDict) else {}
@@ -254,21 +262,15 @@ class PickleMachine:
             raise ValueError("a joblib array wrapper without a readable shape and dtype")
         if descr.lstrip("<>|=").startswith("O"):
             saved = self.protocol
-            run_nested(stream)  # object arrays are a complete pickle of their own, without padding
+            run_nested()  # object arrays are a complete pickle of their own, without padding
             self.protocol = saved
             return
         if fields.get("numpy_array_alignment_bytes") is not None:
-            padding = stream.read(1)
-            stream.read(padding[0] if padding else 0)
+            reader.skip(reader.take(1)[0])
         count = 1
         for n in shape:
             count *= n
-        size = count * _itemsize(descr)
-        start = stream.tell()
-        stream.seek(start + size)
-        if stream.tell() != start + size or not stream.read(1):
-            raise ValueError("the stream ends inside a joblib array")
-        stream.seek(start + size)
+        reader.skip(count * _itemsize(descr))
 
     def finish_pickle(self) -> None:
         """Denied imports that were never called are still CRITICAL: importing alone runs module code."""
