@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from measure import Run, timed
 
 GIB = 1 << 30
 BIN = Path(sys.executable).parent
@@ -46,12 +46,6 @@ class Case:
     hash_type: str
     total_bytes: int
     files: int
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    peak_mb: float
 
 
 def write_random(path: Path, size: int) -> None:
@@ -120,47 +114,6 @@ def page_cache_read_rate(path: Path) -> float:
             while n := handle.readinto(buffer):
                 total += n
     return total / (time.perf_counter() - start)
-
-
-def _descendants(pid: int) -> list[int]:
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                stack += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
-    return found
-
-
-def _high_water_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def timed(command: list[str]) -> Run:
-    """Wall time, and peak memory: the sum of each process's high-water RSS over the process tree, polled.
-
-    (rusage's maxrss is no good here: a child forked from this big process inherits its high-water mark.)"""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks: dict[int, int] = {}
-    while process.poll() is None:
-        for pid in _descendants(process.pid):
-            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid))
-        time.sleep(0.005)
-    seconds = time.perf_counter() - start
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode != 0:
-        raise SystemExit(f"command failed: {' '.join(command)}\n{stderr}")
-    return Run(seconds, sum(peaks.values()) / 1024)
 
 
 def modelseal_command(op: str, case: Case, sig: Path, keys: dict[str, Path]) -> list[str]:

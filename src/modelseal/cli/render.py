@@ -6,16 +6,18 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
 from modelseal.errors import ModelsealError, VerificationError
-from modelseal.hashing.reader import ProgressCallback
-from modelseal.oms.manifest import Manifest
-from modelseal.signature import SignResult, VerifyResult
+
+if TYPE_CHECKING:  # signing types only: `modelseal scan` must not pay for importing cryptography
+    from modelseal.hashing.reader import ProgressCallback
+    from modelseal.oms.manifest import Manifest
+    from modelseal.signature import SignResult, VerifyResult
 
 JSON_SCHEMA_VERSION = 1
 

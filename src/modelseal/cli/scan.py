@@ -55,6 +55,14 @@ def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResul
     return kept
 
 
+def _interactive(output_format: str, output: Path | None) -> bool:
+    if output_format != "text" or output is not None:
+        return False
+    from modelseal.cli.render import err
+
+    return err.is_terminal
+
+
 def run_scan(
     paths: list[Path],
     output_format: str,
@@ -64,10 +72,8 @@ def run_scan(
     show_all: bool,
     baseline: Path | None = None,
 ) -> int:
-    from modelseal.cli.render import err
-
     options = ScanOptions(policy=load_policy(policy))
-    results = _scan_all(paths, options, output_format == "text" and output is None and err.is_terminal)
+    results = _scan_all(paths, options, _interactive(output_format, output))
     if baseline is not None:
         results = _apply_baseline(results, baseline)
     summary = ScanSummary(tuple(results), Severity.parse(fail_on))

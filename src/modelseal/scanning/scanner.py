@@ -6,13 +6,9 @@ the file could not be fully examined; a file with any such reason is INCOMPLETE,
 
 from __future__ import annotations
 
-import bz2
 import fnmatch
-import gzip
-import lzma
 import os
 import re
-import tarfile
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -35,6 +31,10 @@ _STORAGE_MEMBER = re.compile(r"(^|/)data/\d+$")
 
 def _decompressor(fmt: str, handle: IO[bytes]) -> IO[bytes]:
     """A streaming decompressor over `handle` (joblib's compressors, and plain .gz/.bz2/.xz files)."""
+    import bz2
+    import gzip
+    import lzma
+
     if fmt == "gzip":
         return cast(IO[bytes], gzip.GzipFile(fileobj=handle))
     if fmt == "bz2":
@@ -244,7 +244,12 @@ class FileScan:
             )
 
     def _scan_zip_member(self, handle: IO[bytes], entry: Member, inner: str, depth: int, storage: bool) -> None:
-        limit = self._budget(entry.size)
+        """Stored members are read in place; deflated ones are expanded (within the budget) into a spool."""
+        if storage and entry.method == 0:  # raw tensor bytes: torch never checks their CRC or unpickles them
+            with window(handle, entry.data_offset, entry.compressed_size) as raw:
+                self._scan_storage(raw, entry.compressed_size, inner, depth)
+            return
+        limit = self._budget(entry.size if entry.method else 0)
         if limit is None:
             self.gap(inner, "skipped: the archive expands beyond the scan budget")
             return
@@ -262,15 +267,24 @@ class FileScan:
                         "CRC-32 does not match; PyTorch loads it anyway (CVE-2025-10156)",
                     ),
                 )
+            if entry.method == 0:
+                with window(handle, entry.data_offset, entry.compressed_size) as stored:
+                    self._scan_member_content(stored, entry.compressed_size, entry, inner, depth, storage)
+                return
             with open_member(handle, entry, limit) as stream, self._spooled(stream) as (spool, size):
-                if storage:
-                    self._scan_storage(spool, size, inner, depth)
-                    return
-                fmt = self.scan_handle(spool, size, inner, depth + 1)
-                if fmt == "unknown" and entry.flags & 0x1:
-                    self.gap(inner, "encrypted member: its content cannot be scanned")
-        except (ZipFormatError, OverflowError, zlib.error, OSError, EOFError) as exc:
+                self._scan_member_content(spool, size, entry, inner, depth, storage)
+        except (ZipFormatError, ExpandError, OverflowError, zlib.error, OSError, EOFError) as exc:
             self.gap(inner, f"member could not be read ({exc})")
+
+    def _scan_member_content(
+        self, stream: IO[bytes], size: int, entry: Member, inner: str, depth: int, storage: bool
+    ) -> None:
+        if storage:
+            self._scan_storage(stream, size, inner, depth)
+            return
+        fmt = self.scan_handle(stream, size, inner, depth + 1)
+        if fmt == "unknown" and entry.flags & 0x1:
+            self.gap(inner, "encrypted member: its content cannot be scanned")
 
     def _scan_storage(self, handle: IO[bytes], size: int, inner: str, depth: int) -> None:
         """Raw tensor bytes are never unpickled by torch; look only for a complete pickle or archive hidden there."""
@@ -291,6 +305,8 @@ class FileScan:
         return _SpoolContext(stream, self.options.max_expanded_bytes)
 
     def _scan_tar(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        import tarfile
+
         try:
             with tarfile.open(fileobj=handle, mode="r:") as archive:
                 for info in archive:
@@ -320,7 +336,7 @@ class FileScan:
                     if extracted is not None:
                         with self._spooled(extracted) as (spool, length):
                             self.scan_handle(spool, length, inner, depth + 1)
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, ExpandError, OSError, EOFError) as exc:
             self.gap(member, f"tar archive unreadable ({exc})")
         return "tar"
 
@@ -356,7 +372,7 @@ class FileScan:
         try:
             with self._spooled(_decompressor(fmt, handle)) as (spool, length):
                 self.scan_handle(spool, length, label, depth + 1)
-        except (OSError, EOFError, lzma.LZMAError, zlib.error, OverflowError) as exc:
+        except ExpandError as exc:
             self.gap(label, f"{fmt} stream could not be decompressed ({exc})")
         return fmt
 
@@ -417,6 +433,10 @@ def _join(member: str, name: str) -> str:
     return f"{member}!{name}" if member else name
 
 
+class ExpandError(Exception):
+    """A compressed stream or member could not be expanded (corrupt, or over the scan budget)."""
+
+
 class _SpoolContext:
     """Copy a stream into a seekable spool (memory, then disk), bounded."""
 
@@ -425,13 +445,19 @@ class _SpoolContext:
         self.spool: tempfile.SpooledTemporaryFile[bytes] | None = None
 
     def __enter__(self) -> tuple[IO[bytes], int]:
+        import lzma
+
         self.spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
         copied = 0
-        while chunk := self.stream.read(1 << 20):
-            copied += len(chunk)
-            if copied > self.limit:
-                raise OverflowError(f"expands beyond {self.limit:,} bytes")
-            self.spool.write(chunk)
+        try:
+            while chunk := self.stream.read(1 << 20):
+                copied += len(chunk)
+                if copied > self.limit:
+                    raise ExpandError(f"expands beyond {self.limit:,} bytes")
+                self.spool.write(chunk)
+        except (OSError, EOFError, zlib.error, OverflowError, lzma.LZMAError) as exc:
+            self.spool.close()
+            raise ExpandError(str(exc)) from exc
         self.spool.seek(0)
         return self.spool, copied
 

@@ -1,0 +1,65 @@
+"""Shared by the benchmark scripts: run a command, time it, and measure its process tree's peak memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float
+    returncode: int = 0
+    output: str = ""
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                stack += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _high_water_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed(command: list[str], *, check: bool = True, env: dict[str, str] | None = None) -> Run:
+    """Wall time, and peak memory: the sum of each process's high-water RSS over the process tree, polled.
+
+    (rusage's maxrss is no good here: a child forked from this big process inherits its high-water mark.)"""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    peaks: dict[int, int] = {}
+    chunks: list[bytes] = []
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    while process.poll() is None:
+        for pid in _descendants(process.pid):
+            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid))
+        chunks.append(process.stdout.read() or b"")
+        time.sleep(0.005)
+    seconds = time.perf_counter() - start
+    chunks.append(process.stdout.read() or b"")
+    output = b"".join(chunks).decode("utf-8", "replace")
+    if check and process.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(command)}\n{output[-3000:]}")
+    return Run(seconds, sum(peaks.values()) / 1024, process.returncode, output)
