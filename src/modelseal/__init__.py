@@ -28,6 +28,10 @@ _EXPORTS = {
     "CertificateVerifier": "modelseal.signing.certificate",
     "KeySigner": "modelseal.signing.key",
     "KeyVerifier": "modelseal.signing.key",
+    "scan": "modelseal.scanning.scanner",
+    "FileResult": "modelseal.scanning.findings",
+    "Finding": "modelseal.scanning.findings",
+    "Severity": "modelseal.scanning.findings",
 }
 
 if TYPE_CHECKING:
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
         SymlinkError,
         VerificationError,
     )
+    from modelseal.scanning.findings import FileResult, Finding, Severity
+    from modelseal.scanning.scanner import scan
     from modelseal.signature import SignResult, VerifyResult, digest, sign, verify
     from modelseal.signing.certificate import CertificateSigner, CertificateVerifier
     from modelseal.signing.key import KeySigner, KeyVerifier
@@ -57,17 +63,21 @@ __all__ = [
     "CertificateSigner",
     "CertificateVerifier",
     "FileChangedError",
+    "FileResult",
+    "Finding",
     "InputError",
     "KeySigner",
     "KeyVerifier",
     "ModelTreeError",
     "ModelsealError",
+    "Severity",
     "SignResult",
     "SymlinkError",
     "VerificationError",
     "VerifyResult",
     "__version__",
     "digest",
+    "scan",
     "sign",
     "verify",
 ]

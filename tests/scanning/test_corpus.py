@@ -47,3 +47,12 @@ def test_archive_members_are_located() -> None:
 )
 def test_unreadable_benign_files_are_not_called_clean(path: Path) -> None:
     assert scan_file(CORPUS / path).status.value == "incomplete"
+
+
+def test_library_entry_point() -> None:
+    import modelseal
+
+    results = modelseal.scan(
+        CORPUS / "picklescan-data" / "malicious1_0x1.zip", CORPUS / "picklescan-data" / "benign0_v4.pkl"
+    )
+    assert [r.worst for r in results] == [modelseal.Severity.CRITICAL, None]

@@ -504,9 +504,17 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     return FileScan(Path(path), options or ScanOptions()).run()
 
 
-def scan_paths(paths: list[Path], options: ScanOptions | None = None) -> list[FileResult]:
+def scan_paths(paths: list[Path] | list[str], options: ScanOptions | None = None) -> list[FileResult]:
+    """Scan files and directories (recursively); one result per file, in path order."""
     options = options or ScanOptions()
-    return [scan_file(path, options) for path in iter_files([Path(p) for p in paths])]
+    return [scan_file(path, options) for path in iter_files([Path(p) for p in paths], options.policy.ignore_paths)]
 
 
-__all__ = ["ScanOptions", "scan_file", "scan_paths"]
+def scan(*paths: str | Path, policy: Path | None = None) -> list[FileResult]:
+    """The library entry point: `modelseal.scan("model.pt")`, optionally with a policy file."""
+    from modelseal.scanning.pickle.policy import load_policy
+
+    return scan_paths([Path(p) for p in paths], ScanOptions(policy=load_policy(policy)))
+
+
+__all__ = ["ScanOptions", "scan", "scan_file", "scan_paths"]
