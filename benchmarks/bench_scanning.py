@@ -12,6 +12,7 @@ is what the tool's exit code says (flagged or not); a tool that errors is marked
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import pickletools
@@ -77,14 +78,37 @@ def verdict(run: Run) -> str:
     return {0: "clean", 1: "flagged"}.get(run.returncode, f"exit {run.returncode}")
 
 
+def detection(bin_dir: Path, tools: list[str]) -> None:
+    """Per labelled sample of the peer corpus: which tools flag it (malicious caught, benign falsely flagged)."""
+    labels = [e for e in json.loads((CORPUS / "labels.json").read_text()) if e["format"] == "pickle-family"]
+    print(f"{'tool':<12}{'malicious caught':>18}{'benign flagged':>16}{'errors':>8}")
+    for tool in tools:
+        caught = false_alarms = errors = 0
+        for entry in labels:
+            run = timed(command(tool, CORPUS / entry["path"], bin_dir), check=False, env=QUIET)
+            flagged = run.returncode == 1
+            errors += run.returncode not in (0, 1, 3)
+            if entry["label"] == "malicious":
+                caught += flagged
+            else:
+                false_alarms += flagged
+        malicious = sum(1 for e in labels if e["label"] == "malicious")
+        benign = len(labels) - malicious
+        print(f"{tool:<12}{f'{caught}/{malicious}':>18}{f'{false_alarms}/{benign}':>16}{errors:>8}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "work")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-install", action="store_true", help="use peers already in WORKDIR/peers-venv")
     parser.add_argument("--tools", default="modelseal," + ",".join(PEERS))
+    parser.add_argument("--detection", action="store_true", help="count detections per labelled corpus sample")
     args = parser.parse_args()
     bin_dir = peers_venv(args.workdir, not args.no_install)
+    if args.detection:
+        detection(bin_dir, args.tools.split(","))
+        return
     inputs = build_inputs(args.workdir)
     opcode_count = sum(1 for _ in pickletools.genops(inputs["2.4M-opcode pickle"].read_bytes()))
     print(f"inputs in {args.workdir}; the opcode pickle has {opcode_count:,} opcodes; {os.cpu_count()} cores\n")

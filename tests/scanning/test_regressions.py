@@ -272,3 +272,18 @@ def test_unknown_classes_are_medium_and_unknown_calls_high(scan_bytes: Scan) -> 
     assert scan_bytes(newobj).worst is Severity.MEDIUM
     reduce_call = stop(call(global_("mypackage.helpers", "build"), unicode("x")))
     assert scan_bytes(reduce_call).worst is Severity.HIGH
+
+
+def test_legacy_torch_tar_checkpoint(tmp_path: Path) -> None:
+    """PyTorch < 0.4 wrote tar files with sys_info, pickle, storages and tensors members."""
+    import tarfile
+
+    archive = tmp_path / "legacy.pt"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in {"sys_info": stop(b"}"), "pickle": system(), "storages": stop(b"]"), "tensors": b""}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    result = scan_file(archive)
+    assert result.format == "tar"
+    assert any(f.member == "pickle" and f.target == "os.system" for f in result.findings)

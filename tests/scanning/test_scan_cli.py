@@ -131,3 +131,15 @@ def test_malformed_policies_are_rejected_not_ignored(tmp_path: Path, model_tree:
     policy.write_text(text)
     result = modelseal("scan", model_tree, "--policy", policy)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_json_report_matches_its_published_schema(model_tree: Path) -> None:
+    import jsonschema
+
+    from tests.conftest import REPO
+
+    (model_tree / "evil.pkl").write_bytes(system())
+    (model_tree / "broken.pkl").write_bytes(b"\x80\x04\x95\xff")
+    document = json.loads(modelseal("scan", model_tree, "--format", "json").stdout)
+    schema = json.loads((REPO / "docs" / "scan-report.schema.json").read_text())
+    jsonschema.validate(document, schema)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import pickletools
 import struct
+import warnings
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -149,7 +150,9 @@ class OpcodeReader:
         lines = self._line()
         if kind == "stringnl_noescape_pair":
             lines += self._line()
-        return reader(io.BytesIO(lines))
+        with warnings.catch_warnings():  # hostile STRING escapes make codecs warn; the scan reports, not warns
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return reader(io.BytesIO(lines))
 
     def ops(self) -> Iterator[tuple[int, Any, int]]:
         """(opcode byte, argument, absolute position) until the caller stops; raises on malformed input.
