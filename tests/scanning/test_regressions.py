@@ -287,3 +287,14 @@ def test_legacy_torch_tar_checkpoint(tmp_path: Path) -> None:
     result = scan_file(archive)
     assert result.format == "tar"
     assert any(f.member == "pickle" and f.target == "os.system" for f in result.findings)
+
+
+def test_tensor_storages_that_merely_start_like_a_pickle_are_data(scan_bytes: Scan) -> None:
+    storage = b"\x80\x02" + global_("os", "system") + b"\x00\xff" * 64  # never completes: raw floats
+    archive = zip_with({"archive/data.pkl": stop(b"N"), "archive/data/0": storage})
+    assert scan_bytes(archive, "model.pt").findings == ()
+
+
+def test_a_complete_pickle_hidden_in_a_tensor_storage_is_found(scan_bytes: Scan) -> None:
+    archive = zip_with({"archive/data.pkl": stop(b"N"), "archive/data/0": system()})
+    assert critical(scan_bytes(archive, "model.pt"), "os.system")

@@ -128,7 +128,8 @@ class FileScan:
                     self.gap(member, f"scan bound reached: {exc}")
                     break
                 except Exception as exc:  # noqa: BLE001 - malformed input is reported, never trusted
-                    if strict:
+                    if strict:  # not a pickle after all (raw tensor bytes): nothing it "contained" counts
+                        collected.clear()
                         return "data"
                     if count == 0:
                         collected.append(
