@@ -161,3 +161,34 @@ def test_pickles_shipped_in_the_joblib_wheel(path: Path) -> None:
     result = scan_file(path)
     assert result.worst is None or result.worst < Severity.HIGH, result
     assert result.status is not Status.INCOMPLETE, result
+
+
+def test_gensim_word2vec_model(tmp_path: Path) -> None:
+    from gensim.models import Word2Vec
+
+    sentences = [["model", "signing", "scan"], ["pickle", "scan", "safe"]] * 20
+    Word2Vec(sentences, vector_size=8, min_count=1, epochs=1, workers=1).save(str(tmp_path / "w2v.model"))
+    for path in tmp_path.iterdir():
+        result = scan_file(path)
+        assert below_high(result) and not any(f.severity >= Severity.MEDIUM for f in result.findings), result
+
+
+def _gensim_files() -> list[Path]:
+    import gensim
+
+    data = Path(gensim.__file__).parent / "test" / "test_data"
+    return sorted(p for p in data.rglob("*") if p.is_file())
+
+
+GENSIM_FILES = _gensim_files()
+
+
+def test_gensim_wheel_ships_its_test_models() -> None:
+    assert sum(1 for p in GENSIM_FILES if scan_file(p).format == "pickle") > 50
+
+
+@pytest.mark.parametrize("path", GENSIM_FILES, ids=[p.name for p in GENSIM_FILES])
+def test_models_shipped_in_the_gensim_wheel(path: Path) -> None:
+    result = scan_file(path)
+    assert result.worst is None or result.worst < Severity.HIGH, result
+    assert result.status is not Status.INCOMPLETE, result

@@ -42,10 +42,22 @@ def ours(data: bytes) -> tuple[list[tuple[str, Any, int]], bool]:
 def agree(data: bytes) -> None:
     expected, expected_ok = reference(data)
     actual, actual_ok = ours(data)
+    if not expected_ok and actual_ok and _non_ascii_string(data, len(expected)):
+        return  # the one deliberate difference: STRING is read as latin-1, like pickle.load(encoding="latin1")
     assert actual == expected[: len(actual)]
     assert actual_ok == expected_ok
     if expected_ok:
         assert actual == expected
+
+
+def _non_ascii_string(data: bytes, index: int) -> bool:
+    actual, _ = ours(data)
+    return len(actual) > index and actual[index][0] == "STRING" and not actual[index][1].isascii()
+
+
+def test_python2_strings_are_read_as_latin1() -> None:
+    (name, arg, _), *_ = ours(b"S'caf\xe9'\n.")[0]
+    assert (name, arg) == ("STRING", "café")
 
 
 plain = st.recursive(

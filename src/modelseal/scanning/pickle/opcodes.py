@@ -8,6 +8,7 @@ lets the interpreter step over raw data embedded in the stream (joblib arrays) w
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickletools
 import struct
@@ -34,11 +35,20 @@ _LENGTH_PREFIXED = {  # kind: (length bytes, how to decode the payload)
     "long1": (1, "long"),
     "long4": (4, "long"),
 }
+
+
+def _read_string_latin1(stream: IO[bytes]) -> str:
+    """Protocol 0 STRING as `pickle.load(encoding="latin1")` reads it (how Python 2 pickles, e.g. gensim's, are
+    loaded); pickletools insists on ASCII and would call such files malformed."""
+    raw = pickletools.read_stringnl(stream, decode=False)
+    return str(codecs.escape_decode(raw)[0].decode("latin-1"))
+
+
 _TEXT_READERS: dict[str, Callable[[IO[bytes]], Any]] = {
     "decimalnl_short": pickletools.read_decimalnl_short,
     "decimalnl_long": pickletools.read_decimalnl_long,
     "floatnl": pickletools.read_floatnl,
-    "stringnl": pickletools.read_stringnl,
+    "stringnl": _read_string_latin1,
     "stringnl_noescape": pickletools.read_stringnl_noescape,
     "unicodestringnl": pickletools.read_unicodestringnl,
     "stringnl_noescape_pair": pickletools.read_stringnl_noescape_pair,
