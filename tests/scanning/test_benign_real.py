@@ -134,9 +134,16 @@ def test_pandas_dataframe(tmp_path: Path) -> None:
     assert clean(scan_file(tmp_path / "frame.pkl"))
 
 
+def test_real_hugging_face_training_args(tmp_path: Path) -> None:
+    from transformers import TrainingArguments as HFTrainingArguments
+
+    torch.save(HFTrainingArguments(output_dir=str(tmp_path / "out"), report_to="none"), tmp_path / "training_args.bin")
+    assert clean(scan_file(tmp_path / "training_args.bin"))
+
+
 @dataclasses.dataclass
 class TrainingArguments:
-    """Shaped like Hugging Face's training_args.bin: a user dataclass with enums and paths."""
+    """A user's own arguments dataclass, saved the way training_args.bin is."""
 
     output_dir: str = "out"
     learning_rate: float = 5e-5
