@@ -62,6 +62,16 @@ class _Pickle:
         return items
 
 
+def _number(p: _Pickle, arg: Any, offset: int) -> None:
+    p.stack.append(arg)
+
+
+def _text(p: _Pickle, arg: Any, offset: int) -> None:
+    if len(arg) >= NESTED_MIN_BYTES:
+        p.machine.maybe_nested(arg, offset)
+    p.stack.append(arg)
+
+
 def _literal(value: Callable[[Any], Any]) -> Handler:
     def push(p: _Pickle, arg: Any, offset: int) -> None:
         item = value(arg)
@@ -178,7 +188,11 @@ def _store(p: _Pickle, key: int) -> None:
         raise ValueError("memo write from an empty stack")
     if key < 0:
         raise ValueError(f"negative memo key {key}")
-    value = retained(p.stack[-1])
+    top = p.stack[-1]
+    kind = type(top)
+    value = PLAIN_VALUE if kind is list or kind is float or kind is bytes else retained(top)
+    if kind is list and any(isinstance(v, (Global, Call)) for v in top):
+        value = top
     if isinstance(value, Plain):
         if p.memo:
             p.memo.pop(key, None)
@@ -285,21 +299,13 @@ def _ignore(p: _Pickle, arg: Any, offset: int) -> None:
     return None
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 HANDLERS: dict[str, Handler] = {
     **{
-        name: _literal(_same)
+        name: _number for name in ("INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT")
+    },
+    **{
+        name: _text
         for name in (
-            "INT",
-            "BININT",
-            "BININT1",
-            "BININT2",
-            "LONG",
-            "LONG1",
-            "LONG4",
             "STRING",
             "BINSTRING",
             "SHORT_BINSTRING",
@@ -311,8 +317,6 @@ HANDLERS: dict[str, Handler] = {
             "SHORT_BINBYTES",
             "BINBYTES8",
             "BYTEARRAY8",
-            "FLOAT",
-            "BINFLOAT",
         )
     },
     "NONE": _literal(lambda a: None),

@@ -44,6 +44,13 @@ def _read_string_latin1(stream: IO[bytes]) -> str:
     return str(codecs.escape_decode(raw)[0].decode("latin-1"))
 
 
+_STRUCTS = {
+    "int4": struct.Struct("<i"),
+    "uint4": struct.Struct("<I"),
+    "uint2": struct.Struct("<H"),
+    "float8": struct.Struct(">d"),
+    "uint8": struct.Struct("<Q"),
+}
 _TEXT_READERS: dict[str, Callable[[IO[bytes]], Any]] = {
     "decimalnl_short": pickletools.read_decimalnl_short,
     "decimalnl_long": pickletools.read_decimalnl_long,
@@ -195,6 +202,10 @@ class OpcodeReader:
                 length = buffer[index + 1]
                 arg = buffer[index + 2 : index + 2 + length].decode("utf-8", "surrogatepass")
                 index += 2 + length
+            elif kind in _STRUCTS and index + 1 + _STRUCTS[kind].size <= len(buffer):
+                unpacker = _STRUCTS[kind]
+                arg = unpacker.unpack_from(buffer, index + 1)[0]
+                index += 1 + unpacker.size
             elif kind is None:
                 raise ValueError(f"at position {position}, opcode {bytes([code])!r} unknown")
             else:
