@@ -11,6 +11,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +126,15 @@ def test_member_that_cannot_be_decompressed(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(bytes(data))
     result = scan_file(tmp_path / "bad.pt")
     assert result.status is Status.INCOMPLETE
+
+
+def test_an_internal_error_is_incomplete_not_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelseal.scanning import scanner
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise KeyError("simulated bug")
+
+    monkeypatch.setattr(scanner.FileScan, "_scan_zip", broken)
+    (tmp_path / "model.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    result = scan_file(tmp_path / "model.zip")
+    assert result.status is Status.INCOMPLETE and "internal error" in result.notes[0]

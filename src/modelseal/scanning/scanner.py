@@ -83,6 +83,9 @@ class FileScan:
                 fmt = self.scan_handle(handle, size, "", 0)
         except OSError as exc:
             return FileResult(str(self.path), "unreadable", Status.INCOMPLETE, notes=(f"cannot read: {exc.strerror}",))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end a directory scan, nor pass as clean
+            note = f"internal error while scanning ({type(exc).__name__}: {exc}); please report it"
+            return FileResult(str(self.path), "error", Status.INCOMPLETE, tuple(self.findings), (note,))
         status = Status.INCOMPLETE if self.gaps else Status.UNSUPPORTED if fmt in _UNSCANNED else Status.SCANNED
         return FileResult(str(self.path), fmt, status, tuple(self.findings), tuple(self.gaps + self.notes))
 
