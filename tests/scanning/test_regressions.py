@@ -298,3 +298,9 @@ def test_tensor_storages_that_merely_start_like_a_pickle_are_data(scan_bytes: Sc
 def test_a_complete_pickle_hidden_in_a_tensor_storage_is_found(scan_bytes: Scan) -> None:
     archive = zip_with({"archive/data.pkl": stop(b"N"), "archive/data/0": system()})
     assert critical(scan_bytes(archive, "model.pt"), "os.system")
+
+
+def test_unknown_import_never_called_is_medium(scan_bytes: Scan) -> None:
+    """Importing a module runs its top-level code, even if nothing from it is called."""
+    result = scan_bytes(stop(b"(" + global_("somepackage.plugins", "Handler") + b"l"))
+    assert [(f.rule, f.severity) for f in result.findings] == [("PICKLE-UNKNOWN-IMPORT", Severity.MEDIUM)]

@@ -69,6 +69,7 @@ class PickleMachine:
         self.started = time.monotonic()
         self._counts: dict[tuple[str, str], int] = {}
         self._pending_imports: list[tuple[Global, str, str]] = []  # denied globals, reported if never called
+        self._unknown_imports: list[Global] = []  # reported if never called or instantiated
 
     # --- reporting -------------------------------------------------------------------------------------------
 
@@ -105,7 +106,9 @@ class PickleMachine:
             self._pending_imports.append((imported, "PICKLE-DUNDER", reason))
         elif verdict is Verdict.DENIED:
             self._pending_imports.append((imported, "PICKLE-DENIED-IMPORT", self._deny_reason(reach)))
-        elif "." in qual and verdict is Verdict.UNKNOWN:
+        if verdict is Verdict.UNKNOWN and not dunder:
+            self._unknown_imports.append(imported)
+        if "." in qual and verdict is Verdict.UNKNOWN and not dunder:
             self.emit(
                 "PICKLE-DOTTED",
                 Severity.HIGH,
@@ -278,6 +281,16 @@ class PickleMachine:
             if not imported.used:
                 self.emit(rule, Severity.CRITICAL, f"imports {imported.name}: {reason}", imported.offset, imported.name)
         self._pending_imports = []
+        for imported in self._unknown_imports:
+            if not imported.used:
+                self.emit(
+                    "PICKLE-UNKNOWN-IMPORT",
+                    Severity.MEDIUM,
+                    f"imports {imported.name}, outside the allowlist (importing a module runs its top-level code)",
+                    imported.offset,
+                    imported.name,
+                )
+        self._unknown_imports = []
 
     def maybe_nested(self, value: bytes | bytearray | str, offset: int) -> None:
         from modelseal.scanning.pickle.nested import embedded_payload
