@@ -402,6 +402,28 @@ class FileScan:
             self._decompressed("zlib", payload, size, member, depth)
         return "zfile"
 
+    # --- safetensors -----------------------------------------------------------------------------------------
+
+    def _scan_safetensors(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        from modelseal.scanning.formats import safetensors
+
+        def scan_region(start: int, length: int, label: str) -> None:
+            with window(handle, start, length) as region:
+                self.scan_handle(region, length, _join(member, label), depth + 1)
+
+        try:
+            for finding in safetensors.check(handle, size, scan_region):
+                self.add(member, finding)
+        except safetensors.SafetensorsError as exc:
+            self.add(
+                member,
+                Finding(
+                    "SAFETENSORS-INVALID", Severity.MEDIUM, f"not a valid safetensors file: {exc} (loaders refuse it)"
+                ),
+            )
+            self.gap(member, f"invalid safetensors header ({exc})")
+        return "safetensors"
+
     # --- numpy -----------------------------------------------------------------------------------------------
 
     def _scan_npy(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -425,7 +447,7 @@ class FileScan:
         return "npy"
 
 
-_UNSCANNED = {"unknown", "hdf5", "gguf", "safetensors"}
+_UNSCANNED = {"unknown", "hdf5", "gguf"}
 
 
 # the header is a Python dict literal; read it with patterns, not `ast` (which compiles): only the dtype matters

@@ -1,0 +1,1 @@
+"""Format checkers other than pickle: each reads headers and structure, never weights."""
