@@ -7,6 +7,7 @@ the file could not be fully examined; a file with any such reason is INCOMPLETE,
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import tempfile
@@ -424,6 +425,61 @@ class FileScan:
             self.gap(member, f"invalid safetensors header ({exc})")
         return "safetensors"
 
+    # --- GGUF and chat templates ------------------------------------------------------------------------------
+
+    def _scan_gguf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        from modelseal.scanning.formats import gguf
+
+        try:
+            if not member:
+                findings = gguf.check(str(self.path), size)
+            else:  # the reader needs a file: members of archives are copied out first
+                with tempfile.NamedTemporaryFile(prefix="modelseal-", suffix=".gguf") as copy:
+                    handle.seek(0)
+                    while chunk := handle.read(1 << 20):
+                        copy.write(chunk)
+                    copy.flush()
+                    findings = gguf.check(copy.name, size)
+        except gguf.GGUFError as exc:
+            self.add(member, Finding("GGUF-INVALID", Severity.MEDIUM, f"not a valid GGUF file: {exc}"))
+            self.gap(member, f"GGUF could not be read ({exc})")
+            return "gguf"
+        for finding in findings:
+            self.add(member, finding)
+        return "gguf"
+
+    def _scan_json(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Hugging Face tokenizer configs carry Jinja2 chat templates; other JSON is not scanned yet."""
+        from modelseal.scanning.formats.templates import check_template
+
+        if size > MAX_JSON_BYTES:
+            return "json"
+        try:
+            document = json.loads(handle.read().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return "json"
+        templates = document.get("chat_template") if isinstance(document, dict) else None
+        if isinstance(templates, str):
+            templates = [{"name": "default", "template": templates}]
+        if not isinstance(templates, list):
+            return "json"
+        for entry in templates:
+            if isinstance(entry, dict) and isinstance(entry.get("template"), str):
+                for finding in check_template(entry["template"], f"chat_template[{entry.get('name', '?')}]"):
+                    self.add(member, finding)
+        return "json (chat template)"
+
+    def _scan_jinja(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        from modelseal.scanning.formats.templates import check_template
+
+        if size > MAX_JSON_BYTES:
+            self.gap(member, "template larger than the scan bound")
+            return "jinja"
+        text = handle.read().decode("utf-8", "replace")
+        for finding in check_template(text, member or self.path.name):
+            self.add(member, finding)
+        return "jinja"
+
     # --- numpy -----------------------------------------------------------------------------------------------
 
     def _scan_npy(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -447,7 +503,8 @@ class FileScan:
         return "npy"
 
 
-_UNSCANNED = {"unknown", "hdf5", "gguf"}
+_UNSCANNED = {"unknown", "hdf5", "json"}
+MAX_JSON_BYTES = 32 << 20
 
 
 # the header is a Python dict literal; read it with patterns, not `ast` (which compiles): only the dtype matters

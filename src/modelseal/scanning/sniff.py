@@ -56,4 +56,8 @@ def sniff(header: bytes, size: int | None = None) -> str:
         return "safetensors"
     if header[:1] and header[0] in _PROTOCOL0_START and (_GLOBAL_LINE.match(header) or _parses_as_pickle(header)):
         return "pickle"
+    if header.lstrip()[:2] in (b"{%", b"{{", b"{#"):
+        return "jinja"  # a standalone chat template (transformers saves chat_template.jinja)
+    if header.lstrip()[:1] == b"{":
+        return "json"
     return "unknown"
