@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, nodes
 from jinja2.exceptions import TemplateSyntaxError
+from jinja2.parser import Parser
 
 from modelseal.scanning.findings import Finding, Severity
 
@@ -43,7 +44,8 @@ def _show(text: str) -> str:
 def check_template(source: str, where: str) -> list[Finding]:
     """Findings for one template; `where` names it (a metadata key or JSON field)."""
     try:
-        tree = _ENVIRONMENT.parse(source)
+        # the parser itself, not Environment.parse: on errors that one compiles a fake traceback frame
+        tree = Parser(_ENVIRONMENT, source).parse()
     except TemplateSyntaxError as exc:
         return [Finding("TEMPLATE-SYNTAX", Severity.MEDIUM, f"{where}: the template does not parse ({exc.message})")]
     findings: list[Finding] = []
