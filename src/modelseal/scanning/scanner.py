@@ -469,6 +469,21 @@ class FileScan:
                     self.add(member, finding)
         return "json (chat template)"
 
+    def _scan_protobuf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        """ONNX if it parses as a model with a graph; other protobufs (SavedModel) are not scanned yet."""
+        from modelseal.scanning.formats import onnx
+
+        if size > MAX_PROTOBUF_BYTES:
+            return "protobuf"
+        base = self.path.parent if not member else None
+        try:
+            findings = onnx.check(handle.read(), base)
+        except onnx.OnnxError:
+            return "protobuf"
+        for finding in findings:
+            self.add(member, finding)
+        return "onnx"
+
     def _scan_jinja(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         from modelseal.scanning.formats.templates import check_template
 
@@ -503,7 +518,8 @@ class FileScan:
         return "npy"
 
 
-_UNSCANNED = {"unknown", "hdf5", "json"}
+_UNSCANNED = {"unknown", "hdf5", "json", "protobuf"}
+MAX_PROTOBUF_BYTES = 2 << 30  # protobuf's own message limit
 MAX_JSON_BYTES = 32 << 20
 
 

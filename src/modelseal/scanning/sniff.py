@@ -24,6 +24,7 @@ def _parses_as_pickle(header: bytes) -> bool:
     return count >= 2
 
 
+_PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
 _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"PK\x03\x04", "zip"),
     (0, b"PK\x05\x06", "zip"),
@@ -56,6 +57,8 @@ def sniff(header: bytes, size: int | None = None) -> str:
         return "safetensors"
     if header[:1] and header[0] in _PROTOCOL0_START and (_GLOBAL_LINE.match(header) or _parses_as_pickle(header)):
         return "pickle"
+    if len(header) > 2 and header[0] == 0x08 and 0 < header[1] <= 20 and header[2:3] in _PROTOBUF_NEXT_FIELD:
+        return "protobuf"  # ONNX ModelProto or TensorFlow SavedModel: told apart by parsing
     if header.lstrip()[:2] in (b"{%", b"{{", b"{#"):
         return "jinja"  # a standalone chat template (transformers saves chat_template.jinja)
     if header.lstrip()[:1] == b"{":
