@@ -6,6 +6,7 @@ the file could not be fully examined; a file with any such reason is INCOMPLETE,
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -177,6 +178,7 @@ class FileScan:
             return "zip"
         names = [m.name for m in archive.members]
         torch = any(n.endswith("data.pkl") for n in names)
+        keras = "config.json" in names and "metadata.json" in names
         if archive.prefix_bytes:
             self.add(
                 member,
@@ -205,7 +207,21 @@ class FileScan:
             self._scan_zip_member(
                 handle, entry, inner, depth, storage=torch and bool(_STORAGE_MEMBER.search(entry.name))
             )
-        return "pytorch-zip" if torch else "zip"
+        if keras:
+            self._keras_config(handle, next(m for m in archive.members if m.name == "config.json"), member)
+        return "pytorch-zip" if torch else "keras" if keras else "zip"
+
+    def _keras_config(self, handle: IO[bytes], entry: Member, member: str) -> None:
+        from modelseal.scanning.formats.keras import check_config
+
+        try:
+            with open_member(handle, entry, MAX_JSON_BYTES) as stream:
+                config = json.loads(stream.read(MAX_JSON_BYTES).decode("utf-8"))
+        except (ZipFormatError, OverflowError, zlib.error, OSError, UnicodeDecodeError, ValueError) as exc:
+            self.gap(_join(member, entry.name), f"Keras config unreadable ({exc})")
+            return
+        for finding in check_config(config):
+            self.add(_join(member, entry.name), finding)
 
     def _zip_anomalies(self, entry: Member, seen: set[str], member: str) -> None:
         inner = _join(member, entry.name)
@@ -427,19 +443,48 @@ class FileScan:
 
     # --- GGUF and chat templates ------------------------------------------------------------------------------
 
+    def _scan_hdf5(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Legacy Keras H5: the model config lives in a root attribute; weights-only files have none."""
+        import h5py
+
+        from modelseal.scanning.formats.keras import check_config
+
+        try:
+            with self._as_file(handle, member, ".h5") as path, h5py.File(path, "r") as store:
+                raw = store.attrs.get("model_config")
+        except (OSError, ValueError) as exc:
+            self.gap(member, f"HDF5 file unreadable ({exc})")
+            return "hdf5"
+        if raw is None:
+            return "hdf5"
+        try:
+            config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.gap(member, f"Keras model_config is not JSON ({exc})")
+            return "keras-h5"
+        for finding in check_config(config):
+            self.add(member, finding)
+        return "keras-h5"
+
+    @contextlib.contextmanager
+    def _as_file(self, handle: IO[bytes], member: str, suffix: str) -> Iterator[str]:
+        """A filesystem path for readers that need one: the file itself, or a copy of an archive member."""
+        if not member:
+            yield str(self.path)
+            return
+        with tempfile.NamedTemporaryFile(prefix="modelseal-", suffix=suffix) as copy:
+            handle.seek(0)
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+            copy.flush()
+            yield copy.name
+
     def _scan_gguf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         from modelseal.scanning.formats import gguf
 
         try:
-            if not member:
-                findings = gguf.check(str(self.path), size)
-            else:  # the reader needs a file: members of archives are copied out first
-                with tempfile.NamedTemporaryFile(prefix="modelseal-", suffix=".gguf") as copy:
-                    handle.seek(0)
-                    while chunk := handle.read(1 << 20):
-                        copy.write(chunk)
-                    copy.flush()
-                    findings = gguf.check(copy.name, size)
+            with self._as_file(handle, member, ".gguf") as path:
+                findings = gguf.check(path, size)
         except gguf.GGUFError as exc:
             self.add(member, Finding("GGUF-INVALID", Severity.MEDIUM, f"not a valid GGUF file: {exc}"))
             self.gap(member, f"GGUF could not be read ({exc})")
@@ -518,7 +563,7 @@ class FileScan:
         return "npy"
 
 
-_UNSCANNED = {"unknown", "hdf5", "json", "protobuf"}
+_UNSCANNED = {"unknown", "json", "protobuf"}
 MAX_PROTOBUF_BYTES = 2 << 30  # protobuf's own message limit
 MAX_JSON_BYTES = 32 << 20
 
