@@ -100,6 +100,8 @@ class FileScan:
         header = handle.read(HEADER_BYTES)
         fmt = sniff(header, size)
         handle.seek(0)
+        if fmt == "unknown" and (member or self.path.name).endswith(".py"):
+            fmt = "python"  # source has no magic: the name is the only hint (content-sniffed formats won above)
         scanner = getattr(self, f"_scan_{fmt}", None)
         if scanner is None:
             return fmt
@@ -494,7 +496,8 @@ class FileScan:
         return "gguf"
 
     def _scan_json(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
-        """Hugging Face tokenizer configs carry Jinja2 chat templates; other JSON is not scanned yet."""
+        """Hugging Face configs: remote-code mappings and Jinja2 chat templates; other JSON is not scanned yet."""
+        from modelseal.scanning.formats import hf
         from modelseal.scanning.formats.templates import check_template
 
         if size > MAX_JSON_BYTES:
@@ -503,11 +506,14 @@ class FileScan:
             document = json.loads(handle.read().decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return "json"
+        if hf.is_hf_config(document):
+            for finding in hf.check_config(document, self.path.parent if not member else None):
+                self.add(member, finding)
         templates = document.get("chat_template") if isinstance(document, dict) else None
         if isinstance(templates, str):
             templates = [{"name": "default", "template": templates}]
         if not isinstance(templates, list):
-            return "json"
+            return "json (hugging face config)" if hf.is_hf_config(document) else "json"
         for entry in templates:
             if isinstance(entry, dict) and isinstance(entry.get("template"), str):
                 for finding in check_template(entry["template"], f"chat_template[{entry.get('name', '?')}]"):
@@ -528,6 +534,16 @@ class FileScan:
         for finding in findings:
             self.add(member, finding)
         return "onnx"
+
+    def _scan_python(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
+        from modelseal.scanning.formats.hf import check_python
+
+        if size > MAX_JSON_BYTES:
+            self.gap(member, "Python source larger than the scan bound")
+            return "python"
+        for finding in check_python(handle.read().decode("utf-8", "replace"), member or self.path.name):
+            self.add(member, finding)
+        return "python"
 
     def _scan_jinja(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         from modelseal.scanning.formats.templates import check_template
