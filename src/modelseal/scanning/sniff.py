@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickletools
 import re
+import warnings
 
 HEADER_BYTES = 64 * 1024
 _GLOBAL_LINE = re.compile(rb"^c[A-Za-z_][\w.]*\n")
@@ -12,15 +13,17 @@ _PROTOCOL0_START = frozenset(b"(cdlI]}SVNLFKJ)GtpgqaehiosuV.")
 
 
 def _parses_as_pickle(header: bytes) -> bool:
-    """Protocol 0/1 have no magic: accept when the first opcodes parse (and are not prose)."""
+    """Protocol 0/1 have no magic: accept when the first opcodes (up to 64, or STOP) parse without error."""
     count = 0
-    try:
-        for opcode, _, _ in pickletools.genops(io.BytesIO(header)):
-            count += 1
-            if opcode.name == "STOP" or count >= 64:
-                return count >= 2
-    except Exception:  # noqa: BLE001 - any parse failure means "not recognisably a pickle"
-        return False
+    with warnings.catch_warnings():  # codecs warns about hostile STRING escapes; sniffing must stay quiet
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            for opcode, _, _ in pickletools.genops(io.BytesIO(header)):
+                count += 1
+                if opcode.name == "STOP" or count >= 64:
+                    break
+        except Exception:  # noqa: BLE001 - any parse failure means "not recognisably a pickle"
+            return False
     return count >= 2
 
 

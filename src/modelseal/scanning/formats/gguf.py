@@ -24,7 +24,11 @@ def check(path: str, size: int) -> list[Finding]:
     for name, field in fields:
         if not field.types or field.types[0] != gguf.GGUFValueType.STRING:
             continue
-        value = field.contents()
+        try:
+            value = field.contents()
+        except (UnicodeDecodeError, ValueError, IndexError) as exc:
+            findings.append(Finding("GGUF-INVALID-STRING", Severity.MEDIUM, f"metadata {name!r} is unreadable ({exc})"))
+            continue
         if isinstance(value, str) and (name.startswith("tokenizer.chat_template") or "{%" in value or "{{" in value):
             findings += check_template(value, name)
     position = 0
