@@ -452,7 +452,8 @@ class FileScan:
         from modelseal.scanning.formats.keras import check_config
 
         try:
-            with self._as_file(handle, member, ".h5") as path, h5py.File(path, "r") as store:
+            handle.seek(0)
+            with h5py.File(handle, "r") as store:  # h5py reads file objects: archive members are not copied out
                 raw = store.attrs.get("model_config")
         except (OSError, ValueError) as exc:
             self.gap(member, f"HDF5 file unreadable ({exc})")
