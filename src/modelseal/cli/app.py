@@ -365,7 +365,7 @@ def scan_command(
     help="Where to build the example (default: a temporary directory, removed afterwards).",
 )
 def demo_command(directory: Path | None) -> None:
-    """Build a small model, sign it with a fresh key, verify it, and show a tampered copy failing. Offline."""
+    """Sign, verify and tamper with a small generated model, then scan a booby-trapped pickle. Offline."""
     from modelseal.cli.demo import run_demo
 
     run(lambda: run_demo(directory))

