@@ -70,6 +70,8 @@ class SpoolContext:
 
 
 class ZlibStream:
+    """A bare zlib stream read in chunks (what joblib's zlib compressor writes)."""
+
     def __init__(self, source: IO[bytes]) -> None:
         self.source, self.inflater, self.done = source, zlib.decompressobj(), False
 
