@@ -101,19 +101,30 @@ class StructuredScans(ScanContext):
         return "json (chat template)"
 
     def _scan_protobuf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
-        """ONNX if it parses as a model with a graph; other protobufs (SavedModel) are not scanned yet."""
-        from modelseal.scanning.formats import onnx
+        """ONNX if it parses as a model with a graph, else a TensorFlow SavedModel if it has a meta graph."""
+        from modelseal.scanning.formats import onnx, savedmodel
 
         if size > MAX_PROTOBUF_BYTES:
+            self.gap(member, "protobuf larger than protobuf's own 2 GiB limit")
             return "protobuf"
-        base = self.path.parent if not member else None
+        data = handle.read()
         try:
-            findings = onnx.check(handle.read(), base)
+            findings = onnx.check(data, self.path.parent if not member else None)
         except onnx.OnnxError:
+            pass
+        else:
+            for finding in findings:
+                self.add(member, finding)
+            return "onnx"
+        try:
+            findings = savedmodel.check(data)
+        except savedmodel.SavedModelError as exc:
+            if (member or self.path.name).endswith("saved_model.pb"):
+                self.gap(member, f"SavedModel could not be read ({exc})")
             return "protobuf"
         for finding in findings:
             self.add(member, finding)
-        return "onnx"
+        return "tf-savedmodel"
 
     def _scan_python(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         from modelseal.scanning.formats.hf import check_python
