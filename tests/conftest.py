@@ -16,6 +16,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import settings
+
+# CI must not land or fail on the luck of the draw: the same examples every run there (explore locally with
+# `--hypothesis-seed` or a larger `max_examples`)
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MODELSEAL_SHARED", REPO.parent / "shared"))

@@ -94,6 +94,6 @@ def test_custom_operator_domain(tmp_path: Path) -> None:
 
 
 def test_other_protobufs_are_not_called_onnx(tmp_path: Path) -> None:
-    (tmp_path / "saved_model.pb").write_bytes(b"\x08\x01\x12\x04\x0a\x02\x08\x01")
-    result = scan_file(tmp_path / "saved_model.pb")
+    (tmp_path / "other.pb").write_bytes(b"\x08\x01\x12\x04\x0a\x02\x08\x01")
+    result = scan_file(tmp_path / "other.pb")
     assert result.format == "protobuf" and result.status is Status.UNSUPPORTED

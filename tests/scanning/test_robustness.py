@@ -162,6 +162,12 @@ def test_mutated_inputs_always_give_a_result(tmp_path: Path, data: bytes) -> Non
         assert not any(f.rule == "PICKLE-MALFORMED" for f in result.findings)
 
 
+def test_npy_magic_alone_is_incomplete(tmp_path: Path) -> None:
+    """Found by the fuzzer: a file that is only the npy magic."""
+    (tmp_path / "a.npy").write_bytes(b"\x93NUMPY")
+    assert scan_file(tmp_path / "a.npy").status is Status.INCOMPLETE
+
+
 def test_unknown_bytes_are_unsupported_not_clean(tmp_path: Path) -> None:
     (tmp_path / "blob").write_bytes(b"\x00\x01 not any format we read")
     assert scan_file(tmp_path / "blob").status is Status.UNSUPPORTED

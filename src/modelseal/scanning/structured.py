@@ -150,8 +150,10 @@ class StructuredScans(ScanContext):
     def _scan_npy(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         """Object arrays carry a pickle right after the header; plain arrays are data."""
         prefix = handle.read(10)
-        major = prefix[6]
-        if major == 1:
+        if len(prefix) < 10 or prefix[6] not in (1, 2, 3):
+            self.gap(member, "npy header truncated or of an unknown version")
+            return "npy"
+        if prefix[6] == 1:
             length, start = int.from_bytes(prefix[8:10], "little"), 10
         else:
             length, start = int.from_bytes(prefix[8:10] + handle.read(2), "little"), 12
