@@ -34,6 +34,25 @@ class Scale(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+@keras.saving.register_keras_serializable(package="modelseal_tests")
+class TwoTower(keras.Model):
+    """A subclassed model built from a registered custom layer."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.scale = Scale(0.5)
+        self.head = keras.layers.Dense(1)
+
+    def call(self, inputs: object) -> object:
+        return self.head(self.scale(inputs))
+
+
+def subclassed() -> keras.Model:
+    model = TwoTower()
+    model(keras.ops.ones((1, 4)))
+    return model
+
+
 def sequential() -> keras.Model:
     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
 
@@ -53,7 +72,9 @@ def significant(result: FileResult) -> list[str]:
     return [f.rule for f in result.findings if f.severity > Severity.INFO]
 
 
-@pytest.mark.parametrize("build", [sequential, functional_shared, with_custom_layer], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "build", [sequential, functional_shared, with_custom_layer, subclassed], ids=lambda f: f.__name__
+)
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_real_keras_models_are_clean(tmp_path: Path, build: object, suffix: str) -> None:
     path = tmp_path / f"model{suffix}"

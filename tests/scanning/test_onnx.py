@@ -97,3 +97,16 @@ def test_other_protobufs_are_not_called_onnx(tmp_path: Path) -> None:
     (tmp_path / "other.pb").write_bytes(b"\x08\x01\x12\x04\x0a\x02\x08\x01")
     result = scan_file(tmp_path / "other.pb")
     assert result.format == "protobuf" and result.status is Status.UNSUPPORTED
+
+
+def test_model_exported_by_torch_onnx_is_clean(tmp_path: Path) -> None:
+    import warnings
+
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter needs no onnxscript
+        torch.onnx.export(model, (torch.randn(1, 4),), str(tmp_path / "model.onnx"), dynamo=False)
+    result = scan_file(tmp_path / "model.onnx")
+    assert result.format == "onnx" and result.status is Status.SCANNED and not result.findings, result
