@@ -106,3 +106,15 @@ def test_modelaudit_samples() -> None:
     assert scan_file(SAMPLES / "malicious_pyfunc" / "saved_model.pb").worst is Severity.CRITICAL
     # labelled "malicious" in labels.json, but it is the benign control: one Const node
     assert not scan_file(SAMPLES / "safe_savedmodel" / "saved_model.pb").findings
+
+
+def test_keras_metadata_lambda(tmp_path: Path) -> None:
+    """TF-Keras SavedModels carry layer configs as JSON in keras_metadata.pb."""
+    import json
+
+    layer = {"class_name": "Lambda", "config": {"function": "lambda x: __import__('os').system('id')"}}
+    dense = {"class_name": "Dense", "config": {"units": 2}}
+    data = b"".join(field(1, field(5, json.dumps(c))) for c in (dense, layer))
+    (tmp_path / "keras_metadata.pb").write_bytes(data)
+    result = scan_file(tmp_path / "keras_metadata.pb")
+    assert result.format == "keras-metadata" and result.worst is Severity.CRITICAL

@@ -134,7 +134,7 @@ class ScanContext:
         fmt = sniff(header, size)
         handle.seek(0)
         name = member.rsplit("!", 1)[-1] if member else self.path.name
-        if fmt == "unknown" and name.rsplit("/", 1)[-1] == "saved_model.pb":
+        if fmt == "unknown" and name.rsplit("/", 1)[-1] in ("saved_model.pb", "keras_metadata.pb"):
             fmt = "protobuf"  # a SavedModel may start with any field: its name is the hint, parsing decides
         if fmt == "unknown" and (member or self.path.name).endswith(".py"):
             fmt = "python"  # source has no magic: the name is the only hint (content-sniffed formats won above)

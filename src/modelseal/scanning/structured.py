@@ -108,6 +108,8 @@ class StructuredScans(ScanContext):
             self.gap(member, "protobuf larger than protobuf's own 2 GiB limit")
             return "protobuf"
         data = handle.read()
+        if (member or self.path.name).endswith("keras_metadata.pb"):
+            return self._keras_metadata(data, member)
         try:
             findings = onnx.check(data, self.path.parent if not member else None)
         except onnx.OnnxError:
@@ -125,6 +127,21 @@ class StructuredScans(ScanContext):
         for finding in findings:
             self.add(member, finding)
         return "tf-savedmodel"
+
+    def _keras_metadata(self, data: bytes, member: str) -> str:
+        """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
+        from modelseal.scanning.formats import savedmodel
+        from modelseal.scanning.formats.keras import check_config
+
+        try:
+            configs = savedmodel.keras_metadata(data)
+        except savedmodel.SavedModelError as exc:
+            self.gap(member, f"keras_metadata.pb could not be read ({exc})")
+            return "keras-metadata"
+        for config in configs:
+            for finding in check_config(config):
+                self.add(member, finding)
+        return "keras-metadata"
 
     def _scan_python(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
         from modelseal.scanning.formats.hf import check_python

@@ -145,3 +145,19 @@ def check(data: bytes) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def keras_metadata(data: bytes) -> list[object]:
+    """The Keras configs in `keras_metadata.pb` (SavedMetadata.nodes[].metadata, each a JSON string)."""
+    import json
+
+    configs: list[object] = []
+    for saved_object in _messages(memoryview(data), 1):
+        for metadata in _messages(saved_object, 5):
+            try:
+                configs.append(json.loads(bytes(metadata).decode("utf-8")))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise SavedModelError(f"Keras metadata that is not JSON ({exc})") from exc
+    if not configs:
+        raise SavedModelError("no Keras metadata")
+    return configs
