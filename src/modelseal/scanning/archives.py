@@ -29,6 +29,7 @@ class ArchiveScans(ScanContext):
         names = [m.name for m in archive.members]
         torch = any(n.endswith("data.pkl") for n in names)
         keras = "config.json" in names and "metadata.json" in names
+        skops = "schema.json" in names and not keras
         if archive.prefix_bytes:
             self.add(
                 member,
@@ -59,7 +60,24 @@ class ArchiveScans(ScanContext):
             )
         if keras:
             self._keras_config(handle, next(m for m in archive.members if m.name == "config.json"), member)
+        if skops and self._skops_schema(handle, next(m for m in archive.members if m.name == "schema.json"), member):
+            return "skops"
         return "pytorch-zip" if torch else "keras" if keras else "zip"
+
+    def _skops_schema(self, handle: IO[bytes], entry: Member, member: str) -> bool:
+        """True when the archive is a skops file (its schema names every type it will construct)."""
+        from modelseal.scanning.formats.skops import check_schema, is_schema
+
+        try:
+            with open_member(handle, entry, MAX_JSON_BYTES) as stream:
+                schema = json.loads(stream.read(MAX_JSON_BYTES).decode("utf-8"))
+        except (ZipFormatError, OverflowError, zlib.error, OSError, UnicodeDecodeError, ValueError):
+            return False
+        if not is_schema(schema):
+            return False
+        for finding in check_schema(schema):
+            self.add(join(member, entry.name), finding)
+        return True
 
     def _keras_config(self, handle: IO[bytes], entry: Member, member: str) -> None:
         from modelseal.scanning.formats.keras import check_config
