@@ -278,6 +278,45 @@ def verify_certificate(
     _verify(model, lambda: CertificateVerifier.from_files(certificate_chain, identity), ignore_unsigned_files, options)
 
 
+@verify.command("sigstore")
+@click.argument("model", type=EXISTING)
+@_option("--identity", env="IDENTITY", required=True, help="The signer's identity (e-mail, or workflow URI).")
+@_option(
+    "--identity-provider",
+    env="IDENTITY_PROVIDER",
+    required=True,
+    help="The OIDC issuer that vouched for the identity, e.g. https://token.actions.githubusercontent.com.",
+)
+@_option(
+    "--trusted-root",
+    env="TRUSTED_ROOT",
+    type=FILE,
+    default=None,
+    help="A Sigstore trusted_root.json. Default: the production root shipped with sigstore-python (offline).",
+)
+@_option("--staging", env="STAGING", is_flag=True, help="Use the shipped staging root instead of production.")
+@_ignore_unsigned
+@_common
+def verify_sigstore(
+    model: Path,
+    identity: str,
+    identity_provider: str,
+    trusted_root: Path | None,
+    staging: bool,
+    ignore_unsigned_files: bool,
+    **options: Any,
+) -> None:
+    """Verify MODEL's Sigstore (keyless) signature offline, for exactly this identity and issuer."""
+    from modelseal.signing.sigstore import SigstoreVerifier
+
+    _verify(
+        model,
+        lambda: SigstoreVerifier(identity, identity_provider, trusted_root, staging),
+        ignore_unsigned_files,
+        options,
+    )
+
+
 @main.command("digest")
 @click.argument("model", type=EXISTING)
 @_signing

@@ -7,7 +7,7 @@ import binascii
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class Bundle:
     payload: bytes
     payload_type: str
     signature: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)  # as read: Sigstore verification needs it whole
 
     def certificates_der(self) -> list[bytes]:
         """The DER certificates of an x509 chain bundle, leaf first."""
@@ -132,6 +133,7 @@ def parse_bundle(data: bytes) -> Bundle:
         payload=_b64(envelope.get("payload"), "payload"),
         payload_type=payload_type,
         signature=_b64(signatures[0].get("sig"), "signature"),
+        raw=data,
     )
 
 
