@@ -75,8 +75,7 @@ class ArchiveScans(ScanContext):
             return False
         if not is_schema(schema):
             return False
-        for finding in check_schema(schema):
-            self.add(join(member, entry.name), finding)
+        self.add_all(join(member, entry.name), check_schema(schema))
         return True
 
     def _keras_config(self, handle: IO[bytes], entry: Member, member: str) -> None:
@@ -88,8 +87,7 @@ class ArchiveScans(ScanContext):
         except (ZipFormatError, OverflowError, zlib.error, OSError, UnicodeDecodeError, ValueError) as exc:
             self.gap(join(member, entry.name), f"Keras config unreadable ({exc})")
             return
-        for finding in check_config(config):
-            self.add(join(member, entry.name), finding)
+        self.add_all(join(member, entry.name), check_config(config))
 
     def _zip_anomalies(self, entry: Member, seen: set[str], member: str) -> None:
         inner = join(member, entry.name)

@@ -121,6 +121,18 @@ class ScanContext:
             )
         )
 
+    def add_all(self, member: str, findings: list[Finding]) -> None:
+        for finding in findings:
+            self.add(member, finding)
+
+    def display_name(self, member: str) -> str:
+        """The member's path inside archives, or the file's own name: what name-based hints look at."""
+        return member or self.path.name
+
+    def directory(self, member: str) -> Path | None:
+        """The directory beside the file, for formats that reference sibling files (None inside archives)."""
+        return None if member else self.path.parent
+
     def gap(self, member: str, reason: str) -> None:
         self.gaps.append(f"{member + ': ' if member else ''}{reason}")
 
@@ -136,7 +148,7 @@ class ScanContext:
         name = member.rsplit("!", 1)[-1] if member else self.path.name
         if fmt == "unknown" and name.rsplit("/", 1)[-1] in ("saved_model.pb", "keras_metadata.pb"):
             fmt = "protobuf"  # a SavedModel may start with any field: its name is the hint, parsing decides
-        if fmt == "unknown" and (member or self.path.name).endswith(".py"):
+        if fmt == "unknown" and self.display_name(member).endswith(".py"):
             fmt = "python"  # source has no magic: the name is the only hint (content-sniffed formats won above)
         scanner = getattr(self, f"_scan_{fmt}", None)
         if scanner is None:

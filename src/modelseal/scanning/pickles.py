@@ -53,8 +53,7 @@ class PickleScans(ScanContext):
                         )
                     break
         finally:
-            for finding in collected:
-                self.add(member, finding)
+            self.add_all(member, collected)
         if count > 1:
             self.notes.append(f"{member or 'file'}: {count} concatenated pickles, all scanned")
         self._polyglot_zip(handle, size, member, depth)

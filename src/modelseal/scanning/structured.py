@@ -25,8 +25,7 @@ class StructuredScans(ScanContext):
                 self.scan_handle(region, length, join(member, label), depth + 1)
 
         try:
-            for finding in safetensors.check(handle, size, scan_region):
-                self.add(member, finding)
+            self.add_all(member, safetensors.check(handle, size, scan_region))
         except safetensors.SafetensorsError as exc:
             self.add(
                 member,
@@ -57,8 +56,7 @@ class StructuredScans(ScanContext):
         except (UnicodeDecodeError, ValueError) as exc:
             self.gap(member, f"Keras model_config is not JSON ({exc})")
             return "keras-h5"
-        for finding in check_config(config):
-            self.add(member, finding)
+        self.add_all(member, check_config(config))
         return "keras-h5"
 
     def _scan_gguf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -71,8 +69,7 @@ class StructuredScans(ScanContext):
             self.add(member, Finding("GGUF-INVALID", Severity.MEDIUM, f"not a valid GGUF file: {exc}"))
             self.gap(member, f"GGUF could not be read ({exc})")
             return "gguf"
-        for finding in findings:
-            self.add(member, finding)
+        self.add_all(member, findings)
         return "gguf"
 
     def _scan_json(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -87,8 +84,7 @@ class StructuredScans(ScanContext):
         except (UnicodeDecodeError, ValueError):
             return "json"
         if hf.is_hf_config(document):
-            for finding in hf.check_config(document, self.path.parent if not member else None):
-                self.add(member, finding)
+            self.add_all(member, hf.check_config(document, self.directory(member)))
         templates = document.get("chat_template") if isinstance(document, dict) else None
         if isinstance(templates, str):
             templates = [{"name": "default", "template": templates}]
@@ -96,8 +92,7 @@ class StructuredScans(ScanContext):
             return "json (hugging face config)" if hf.is_hf_config(document) else "json"
         for entry in templates:
             if isinstance(entry, dict) and isinstance(entry.get("template"), str):
-                for finding in check_template(entry["template"], f"chat_template[{entry.get('name', '?')}]"):
-                    self.add(member, finding)
+                self.add_all(member, check_template(entry["template"], f"chat_template[{entry.get('name', '?')}]"))
         return "json (chat template)"
 
     def _scan_protobuf(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -108,24 +103,22 @@ class StructuredScans(ScanContext):
             self.gap(member, "protobuf larger than protobuf's own 2 GiB limit")
             return "protobuf"
         data = handle.read()
-        if (member or self.path.name).endswith("keras_metadata.pb"):
+        if self.display_name(member).endswith("keras_metadata.pb"):
             return self._keras_metadata(data, member)
         try:
-            findings = onnx.check(data, self.path.parent if not member else None)
+            findings = onnx.check(data, self.directory(member))
         except onnx.OnnxError:
             pass
         else:
-            for finding in findings:
-                self.add(member, finding)
+            self.add_all(member, findings)
             return "onnx"
         try:
             findings = savedmodel.check(data)
         except savedmodel.SavedModelError as exc:
-            if (member or self.path.name).endswith("saved_model.pb"):
+            if self.display_name(member).endswith("saved_model.pb"):
                 self.gap(member, f"SavedModel could not be read ({exc})")
             return "protobuf"
-        for finding in findings:
-            self.add(member, finding)
+        self.add_all(member, findings)
         return "tf-savedmodel"
 
     def _keras_metadata(self, data: bytes, member: str) -> str:
@@ -139,8 +132,7 @@ class StructuredScans(ScanContext):
             self.gap(member, f"keras_metadata.pb could not be read ({exc})")
             return "keras-metadata"
         for config in configs:
-            for finding in check_config(config):
-                self.add(member, finding)
+            self.add_all(member, check_config(config))
         return "keras-metadata"
 
     def _scan_python(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -149,8 +141,7 @@ class StructuredScans(ScanContext):
         if size > MAX_JSON_BYTES:
             self.gap(member, "Python source larger than the scan bound")
             return "python"
-        for finding in check_python(handle.read().decode("utf-8", "replace"), member or self.path.name):
-            self.add(member, finding)
+        self.add_all(member, check_python(handle.read().decode("utf-8", "replace"), self.display_name(member)))
         return "python"
 
     def _scan_jinja(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
@@ -160,8 +151,7 @@ class StructuredScans(ScanContext):
             self.gap(member, "template larger than the scan bound")
             return "jinja"
         text = handle.read().decode("utf-8", "replace")
-        for finding in check_template(text, member or self.path.name):
-            self.add(member, finding)
+        self.add_all(member, check_template(text, self.display_name(member)))
         return "jinja"
 
     def _scan_npy(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
