@@ -85,7 +85,7 @@ def detection(bin_dir: Path, tools: list[str]) -> None:
     for tool in tools:
         caught = false_alarms = errors = 0
         for entry in labels:
-            run = timed(command(tool, CORPUS / entry["path"], bin_dir), check=False, env=QUIET)
+            run = timed(command(tool, CORPUS / entry["path"], bin_dir), check=False, env=QUIET, cwd=bin_dir.parent)
             flagged = run.returncode == 1
             errors += run.returncode not in (0, 1, 3)
             if entry["label"] == "malicious":
@@ -118,7 +118,10 @@ def main() -> None:
     for label, target in inputs.items():
         base: float | None = None
         for tool in args.tools.split(","):
-            runs = [timed(command(tool, target, bin_dir), check=False, env=QUIET) for _ in range(args.repeat)]
+            runs = [
+                timed(command(tool, target, bin_dir), check=False, env=QUIET, cwd=args.workdir)
+                for _ in range(args.repeat)
+            ]
             best = min(runs, key=lambda r: r.seconds)
             if tool == "modelseal":
                 base = best.seconds

@@ -40,13 +40,13 @@ def _high_water_kb(pid: int) -> int:
     return 0
 
 
-def timed(command: list[str], *, check: bool = True, env: dict[str, str] | None = None) -> Run:
+def timed(command: list[str], *, check: bool = True, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Wall time, and peak memory: the sum of each process's high-water RSS over the process tree, polled.
 
     (rusage's maxrss is no good here: a child forked from this big process inherits its high-water mark.)"""
     start = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
     )
     peaks: dict[int, int] = {}
     chunks: list[bytes] = []
