@@ -17,7 +17,6 @@ from modelseal.hashing.engine import HashPool
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle, write_atomically
 from modelseal.oms.manifest import (
-    DEFAULT_SHARD_SIZE,
     SINGLE_FILE_COMPAT_NAME,
     Manifest,
     Serialization,
@@ -249,4 +248,4 @@ def verify(
     return VerifyResult(model, signature, signer, signed, len(hashed_tree.files), unsigned, tree.warnings)
 
 
-__all__ = ["DEFAULT_SHARD_SIZE", "SignResult", "VerifyResult", "digest", "sign", "verify"]
+__all__ = ["SignResult", "VerifyResult", "digest", "sign", "verify"]

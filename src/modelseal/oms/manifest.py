@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from modelseal.errors import InputError
@@ -50,7 +50,6 @@ class Manifest:
     model_name: str
     serialization: Serialization
     resources: tuple[Resource, ...]
-    single_file: bool = field(default=False, compare=False)
 
     def root_digest(self) -> str:
         return root_digest(self.resources)
@@ -128,4 +127,4 @@ def compute_manifest(
     # names are unique, so tuple order is name order (code-point order), with no key function to call
     resources = sorted(Resource(name, algorithm, digest) for (name, _), digest in zip(planned, digests, strict=True))
     model_name = tree.root.resolve().name or str(tree.root)
-    return Manifest(model_name, serialization, tuple(resources), single_file=tree.single_file)
+    return Manifest(model_name, serialization, tuple(resources))

@@ -48,10 +48,6 @@ class ScanSummary:
 
 def relative_path(path: str) -> str:
     """The path as reports show it: relative to the working directory when inside it, POSIX separators."""
-    return _relative(path)
-
-
-def _relative(path: str) -> str:
     try:
         relative = os.path.relpath(path)
     except ValueError:
@@ -86,7 +82,7 @@ def to_json(summary: ScanSummary, version: str) -> dict[str, Any]:
         },
         "files": [
             {
-                "path": _relative(result.path),
+                "path": relative_path(result.path),
                 "format": result.format,
                 "status": result.status.value,
                 "worst": result.worst.name if result.worst is not None else None,
@@ -118,7 +114,9 @@ def to_sarif(summary: ScanSummary, version: str) -> dict[str, Any]:
             text = finding.message + (f" — would run: {finding.payload}" if finding.payload else "")
             if finding.member:
                 text = f"[{finding.member}] {text}"
-            location: dict[str, Any] = {"artifactLocation": {"uri": _relative(result.path), "uriBaseId": "%SRCROOT%"}}
+            location: dict[str, Any] = {
+                "artifactLocation": {"uri": relative_path(result.path), "uriBaseId": "%SRCROOT%"}
+            }
             if finding.offset is not None and not finding.member:
                 location["region"] = {"byteOffset": finding.offset}
             results.append(
@@ -148,7 +146,7 @@ def to_sarif(summary: ScanSummary, version: str) -> dict[str, Any]:
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": {"uri": _relative(result.path), "uriBaseId": "%SRCROOT%"}
+                                "artifactLocation": {"uri": relative_path(result.path), "uriBaseId": "%SRCROOT%"}
                             }
                         }
                     ],

@@ -72,16 +72,6 @@ def _text(p: _Pickle, arg: Any, offset: int) -> None:
     p.stack.append(arg)
 
 
-def _literal(value: Callable[[Any], Any]) -> Handler:
-    def push(p: _Pickle, arg: Any, offset: int) -> None:
-        item = value(arg)
-        if isinstance(item, (bytes, bytearray, str)) and len(item) >= NESTED_MIN_BYTES:
-            p.machine.maybe_nested(item, offset)
-        p.stack.append(item)
-
-    return push
-
-
 def _proto(p: _Pickle, arg: Any, offset: int) -> None:
     p.machine.protocol = int(arg)
 
@@ -319,9 +309,9 @@ HANDLERS: dict[str, Handler] = {
             "BYTEARRAY8",
         )
     },
-    "NONE": _literal(lambda a: None),
-    "NEWTRUE": _literal(lambda a: True),
-    "NEWFALSE": _literal(lambda a: False),
+    "NONE": _push(lambda: None),
+    "NEWTRUE": _push(lambda: True),
+    "NEWFALSE": _push(lambda: False),
     "PROTO": _proto,
     "FRAME": _frame,
     "STOP": _stop,
