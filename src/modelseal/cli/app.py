@@ -96,6 +96,16 @@ def _signing(func: F) -> F:
     return func
 
 
+_signing_certificate = _option(
+    "--signing-certificate", env="SIGNING_CERTIFICATE", type=FILE, required=True, help="PEM leaf certificate."
+)
+_embedded_chain = _option(
+    "--certificate-chain",
+    env="CERTIFICATE_CHAIN",
+    type=FILE,
+    multiple=True,
+    help="PEM intermediate certificates to embed; repeat or put several in one file.",
+)
 _password = _option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")
 
 
@@ -180,14 +190,8 @@ def sign_key(model: Path, private_key: Path, password: str | None, **options: An
 @sign.command("certificate")
 @click.argument("model", type=EXISTING)
 @_option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
-@_option("--signing-certificate", env="SIGNING_CERTIFICATE", type=FILE, required=True, help="PEM leaf certificate.")
-@_option(
-    "--certificate-chain",
-    env="CERTIFICATE_CHAIN",
-    type=FILE,
-    multiple=True,
-    help="PEM intermediate certificates to embed; repeat or put several in one file.",
-)
+@_signing_certificate
+@_embedded_chain
 @_password
 @_signing
 @_common
@@ -205,6 +209,52 @@ def sign_certificate(
     _sign(
         model,
         lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password),
+        options,
+    )
+
+
+_pkcs11_uri = _option(
+    "--pkcs11-uri",
+    env="PKCS11_URI",
+    required=True,
+    help="RFC 7512 URI of the key on the token, e.g. "
+    "'pkcs11:token=ml;object=model-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:pin.txt'.",
+)
+
+
+@sign.command("pkcs11-key")
+@click.argument("model", type=EXISTING)
+@_pkcs11_uri
+@_signing
+@_common
+def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
+    """Sign MODEL with an EC key on a PKCS#11 token (HSM, smart card); the key never leaves the token."""
+    from modelseal.signing.key import KeySigner
+    from modelseal.signing.pkcs11 import TokenKey
+
+    _sign(model, lambda: KeySigner(TokenKey.open(pkcs11_uri)), options)
+
+
+@sign.command("pkcs11-certificate")
+@click.argument("model", type=EXISTING)
+@_pkcs11_uri
+@_signing_certificate
+@_embedded_chain
+@_signing
+@_common
+def sign_pkcs11_certificate(
+    model: Path, pkcs11_uri: str, signing_certificate: Path, certificate_chain: tuple[Path, ...], **options: Any
+) -> None:
+    """Sign MODEL with a key on a PKCS#11 token and its X.509 certificate chain."""
+    from modelseal.signing.certificate import CertificateSigner
+    from modelseal.signing.pkcs11 import TokenKey
+    from modelseal.signing.pkcs11_uri import redact
+
+    _sign(
+        model,
+        lambda: CertificateSigner.for_key(
+            TokenKey.open(pkcs11_uri), redact(pkcs11_uri), signing_certificate, certificate_chain
+        ),
         options,
     )
 

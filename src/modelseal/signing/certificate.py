@@ -18,14 +18,14 @@ from cryptography.x509.verification import VerificationError as ChainError
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
 from modelseal.signing.base import SignerIdentity, check_envelope_signature, require_method
-from modelseal.signing.keys import SUPPORTED_CURVES, load_certificates, load_private_key, sign_bytes
+from modelseal.signing.keys import SUPPORTED_CURVES, SigningKey, SoftwareKey, load_certificates
 
 
 def _der(certificate: x509.Certificate) -> str:
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
 
 
-def _same_key(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> bool:
+def _same_key(key: SigningKey, certificate: x509.Certificate) -> bool:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     mine = key.public_key().public_bytes(serialization.Encoding.DER, spki)
     return mine == certificate.public_key().public_bytes(serialization.Encoding.DER, spki)
@@ -33,7 +33,9 @@ def _same_key(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) ->
 
 @dataclass(frozen=True)
 class CertificateSigner:
-    private_key: ec.EllipticCurvePrivateKey
+    """Signs with a key (PEM file or PKCS#11 token) and embeds its certificate chain, leaf first."""
+
+    key: SigningKey
     signing_certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...] = ()
 
@@ -41,10 +43,15 @@ class CertificateSigner:
     def from_files(
         cls, private_key: Path, signing_certificate: Path, chain: Sequence[Path] = (), password: str | None = None
     ) -> CertificateSigner:
-        key = load_private_key(private_key, password)
+        return cls.for_key(SoftwareKey.from_file(private_key, password), str(private_key), signing_certificate, chain)
+
+    @classmethod
+    def for_key(
+        cls, key: SigningKey, key_name: str, signing_certificate: Path, chain: Sequence[Path] = ()
+    ) -> CertificateSigner:
         leaf = load_certificates(signing_certificate)[0]
         if not _same_key(key, leaf):
-            raise InputError(f"the private key {private_key} does not belong to the certificate {signing_certificate}")
+            raise InputError(f"the private key {key_name} does not belong to the certificate {signing_certificate}")
         intermediates = tuple(cert for path in chain for cert in load_certificates(path))
         return cls(key, leaf, intermediates)
 
@@ -55,7 +62,7 @@ class CertificateSigner:
             verification_material={"x509CertificateChain": {"certificates": certificates}, "tlogEntries": []},
             payload=payload,
             payload_type=PAYLOAD_TYPE,
-            signature=sign_bytes(self.private_key, pae(payload)),
+            signature=self.key.sign(pae(payload)),
         )
 
 

@@ -9,25 +9,27 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
 from modelseal.signing.base import SignerIdentity, check_envelope_signature, require_method
-from modelseal.signing.keys import load_private_key, load_public_key, public_key_hint, sign_bytes
+from modelseal.signing.keys import SigningKey, SoftwareKey, load_public_key, public_key_hint
 
 
 @dataclass(frozen=True)
 class KeySigner:
-    private_key: ec.EllipticCurvePrivateKey
+    """Signs with a key from a PEM file or on a PKCS#11 token; the bundle names the public key by its hint."""
+
+    key: SigningKey
 
     @classmethod
     def from_file(cls, path: Path, password: str | None = None) -> KeySigner:
-        return cls(load_private_key(path, password))
+        return cls(SoftwareKey.from_file(path, password))
 
     def sign(self, payload: bytes) -> Bundle:
-        hint = public_key_hint(self.private_key.public_key())
+        hint = public_key_hint(self.key.public_key())
         return Bundle(
             method="key",
             verification_material={"publicKey": {"hint": hint}, "tlogEntries": []},
             payload=payload,
             payload_type=PAYLOAD_TYPE,
-            signature=sign_bytes(self.private_key, pae(payload)),
+            signature=self.key.sign(pae(payload)),
         )
 
 

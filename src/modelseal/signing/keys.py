@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -88,6 +90,33 @@ def public_key_hint(key: ec.EllipticCurvePublicKey) -> str:
     """The OMS key hint: sha256 of the SubjectPublicKeyInfo PEM text."""
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(pem).hexdigest()
+
+
+class SigningKey(Protocol):
+    """A private EC key that can sign but need not be readable: a PEM file's, or one held on a token."""
+
+    def public_key(self) -> ec.EllipticCurvePublicKey: ...
+
+    def sign(self, data: bytes) -> bytes:
+        """DER ECDSA over `data`, hashed with the curve's OMS hash."""
+        ...
+
+
+@dataclass(frozen=True)
+class SoftwareKey:
+    """A private key held in memory (loaded from a PEM file)."""
+
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_file(cls, path: Path, password: str | None = None) -> SoftwareKey:
+        return cls(load_private_key(path, password))
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        return sign_bytes(self.private_key, data)
 
 
 def sign_bytes(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
