@@ -40,6 +40,11 @@ class FileChangedError(InputError):
     """A file changed while it was being hashed, so no digest of it can be trusted."""
 
 
+class ServiceError(ModelsealError):
+    """A service the request needs (Sigstore's Fulcio, Rekor or TUF repository, an OIDC issuer) could not be
+    reached or refused it: no verdict was reached and nothing was written."""
+
+
 class VerificationError(ModelsealError):
     """The signature, the signer or the model's contents did not verify: do not trust this model."""
 

@@ -259,6 +259,71 @@ def sign_pkcs11_certificate(
     )
 
 
+_staging = _option(
+    "--staging", "--use-staging", env="STAGING", is_flag=True, help="Use Sigstore's staging instance (for testing)."
+)
+_trust_config = _option(
+    "--trust-config",
+    env="TRUST_CONFIG",
+    type=FILE,
+    default=None,
+    help="A Sigstore ClientTrustConfig JSON for a private Sigstore instance (trusted root + service URLs).",
+)
+
+
+@sign.command("sigstore")
+@click.argument("model", type=EXISTING)
+@_option(
+    "--identity-token",
+    env="IDENTITY_TOKEN",
+    default=None,
+    help="An OIDC ID token (audience 'sigstore'). Default: ambient CI credentials, else a browser login.",
+)
+@_option(
+    "--use-ambient-credentials/--no-ambient-credentials",
+    env="USE_AMBIENT_CREDENTIALS",
+    default=True,
+    help="Detect CI credentials (GitHub Actions, GitLab CI, Google Cloud, Buildkite) when no token is given.",
+)
+@_option("--oauth-force-oob", env="OAUTH_FORCE_OOB", is_flag=True, help="Log in without opening a browser.")
+@_option("--oidc-issuer", env="OIDC_ISSUER", default=None, help="OIDC issuer for the login flow.")
+@_option("--client-id", env="CLIENT_ID", default="sigstore", help="OIDC client ID for the login flow.")
+@_option("--client-secret", env="CLIENT_SECRET", default="", show_default=False, help="OIDC client secret.")
+@_staging
+@_trust_config
+@_signing
+@_common
+def sign_sigstore(
+    model: Path,
+    identity_token: str | None,
+    use_ambient_credentials: bool,
+    oauth_force_oob: bool,
+    oidc_issuer: str | None,
+    client_id: str,
+    client_secret: str,
+    staging: bool,
+    trust_config: Path | None,
+    **options: Any,
+) -> None:
+    """Sign MODEL keylessly with Sigstore: your OIDC identity is bound to the signature and logged publicly.
+
+    The token and the signing certificate are obtained before hashing, so without network this fails at once.
+    """
+    from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
+
+    settings = SigstoreOptions(
+        identity_token=identity_token,
+        use_ambient_credentials=use_ambient_credentials,
+        force_oob=oauth_force_oob,
+        staging=staging,
+        trust_config=trust_config,
+        oidc_issuer=oidc_issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+    _sign(model, lambda: SigstoreSigner.connect(settings), options)
+
+
 def _verify(
     model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_files: bool, options: dict[str, Any]
 ) -> None:
@@ -330,12 +395,28 @@ def verify_certificate(
 
 @verify.command("sigstore")
 @click.argument("model", type=EXISTING)
-@_option("--identity", env="IDENTITY", required=True, help="The signer's identity (e-mail, or workflow URI).")
+@_option("--identity", env="IDENTITY", default=None, help="The signer's exact identity (e-mail, or workflow URI).")
+@_option(
+    "--identity-pattern",
+    env="IDENTITY_PATTERN",
+    default=None,
+    help="Or a pattern: '*' within a path segment, '**' across, e.g. "
+    "'https://github.com/acme/*/.github/workflows/*@refs/tags/*'.",
+)
 @_option(
     "--identity-provider",
     env="IDENTITY_PROVIDER",
     required=True,
     help="The OIDC issuer that vouched for the identity, e.g. https://token.actions.githubusercontent.com.",
+)
+@_option(
+    "--github",
+    "github_claims",
+    env="GITHUB",
+    multiple=True,
+    metavar="CLAIM=PATTERN",
+    help="Require a GitHub Actions claim of the certificate: repository, ref, trigger, workflow, sha or "
+    "runner-environment, e.g. --github repository=acme/models --github 'ref=refs/tags/*'.",
 )
 @_option(
     "--trusted-root",
@@ -344,27 +425,40 @@ def verify_certificate(
     default=None,
     help="A Sigstore trusted_root.json. Default: the production root shipped with sigstore-python (offline).",
 )
-@_option("--staging", env="STAGING", is_flag=True, help="Use the shipped staging root instead of production.")
+@_staging
+@_trust_config
 @_ignore_unsigned
 @_common
 def verify_sigstore(
     model: Path,
-    identity: str,
+    identity: str | None,
+    identity_pattern: str | None,
     identity_provider: str,
+    github_claims: tuple[str, ...],
     trusted_root: Path | None,
     staging: bool,
+    trust_config: Path | None,
     ignore_unsigned_files: bool,
     **options: Any,
 ) -> None:
-    """Verify MODEL's Sigstore (keyless) signature offline, for exactly this identity and issuer."""
-    from modelseal.signing.sigstore import SigstoreVerifier
+    """Verify MODEL's Sigstore (keyless) signature offline, for this identity (or pattern) and issuer."""
+    from modelseal.signing.identity import SigstoreIdentity
+    from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier
 
-    _verify(
-        model,
-        lambda: SigstoreVerifier(identity, identity_provider, trusted_root, staging),
-        ignore_unsigned_files,
-        options,
-    )
+    if (identity is None) == (identity_pattern is None):
+        raise click.UsageError("give exactly one of --identity and --identity-pattern")
+    claims = []
+    for item in github_claims:
+        claim, equals, pattern = item.partition("=")
+        if not equals:
+            raise click.BadParameter(f"{item!r} is not CLAIM=PATTERN", param_hint="--github")
+        claims.append((claim.strip(), pattern))
+    try:
+        signer = SigstoreIdentity(identity_provider, identity, identity_pattern, tuple(claims))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--github") from exc
+    trust = SigstoreTrust(trusted_root, trust_config, staging)
+    _verify(model, lambda: SigstoreVerifier((signer,), trust), ignore_unsigned_files, options)
 
 
 @main.command("digest")

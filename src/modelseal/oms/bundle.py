@@ -55,6 +55,8 @@ class Bundle:
         return hint if isinstance(hint, str) else None
 
     def to_json(self) -> bytes:
+        if self.raw:
+            return self.raw  # a bundle read or produced elsewhere (Sigstore) is written back byte for byte
         document = {
             "mediaType": BUNDLE_MEDIA_TYPE,
             "verificationMaterial": self.verification_material,
