@@ -17,6 +17,7 @@ _EXPORTS = {
     "InputError": "modelseal.errors",
     "ModelTreeError": "modelseal.errors",
     "ModelsealError": "modelseal.errors",
+    "ServiceError": "modelseal.errors",
     "SymlinkError": "modelseal.errors",
     "VerificationError": "modelseal.errors",
     "SignResult": "modelseal.signature",
@@ -28,6 +29,13 @@ _EXPORTS = {
     "CertificateVerifier": "modelseal.signing.certificate",
     "KeySigner": "modelseal.signing.key",
     "KeyVerifier": "modelseal.signing.key",
+    "SigstoreIdentity": "modelseal.signing.identity",
+    "SigstoreOptions": "modelseal.signing.sigstore_sign",
+    "SigstoreSigner": "modelseal.signing.sigstore_sign",
+    "SigstoreTrust": "modelseal.signing.sigstore",
+    "SigstoreVerifier": "modelseal.signing.sigstore",
+    "TokenKey": "modelseal.signing.pkcs11",
+    "load_trust_policy": "modelseal.policy.trust",
     "scan": "modelseal.scanning.scanner",
     "FileResult": "modelseal.scanning.findings",
     "Finding": "modelseal.scanning.findings",
@@ -41,14 +49,20 @@ if TYPE_CHECKING:
         InputError,
         ModelsealError,
         ModelTreeError,
+        ServiceError,
         SymlinkError,
         VerificationError,
     )
+    from modelseal.policy.trust import load_trust_policy
     from modelseal.scanning.findings import FileResult, Finding, Severity
     from modelseal.scanning.scanner import scan
     from modelseal.signature import SignResult, VerifyResult, digest, sign, verify
     from modelseal.signing.certificate import CertificateSigner, CertificateVerifier
+    from modelseal.signing.identity import SigstoreIdentity
     from modelseal.signing.key import KeySigner, KeyVerifier
+    from modelseal.signing.pkcs11 import TokenKey
+    from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier
+    from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
 
 
 def __getattr__(name: str) -> Any:
@@ -70,13 +84,21 @@ __all__ = [
     "KeyVerifier",
     "ModelTreeError",
     "ModelsealError",
+    "ServiceError",
     "Severity",
     "SignResult",
+    "SigstoreIdentity",
+    "SigstoreOptions",
+    "SigstoreSigner",
+    "SigstoreTrust",
+    "SigstoreVerifier",
     "SymlinkError",
+    "TokenKey",
     "VerificationError",
     "VerifyResult",
     "__version__",
     "digest",
+    "load_trust_policy",
     "scan",
     "sign",
     "verify",

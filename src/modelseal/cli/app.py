@@ -143,9 +143,23 @@ def sign() -> None:
     """Sign a model directory or file."""
 
 
-@main.group()
+class _VerifyGroup(click.Group):
+    """`modelseal verify --policy FILE MODEL` is `modelseal verify policy --policy FILE MODEL`: with a policy
+    the method comes from the signature, so no method subcommand is needed."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        policy_given = any(a == "--policy" or a.startswith("--policy=") for a in args)
+        if args and args[0] not in self.commands and policy_given:
+            args = ["policy", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_VerifyGroup)
 def verify() -> None:
-    """Verify a model against its signature. Hash type, method and ignore rules come from the signature."""
+    """Verify a model against its signature. Hash type, method and ignore rules come from the signature.
+
+    With `--policy FILE` (a trust policy) no method is named: `modelseal verify --policy trust.toml MODEL`.
+    """
 
 
 def _serialization(options: dict[str, Any]) -> dict[str, Any]:
@@ -459,6 +473,24 @@ def verify_sigstore(
         raise click.BadParameter(str(exc), param_hint="--github") from exc
     trust = SigstoreTrust(trusted_root, trust_config, staging)
     _verify(model, lambda: SigstoreVerifier((signer,), trust), ignore_unsigned_files, options)
+
+
+@verify.command("policy")
+@click.argument("model", type=EXISTING)
+@_option(
+    "--policy",
+    env="TRUST_POLICY",
+    type=FILE,
+    required=True,
+    help="Trust policy (TOML): the signers trusted for which models. The method comes from the signature.",
+)
+@_ignore_unsigned
+@_common
+def verify_policy(model: Path, policy: Path, ignore_unsigned_files: bool, **options: Any) -> None:
+    """Verify MODEL against the signers a trust policy file accepts for it."""
+    from modelseal.policy.trust import load_trust_policy
+
+    _verify(model, lambda: load_trust_policy(policy).verifier_for(model), ignore_unsigned_files, options)
 
 
 @main.command("digest")

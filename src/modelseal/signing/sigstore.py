@@ -79,6 +79,10 @@ class SigstoreVerifier:
         return cls((SigstoreIdentity(issuer, identity=identity),), trust)
 
     def verify(self, bundle: Bundle) -> SignerIdentity:
+        return self.verify_matching(bundle)[0]
+
+    def verify_matching(self, bundle: Bundle) -> tuple[SignerIdentity, SigstoreIdentity]:
+        """The signer, and which of the accepted identities it matched."""
         from sigstore.errors import Error as SigstoreError
         from sigstore.models import Bundle as SigstoreBundle
         from sigstore.verify import Verifier
@@ -104,7 +108,7 @@ class SigstoreVerifier:
         if payload != bundle.payload or payload_type != bundle.payload_type:
             raise VerificationError("the Sigstore-verified payload differs from the bundle's statement")
         assert policy.matched is not None and policy.certificate is not None
-        return _signer_identity(policy.certificate)
+        return _signer_identity(policy.certificate), policy.matched
 
 
 def _signed_by(certificate: x509.Certificate | None) -> str:

@@ -1,0 +1,1 @@
+"""Policy files: which signers are trusted for which models (and, later, what a scan must show)."""

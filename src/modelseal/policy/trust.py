@@ -1,0 +1,224 @@
+"""The trust policy file: which signers are trusted for which models. One TOML file replaces the per-method
+verify options; the verification method is taken from the signature.
+
+    version = 1
+
+    [sigstore]                      # optional: the roots Sigstore signatures must chain to (default: shipped)
+    trust-config = "private-sigstore.json"
+
+    [[signers]]
+    name = "release workflow"
+    method = "sigstore"
+    issuer = "https://token.actions.githubusercontent.com"
+    identity-pattern = "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/v*"
+    github = { repository = "acme/*", trigger = "push" }
+
+    [[signers]]
+    name = "ops key"
+    method = "key"
+    public-key = "keys/ops.pub"     # paths are relative to the policy file
+    models = ["ops-*"]              # optional: model names (or paths, with a '/') this signer may sign
+
+Every key is checked: a misspelt key, a wrong type or a missing file is an error naming the line, never ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelseal.errors import InputError, VerificationError
+from modelseal.oms.bundle import Bundle
+from modelseal.policy.toml_source import KeyPath, TomlSource
+from modelseal.signing.base import SignerIdentity, Verifier
+from modelseal.signing.identity import GITHUB_CLAIMS, SigstoreIdentity, glob_matches
+from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier
+
+POLICY_VERSION = 1
+_COMMON_KEYS = {"name", "method", "models"}
+_METHOD_KEYS = {
+    "key": {"public-key"},
+    "certificate": {"certificate-chain", "identity"},
+    "sigstore": {"issuer", "identity", "identity-pattern", "github"},
+}
+_TOP_KEYS = {"version", "sigstore", "signers"}
+_SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging"}
+
+
+@dataclass(frozen=True)
+class TrustedSigner:
+    name: str
+    method: str
+    models: tuple[str, ...]
+    verifier: Verifier  # for sigstore: a verifier of this one identity (several are combined at verification)
+    sigstore_identity: SigstoreIdentity | None = None
+
+    def covers(self, model: Path) -> bool:
+        """Whether this signer may sign `model`: patterns with '/' match the absolute path, others its name."""
+        if not self.models:
+            return True
+        absolute = model.resolve().as_posix()
+        return any(glob_matches(p, absolute if "/" in p else model.resolve().name) for p in self.models)
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    path: Path
+    signers: tuple[TrustedSigner, ...]
+    sigstore_trust: SigstoreTrust
+
+    def verifier_for(self, model: Path) -> PolicyVerifier:
+        return PolicyVerifier(self, model)
+
+
+class _Reader:
+    """Validates the parsed TOML against the schema, with errors that point at the line."""
+
+    def __init__(self, source: TomlSource) -> None:
+        self.source = source
+        self.base = source.path.parent
+
+    def fail(self, at: KeyPath, message: str, *details: str) -> InputError:
+        return self.source.error(at, message, *details)
+
+    def check_keys(self, table: dict[str, Any], allowed: set[str], at: KeyPath, where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail((*at, key), f"unknown key {key!r} in {where}", f"allowed: {', '.join(sorted(allowed))}")
+
+    def text(self, table: dict[str, Any], key: str, at: KeyPath, *, required: bool = False) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(at, f"{key!r} is required here")
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail((*at, key), f"{key!r} must be a non-empty string")
+        return value
+
+    def texts(self, table: dict[str, Any], key: str, at: KeyPath) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail((*at, key), f"{key!r} must be a list of non-empty strings")
+        return tuple(value)
+
+    def file(self, relative: str, at: KeyPath) -> Path:
+        path = self.base / relative
+        if not path.is_file():
+            raise self.fail(at, f"file {relative!r} not found (looked for {path})")
+        return path
+
+    def loaded(self, at: KeyPath, load: Any) -> Any:
+        """Run a loader (keys, certificates); its error gets the line."""
+        try:
+            return load()
+        except InputError as exc:
+            raise self.fail(at, exc.message, *exc.details) from exc
+
+    def sigstore_trust(self) -> SigstoreTrust:
+        table = self.source.data.get("sigstore", {})
+        if not isinstance(table, dict):
+            raise self.fail(("sigstore",), "[sigstore] must be a table")
+        self.check_keys(table, _SIGSTORE_KEYS, ("sigstore",), "[sigstore]")
+        roots = [k for k in ("trusted-root", "trust-config") if k in table]
+        if len(roots) > 1:
+            raise self.fail(("sigstore", roots[1]), "give trusted-root or trust-config, not both")
+        staging = table.get("staging", False)
+        if not isinstance(staging, bool):
+            raise self.fail(("sigstore", "staging"), "'staging' must be true or false")
+        files = {k: self.file(v, ("sigstore", k)) for k in roots if (v := self.text(table, k, ("sigstore",)))}
+        return SigstoreTrust(files.get("trusted-root"), files.get("trust-config"), staging)
+
+    def signer(self, index: int, table: Any, trust: SigstoreTrust) -> TrustedSigner:
+        at: KeyPath = ("signers", index)
+        if not isinstance(table, dict):
+            raise self.fail(at, "each signer must be a table ([[signers]])")
+        method = self.text(table, "method", at, required=True)
+        if method not in _METHOD_KEYS:
+            raise self.fail((*at, "method"), f"unknown method {method!r}", f"use one of {', '.join(_METHOD_KEYS)}")
+        self.check_keys(table, _COMMON_KEYS | _METHOD_KEYS[method], at, f"a {method} signer")
+        name = self.text(table, "name", at) or f"signer {index + 1} ({method})"
+        models = self.texts(table, "models", at)
+        if method == "key":
+            path = self.file(self.text(table, "public-key", at, required=True) or "", (*at, "public-key"))
+            from modelseal.signing.key import KeyVerifier
+
+            return TrustedSigner(
+                name, method, models, self.loaded((*at, "public-key"), lambda: KeyVerifier.from_file(path))
+            )
+        if method == "certificate":
+            chain = [self.file(p, (*at, "certificate-chain")) for p in self.texts(table, "certificate-chain", at)]
+            if not chain:
+                raise self.fail(at, "a certificate signer needs 'certificate-chain' (the certificates to trust)")
+            identity = self.text(table, "identity", at)
+            from modelseal.signing.certificate import CertificateVerifier
+
+            verifier = self.loaded((*at, "certificate-chain"), lambda: CertificateVerifier.from_files(chain, identity))
+            return TrustedSigner(name, method, models, verifier)
+        return self.sigstore_signer(table, at, name, models, trust)
+
+    def sigstore_signer(
+        self, table: dict[str, Any], at: KeyPath, name: str, models: tuple[str, ...], trust: SigstoreTrust
+    ) -> TrustedSigner:
+        issuer = self.text(table, "issuer", at, required=True) or ""
+        identity, pattern = self.text(table, "identity", at), self.text(table, "identity-pattern", at)
+        if (identity is None) == (pattern is None):
+            raise self.fail(at, "a sigstore signer needs exactly one of 'identity' and 'identity-pattern'")
+        github = table.get("github", {})
+        if not isinstance(github, dict):
+            raise self.fail((*at, "github"), "'github' must be a table of claim = pattern")
+        self.check_keys(github, set(GITHUB_CLAIMS), (*at, "github"), "github claims")
+        claims = tuple((claim, self.text(github, claim, (*at, "github")) or "") for claim in github)
+        identity_rule = SigstoreIdentity(issuer, identity, pattern, claims)
+        return TrustedSigner(name, "sigstore", models, SigstoreVerifier((identity_rule,), trust), identity_rule)
+
+    def policy(self) -> TrustPolicy:
+        data = self.source.data
+        self.check_keys(data, _TOP_KEYS, (), "the policy")
+        version = data.get("version")
+        if version != POLICY_VERSION:
+            raise self.fail(("version",), f"'version = {POLICY_VERSION}' is required (found {version!r})")
+        trust = self.sigstore_trust()
+        signers = data.get("signers", [])
+        if not isinstance(signers, list) or not signers:
+            raise self.fail(("signers",), "the policy trusts no signer: add at least one [[signers]] table")
+        return TrustPolicy(self.source.path, tuple(self.signer(i, s, trust) for i, s in enumerate(signers)), trust)
+
+
+def load_trust_policy(path: Path) -> TrustPolicy:
+    return _Reader(TomlSource.read(path, "policy file")).policy()
+
+
+@dataclass(frozen=True)
+class PolicyVerifier:
+    """Verifies a bundle against every policy signer of the bundle's method that covers the model."""
+
+    policy: TrustPolicy
+    model: Path
+    method: str = "policy"
+
+    def verify(self, bundle: Bundle) -> SignerIdentity:
+        candidates = [s for s in self.policy.signers if s.method == bundle.method and s.covers(self.model)]
+        if not candidates:
+            raise VerificationError(
+                f"the policy trusts no {bundle.method} signer for {self.model.name}",
+                details=(f"policy: {self.policy.path}", f"the model was signed with the {bundle.method!r} method"),
+            )
+        if bundle.method == "sigstore":
+            identities = tuple(s.sigstore_identity for s in candidates if s.sigstore_identity is not None)
+            signer, matched = SigstoreVerifier(identities, self.policy.sigstore_trust).verify_matching(bundle)
+            return _named(signer, next(s.name for s in candidates if s.sigstore_identity == matched))
+        failures: list[str] = []
+        for candidate in candidates:
+            try:
+                return _named(candidate.verifier.verify(bundle), candidate.name)
+            except VerificationError as exc:
+                failures.append(f"{candidate.name}: {exc.message}")
+        raise VerificationError("no signer trusted by the policy made this signature", details=tuple(failures))
+
+
+def _named(identity: SignerIdentity, name: str) -> SignerIdentity:
+    return SignerIdentity(
+        identity.method, f"{identity.summary} [policy signer: {name}]", {**identity.details, "policy_signer": name}
+    )
