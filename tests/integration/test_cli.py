@@ -183,3 +183,12 @@ def test_digest_command(model_dir: Path, make_key_pair: Callable[..., KeyPair]) 
 def test_help_lists_env_vars() -> None:
     result = modelseal("sign", "key", "--help")
     assert result.returncode == 0 and "MODELSEAL_PRIVATE_KEY" in result.stdout
+
+
+def test_public_key_is_exported_from_a_private_key(make_key_pair: Callable[..., KeyPair]) -> None:
+    pair = make_key_pair("P-521", password=b"secret")
+    exported = modelseal("public-key", "--private-key", pair.private, "--password", "secret")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.encode() == pair.public.read_bytes()
+    neither = modelseal("public-key")
+    assert neither.returncode == 2 and "exactly one of --pkcs11-uri and --private-key" in neither.stderr

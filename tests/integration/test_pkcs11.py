@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from modelseal import InputError, KeyVerifier, verify
 from modelseal.signing.pkcs11 import TokenKey
@@ -85,13 +84,10 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
 
 
 def _export_public_key(token: Token, label: str) -> Path:
-    key = TokenKey.open(token.uri(label))
-    try:
-        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    finally:
-        key.close()
+    """The consumer's copy of the token's public key, exported with `modelseal public-key`."""
     path = token.directory / f"{label}.pub"
-    path.write_bytes(pem)
+    result = modelseal("public-key", "--pkcs11-uri", token.uri(label), "--output", path)
+    assert result.returncode == 0, result.stderr
     return path
 
 

@@ -493,6 +493,47 @@ def verify_policy(model: Path, policy: Path, ignore_unsigned_files: bool, **opti
     _verify(model, lambda: load_trust_policy(policy).verifier_for(model), ignore_unsigned_files, options)
 
 
+@main.command("public-key")
+@_option("--pkcs11-uri", env="PKCS11_URI", default=None, help="RFC 7512 URI of a key on a PKCS#11 token.")
+@_option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Or a PEM EC private key.")
+@_password
+@_option(
+    "--output",
+    env="PUBLIC_KEY_OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the PEM public key here instead of standard output.",
+)
+def public_key_command(
+    pkcs11_uri: str | None, private_key: Path | None, password: str | None, output: Path | None
+) -> None:
+    """Print the PEM public key of a signing key, for `modelseal verify key --public-key` on the consumer's side."""
+    if (pkcs11_uri is None) == (private_key is None):
+        raise click.UsageError("give exactly one of --pkcs11-uri and --private-key")
+
+    def action() -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        from modelseal.oms.bundle import write_atomically
+        from modelseal.signing.keys import SigningKey, SoftwareKey
+
+        key: SigningKey
+        if pkcs11_uri is not None:
+            from modelseal.signing.pkcs11 import TokenKey
+
+            key = TokenKey.open(pkcs11_uri)
+        else:
+            assert private_key is not None
+            key = SoftwareKey.from_file(private_key, password)
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if output is None:
+            click.echo(pem.decode("ascii"), nl=False)
+        else:
+            write_atomically(output, pem)
+
+    run(action)
+
+
 @main.command("digest")
 @click.argument("model", type=EXISTING)
 @_signing
