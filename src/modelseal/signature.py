@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelseal.errors import InputError, ModelTreeError, SymlinkError, VerificationError
@@ -29,6 +29,7 @@ from modelseal.signing.base import Signer, SignerIdentity, Verifier
 from modelseal.tree import GIT_PATHS, ModelFile, ModelTree, TreeOptions, enumerate_model, normalize_ignore_path
 
 SIGNATURE_NAME = "model.sig"
+ATTESTATION_NAME = "model.scan.sig"  # signed scan results beside the signature; never part of the model
 MAX_LISTED_DIFFERENCES = 50
 
 
@@ -48,6 +49,7 @@ class VerifyResult:
     files_verified: int
     unsigned_ignored: tuple[str, ...]
     warnings: tuple[str, ...]
+    files: tuple[ModelFile, ...] = field(default=(), repr=False)  # what was hashed, with identities
 
 
 @contextmanager
@@ -68,17 +70,24 @@ def default_signature_path(model: Path) -> Path:
     return model / SIGNATURE_NAME if model.is_dir() else model.with_name(model.name + ".sig")
 
 
+def default_attestation_path(model: Path) -> Path:
+    """`MODEL/model.scan.sig` for a directory, `MODEL.scan.sig` beside a single file."""
+    return model / ATTESTATION_NAME if model.is_dir() else model.with_name(model.name + ".scan.sig")
+
+
 def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
+    """User ignores plus the signature and the scan attestation, when they lie inside the model."""
     ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
-    if signature is not None and model.is_dir():
-        inside = normalize_ignore_path(model, str(signature.absolute()))
-        if inside:
-            ignores.append(inside)
+    if model.is_dir():
+        for document in (signature, model / ATTESTATION_NAME):
+            inside = normalize_ignore_path(model, str(document.absolute())) if document is not None else None
+            if inside and inside not in ignores:
+                ignores.append(inside)
     return ignores
 
 
 @_bulk_allocation()
-def digest(
+def digest_tree(
     model: Path,
     *,
     hash_type: str = "sha256",
@@ -90,8 +99,8 @@ def digest(
     compat: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
-) -> tuple[Manifest, tuple[str, ...]]:
-    """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings."""
+) -> tuple[Manifest, ModelTree]:
+    """The manifest of `model` and the enumerated files it was computed from."""
     model = Path(model)
     ignores = _relative_ignores(model, ignore_paths, signature or default_signature_path(model))
     options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
@@ -107,6 +116,35 @@ def digest(
     with HashPool(hash_type, workers=workers, progress=progress) as pool:
         tree = enumerate_model(model, options, on_file=_prefetcher(pool, serialization))
         manifest = compute_manifest(tree, serialization, pool, compat=compat, single_file_name=single_name)
+    return manifest, tree
+
+
+def digest(
+    model: Path,
+    *,
+    hash_type: str = "sha256",
+    shard_size: int | None = None,
+    ignore_paths: Sequence[str | Path] = (),
+    ignore_git_paths: bool = True,
+    allow_symlinks: bool = False,
+    signature: Path | None = None,
+    compat: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Manifest, tuple[str, ...]]:
+    """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings."""
+    manifest, tree = digest_tree(
+        model,
+        hash_type=hash_type,
+        shard_size=shard_size,
+        ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths,
+        allow_symlinks=allow_symlinks,
+        signature=signature,
+        compat=compat,
+        workers=workers,
+        progress=progress,
+    )
     return manifest, tree.warnings
 
 
@@ -245,7 +283,9 @@ def verify(
         raise VerificationError(
             f"the model does not match its signature: {len(problems)} difference(s)", details=tuple(shown)
         )
-    return VerifyResult(model, signature, signer, signed, len(hashed_tree.files), unsigned, tree.warnings)
+    return VerifyResult(
+        model, signature, signer, signed, len(hashed_tree.files), unsigned, tree.warnings, hashed_tree.files
+    )
 
 
-__all__ = ["SignResult", "VerifyResult", "digest", "sign", "verify"]
+__all__ = ["SignResult", "VerifyResult", "default_attestation_path", "digest", "digest_tree", "sign", "verify"]

@@ -493,6 +493,184 @@ def verify_policy(model: Path, policy: Path, ignore_unsigned_files: bool, **opti
     _verify(model, lambda: load_trust_policy(policy).verifier_for(model), ignore_unsigned_files, options)
 
 
+@main.group()
+def attest() -> None:
+    """Sign statements about a model, bound to the same root digest as its signature."""
+
+
+def _attestation_signer(
+    private_key: Path | None,
+    password: str | None,
+    signing_certificate: Path | None,
+    certificate_chain: tuple[Path, ...],
+    pkcs11_uri: str | None,
+    sigstore: bool,
+    identity_token: str | None,
+) -> Callable[[], Any]:
+    """The signer the options name: a key (PEM or token), with a certificate if given, or Sigstore."""
+    keys = [name for name, given in (("--private-key", private_key), ("--pkcs11-uri", pkcs11_uri)) if given]
+    if sigstore == bool(keys) or len(keys) > 1:
+        raise click.UsageError("sign with exactly one of --private-key, --pkcs11-uri and --sigstore")
+    if sigstore:
+        from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
+
+        return lambda: SigstoreSigner.connect(SigstoreOptions(identity_token=identity_token))
+
+    def signer() -> Any:
+        from modelseal.signing.certificate import CertificateSigner
+        from modelseal.signing.key import KeySigner
+        from modelseal.signing.keys import SigningKey, SoftwareKey
+        from modelseal.signing.pkcs11 import TokenKey
+
+        key: SigningKey
+        if pkcs11_uri is not None:
+            key = TokenKey.open(pkcs11_uri)
+        else:
+            assert private_key is not None
+            key = SoftwareKey.from_file(private_key, password)
+        if signing_certificate is None:
+            return KeySigner(key)
+        return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
+
+    return signer
+
+
+@attest.command("scan")
+@click.argument("model", type=EXISTING)
+@_option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key...")
+@_option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token...")
+@_option("--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`).")
+@_option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token.")
+@_option(
+    "--signing-certificate",
+    env="SIGNING_CERTIFICATE",
+    type=FILE,
+    default=None,
+    help="With a key: its PEM certificate, to sign as a certificate signer.",
+)
+@_embedded_chain
+@_password
+@_option(
+    "--attestation",
+    env="ATTESTATION",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it. Default: MODEL/model.scan.sig, or MODEL.scan.sig beside a single file.",
+)
+@_option("--policy", env="POLICY", type=FILE, default=None, help="Scan policy TOML (as for `scan --policy`).")
+@_common
+def attest_scan_command(
+    model: Path,
+    private_key: Path | None,
+    pkcs11_uri: str | None,
+    sigstore: bool,
+    identity_token: str | None,
+    signing_certificate: Path | None,
+    certificate_chain: tuple[Path, ...],
+    password: str | None,
+    attestation: Path | None,
+    policy: Path | None,
+    **options: Any,
+) -> None:
+    """Scan MODEL and sign the verdicts as an in-toto attestation bound to the model's root digest.
+
+    The model is hashed as its signature says (when it has one), so both name the same bytes. Consumers then
+    `modelseal check` without scanning again.
+    """
+    factory = _attestation_signer(
+        private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
+    )
+
+    def action() -> None:
+        from modelseal.attest.attest import attest_scan
+        from modelseal.cli import render
+
+        signer = factory()
+        with render.hashing_progress(not options["as_json"]) as progress:
+            result = attest_scan(
+                model,
+                signer,
+                attestation=attestation,
+                policy=policy,
+                signature=options["signature"],
+                workers=options["workers"],
+                progress=progress,
+            )
+        render.attested(result, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+@main.command("check")
+@click.argument("model", type=EXISTING)
+@_option(
+    "--policy",
+    env="TRUST_POLICY",
+    type=FILE,
+    required=True,
+    help="Trust policy (TOML): trusted signers and, in [scan], what the scan must show.",
+)
+@_option("--attestation", env="ATTESTATION", type=FILE, default=None, help="Scan attestation to consider.")
+@_option(
+    "--format",
+    "output_format",
+    env="FORMAT",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    help="Report format; html is one self-contained file for a reviewer.",
+)
+@_option(
+    "--output",
+    env="OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+@_option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")
+@_option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
+def check_command(
+    model: Path,
+    policy: Path,
+    attestation: Path | None,
+    output_format: str,
+    output: Path | None,
+    signature: Path | None,
+    workers: int | None,
+) -> None:
+    """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
+
+    Exit codes: 0 pass, 1 a step failed, 2 usage error, 3 inconclusive (something could not be read).
+    """
+
+    def action() -> None:
+        from modelseal.attest.check import check
+        from modelseal.cli import render
+        from modelseal.cli.check_render import exit_code, write_report
+
+        with render.hashing_progress(output_format == "text" and output is None) as progress:
+            report = check(
+                model, policy, signature=signature, attestation=attestation, workers=workers, progress=progress
+            )
+        write_report(report, output_format, output)
+        sys.exit(exit_code(report))
+
+    run(action, output_format == "json")
+
+
+@main.command("inspect")
+@click.argument("file", type=FILE)
+@_option("--json", "as_json", env="JSON", is_flag=True, help="Print the decoded bundle as JSON.")
+def inspect_command(file: Path, as_json: bool) -> None:
+    """Show what a signature or attestation file says, without verifying it."""
+
+    def action() -> None:
+        from modelseal.cli.inspect import describe_file, print_description
+
+        print_description(describe_file(file), as_json)
+
+    run(action, as_json)
+
+
 @main.command("public-key")
 @_option("--pkcs11-uri", env="PKCS11_URI", default=None, help="RFC 7512 URI of a key on a PKCS#11 token.")
 @_option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Or a PEM EC private key.")
@@ -557,9 +735,10 @@ def digest_command(model: Path, **options: Any) -> None:
     "--format",
     "output_format",
     env="FORMAT",
-    type=click.Choice(["text", "json", "sarif"]),
+    type=click.Choice(["text", "json", "sarif", "html"]),
     default="text",
-    help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning.",
+    help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning; html is one "
+    "self-contained page for a reviewer.",
 )
 @_option(
     "--output",

@@ -15,6 +15,7 @@ from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, T
 from modelseal.errors import ModelsealError, VerificationError
 
 if TYPE_CHECKING:  # signing types only: `modelseal scan` must not pay for importing cryptography
+    from modelseal.attest.attest import AttestResult
     from modelseal.hashing.reader import ProgressCallback
     from modelseal.oms.manifest import Manifest
     from modelseal.signature import SignResult, VerifyResult
@@ -92,6 +93,25 @@ def verified(result: VerifyResult, as_json: bool) -> None:
             f"[yellow]{len(result.unsigned_ignored)} unsigned file(s) ignored[/]: "
             f"{escape(', '.join(result.unsigned_ignored[:10]))}"
         )
+
+
+def attested(result: AttestResult, as_json: bool) -> None:
+    statement = result.attestation
+    worst = max((r.worst for r in statement.results if r.worst is not None), default=None)
+    if as_json:
+        print_json(
+            {
+                "result": "attested",
+                "attestation": str(result.path),
+                "root_digest": {"sha256": statement.root_digest},
+                "files": len(statement.results),
+                "worst": worst.name if worst is not None else None,
+            }
+        )
+        return
+    verdict = f"worst finding {worst.name}" if worst is not None else "no findings"
+    out.print(f"[green]Attested[/] scan of {len(statement.results)} file(s) ({verdict}) → {escape(str(result.path))}")
+    out.print(f"subject sha256:{statement.root_digest}")
 
 
 def digested(manifest: Manifest, as_json: bool) -> None:

@@ -88,8 +88,13 @@ def run_scan(
         else:
             scan_render.print_report(summary, show_all)
     else:
-        document = to_json(summary, __version__) if output_format == "json" else to_sarif(summary, __version__)
-        text = json.dumps(document, indent=2) + "\n"
+        if output_format == "html":
+            from modelseal.reporting.html import render_scan
+
+            text = render_scan(summary, ", ".join(str(p) for p in paths))
+        else:
+            document = to_json(summary, __version__) if output_format == "json" else to_sarif(summary, __version__)
+            text = json.dumps(document, indent=2) + "\n"
         if output is not None:
             output.write_text(text, encoding="utf-8")
         else:

@@ -37,15 +37,9 @@ def _resources_json(resources: tuple[Resource, ...]) -> str:
 
 def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) -> bytes:
     """The payload bytes to sign for `manifest`: `canonical_json` of the statement."""
-    serialization: dict[str, Any] = {
-        "method": manifest.serialization.method,
-        "hash_type": manifest.serialization.hash_type,
-        "allow_symlinks": manifest.serialization.allow_symlinks,
-        "ignore_paths": sorted(manifest.serialization.ignore_paths or ()),
-    }
-    if manifest.serialization.method == "shards":
-        size = manifest.serialization.shard_size
-        serialization["shard_size"] = float(size) if shard_size_as_float and size is not None else size
+    serialization = serialization_json(manifest.serialization)
+    if manifest.serialization.method == "shards" and shard_size_as_float:
+        serialization["shard_size"] = float(serialization["shard_size"])
     statement = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": manifest.model_name, "digest": {"sha256": manifest.root_digest()}}],
@@ -64,7 +58,7 @@ def _fail(reason: str) -> BundleFormatError:
     return BundleFormatError(f"the signed statement is invalid: {reason}")
 
 
-def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+def require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in obj:
         raise _fail(f"{where} has no {key!r}")
     value = obj[key]
@@ -80,8 +74,8 @@ def _check_digest(digest: str, hash_type: str, where: str) -> str:
 
 
 def _parse_serialization(raw: dict[str, Any]) -> Serialization:
-    method = _require(raw, "method", str, "serialization")
-    hash_type = _require(raw, "hash_type", str, "serialization")
+    method = require(raw, "method", str, "serialization")
+    hash_type = require(raw, "hash_type", str, "serialization")
     allow_symlinks = raw.get("allow_symlinks", False)
     if not isinstance(allow_symlinks, bool):
         raise _fail("serialization.allow_symlinks is not a boolean")
@@ -92,7 +86,7 @@ def _parse_serialization(raw: dict[str, Any]) -> Serialization:
         raise _fail("serialization.ignore_paths is not a list of strings")
     shard_size: int | None = None
     if method == "shards":
-        size = _require(raw, "shard_size", (int, float), "serialization")
+        size = require(raw, "shard_size", (int, float), "serialization")
         if isinstance(size, bool) or float(size) != int(size) or int(size) <= 0:
             raise _fail(f"serialization.shard_size {size!r} is not a positive integer")
         shard_size = int(size)
@@ -107,9 +101,9 @@ def _parse_resource(raw: object, serialization: Serialization, index: int) -> Re
     where = f"resources[{index}]"
     if not isinstance(raw, dict):
         raise _fail(f"{where} is not an object")
-    name = _require(raw, "name", str, where)
-    algorithm = _require(raw, "algorithm", str, where)
-    digest = _require(raw, "digest", str, where)
+    name = require(raw, "name", str, where)
+    algorithm = require(raw, "algorithm", str, where)
+    digest = require(raw, "digest", str, where)
     if len(digest) != _DIGEST_LENGTHS[serialization.hash_type] or not _HEX.match(digest):
         raise _fail(f"{where} digest {digest!r} is not a {serialization.hash_type} hex digest")
     if algorithm not in (serialization.hash_type, f"{serialization.hash_type}-sharded-{serialization.shard_size}"):
@@ -126,24 +120,24 @@ def _parse_resource(raw: object, serialization: Serialization, index: int) -> Re
     return Resource(name, algorithm, digest.lower())
 
 
-def _parse_subject(statement: dict[str, Any]) -> tuple[str, str]:
-    subjects = _require(statement, "subject", list, "statement")
+def parse_subject(statement: dict[str, Any]) -> tuple[str, str]:
+    subjects = require(statement, "subject", list, "statement")
     if len(subjects) != 1 or not isinstance(subjects[0], dict):
         raise _fail(f"expected exactly one subject, found {len(subjects)}")
-    digest = _require(subjects[0], "digest", dict, "subject")
-    sha = _require(digest, "sha256", str, "subject.digest")
+    digest = require(subjects[0], "digest", dict, "subject")
+    sha = require(digest, "sha256", str, "subject.digest")
     name = subjects[0].get("name", "")
     return (name if isinstance(name, str) else ""), _check_digest(sha, "sha256", "subject")
 
 
 def _parse_legacy(statement: dict[str, Any]) -> Manifest:
     """v0.2 statements: one subject per file, digests are the files' sha256."""
-    subjects = _require(statement, "subject", list, "statement")
+    subjects = require(statement, "subject", list, "statement")
     resources = []
     for index, subject in enumerate(subjects):
         if not isinstance(subject, dict):
             raise _fail(f"subject[{index}] is not an object")
-        digest = _require(_require(subject, "digest", dict, f"subject[{index}]"), "sha256", str, "digest")
+        digest = require(require(subject, "digest", dict, f"subject[{index}]"), "sha256", str, "digest")
         resources.append({"name": subject.get("name"), "algorithm": "sha256", "digest": digest})
     serialization = Serialization("files", "sha256")
     parsed = tuple(_parse_resource(r, serialization, i) for i, r in enumerate(resources))
@@ -167,10 +161,33 @@ def parse_statement(payload: bytes) -> Manifest:
         return _parse_legacy(statement)
     if not isinstance(predicate_type, str) or not _ACCEPTED_PREDICATE.match(predicate_type):
         raise _fail(f"predicateType {predicate_type!r} is not a model signature (expected {PREDICATE_TYPE})")
-    subject_name, subject_digest = _parse_subject(statement)
-    predicate = _require(statement, "predicate", dict, "statement")
-    serialization = _parse_serialization(_require(predicate, "serialization", dict, "predicate"))
-    raw_resources = _require(predicate, "resources", list, "predicate")
+    subject_name, subject_digest = parse_subject(statement)
+    return parse_manifest(subject_name, subject_digest, require(statement, "predicate", dict, "statement"))
+
+
+def serialization_json(serialization: Serialization) -> dict[str, Any]:
+    """The predicate's `serialization` object: how the resources were computed."""
+    document: dict[str, Any] = {
+        "method": serialization.method,
+        "hash_type": serialization.hash_type,
+        "allow_symlinks": serialization.allow_symlinks,
+        "ignore_paths": sorted(serialization.ignore_paths or ()),
+    }
+    if serialization.method == "shards":
+        document["shard_size"] = serialization.shard_size
+    return document
+
+
+def manifest_json(manifest: Manifest) -> dict[str, Any]:
+    """`serialization` and `resources` as a model signature's predicate holds them (other statements embed them)."""
+    resources = [{"name": r.name, "algorithm": r.algorithm, "digest": r.digest} for r in manifest.resources]
+    return {"serialization": serialization_json(manifest.serialization), "resources": resources}
+
+
+def parse_manifest(subject_name: str, subject_digest: str, predicate: dict[str, Any]) -> Manifest:
+    """The manifest in a predicate's `serialization` and `resources`, checked against the subject digest."""
+    serialization = _parse_serialization(require(predicate, "serialization", dict, "predicate"))
+    raw_resources = require(predicate, "resources", list, "predicate")
     if not raw_resources:
         raise _fail("the statement lists no files: an empty model cannot be verified")
     resources = tuple(_parse_resource(r, serialization, i) for i, r in enumerate(raw_resources))

@@ -31,6 +31,8 @@ from typing import Any
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle
 from modelseal.policy.toml_source import KeyPath, TomlSource
+from modelseal.scanning.findings import Severity
+from modelseal.scanning.pickle.policy import load_policy
 from modelseal.signing.base import SignerIdentity, Verifier
 from modelseal.signing.identity import GITHUB_CLAIMS, SigstoreIdentity, glob_matches
 from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier
@@ -42,8 +44,21 @@ _METHOD_KEYS = {
     "certificate": {"certificate-chain", "identity"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
-_TOP_KEYS = {"version", "sigstore", "signers"}
+_TOP_KEYS = {"version", "sigstore", "signers", "scan"}
 _SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging"}
+_SCAN_KEYS = {"fail-on", "use-attestations", "attesters", "pickle-policy"}
+
+
+@dataclass(frozen=True)
+class ScanRequirements:
+    """What `check` demands of the scan: no finding at or above `fail_on`, nothing left unread. A signed scan
+    attestation by one of `attesters` (policy signer names; none named: any policy signer) may stand in for
+    scanning again."""
+
+    fail_on: Severity = Severity.HIGH
+    use_attestations: bool = True
+    attesters: tuple[str, ...] = ()
+    pickle_policy: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -67,9 +82,13 @@ class TrustPolicy:
     path: Path
     signers: tuple[TrustedSigner, ...]
     sigstore_trust: SigstoreTrust
+    scan: ScanRequirements = ScanRequirements()
 
     def verifier_for(self, model: Path) -> PolicyVerifier:
         return PolicyVerifier(self, model)
+
+    def attestation_verifier_for(self, model: Path) -> PolicyVerifier:
+        return PolicyVerifier(self, model, self.scan.attesters)
 
 
 class _Reader:
@@ -173,6 +192,27 @@ class _Reader:
         identity_rule = SigstoreIdentity(issuer, identity, pattern, claims)
         return TrustedSigner(name, "sigstore", models, SigstoreVerifier((identity_rule,), trust), identity_rule)
 
+    def scan(self, signer_names: set[str]) -> ScanRequirements:
+        table = self.source.data.get("scan", {})
+        if not isinstance(table, dict):
+            raise self.fail(("scan",), "[scan] must be a table")
+        self.check_keys(table, _SCAN_KEYS, ("scan",), "[scan]")
+        fail_on = self.text(table, "fail-on", ("scan",)) or "high"
+        if fail_on.upper() not in Severity.__members__:
+            raise self.fail(("scan", "fail-on"), f"fail-on {fail_on!r} is not a severity")
+        use = table.get("use-attestations", True)
+        if not isinstance(use, bool):
+            raise self.fail(("scan", "use-attestations"), "'use-attestations' must be true or false")
+        attesters = self.texts(table, "attesters", ("scan",))
+        for index, name in enumerate(attesters):
+            if name not in signer_names:
+                raise self.fail(("scan", "attesters", index), f"attester {name!r} is not the name of a signer")
+        pickle_policy = self.text(table, "pickle-policy", ("scan",))
+        path = self.file(pickle_policy, ("scan", "pickle-policy")) if pickle_policy else None
+        if path is not None:
+            self.loaded(("scan", "pickle-policy"), lambda: load_policy(path))
+        return ScanRequirements(Severity.parse(fail_on), use, attesters, path)
+
     def policy(self) -> TrustPolicy:
         data = self.source.data
         self.check_keys(data, _TOP_KEYS, (), "the policy")
@@ -183,7 +223,8 @@ class _Reader:
         signers = data.get("signers", [])
         if not isinstance(signers, list) or not signers:
             raise self.fail(("signers",), "the policy trusts no signer: add at least one [[signers]] table")
-        return TrustPolicy(self.source.path, tuple(self.signer(i, s, trust) for i, s in enumerate(signers)), trust)
+        trusted = tuple(self.signer(i, s, trust) for i, s in enumerate(signers))
+        return TrustPolicy(self.source.path, trusted, trust, self.scan({s.name for s in trusted}))
 
 
 def load_trust_policy(path: Path) -> TrustPolicy:
@@ -196,10 +237,15 @@ class PolicyVerifier:
 
     policy: TrustPolicy
     model: Path
+    only: tuple[str, ...] = ()  # signer names to consider; empty: all
     method: str = "policy"
 
     def verify(self, bundle: Bundle) -> SignerIdentity:
-        candidates = [s for s in self.policy.signers if s.method == bundle.method and s.covers(self.model)]
+        candidates = [
+            s
+            for s in self.policy.signers
+            if s.method == bundle.method and s.covers(self.model) and (not self.only or s.name in self.only)
+        ]
         if not candidates:
             raise VerificationError(
                 f"the policy trusts no {bundle.method} signer for {self.model.name}",

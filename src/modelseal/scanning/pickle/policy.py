@@ -6,6 +6,7 @@ The lists are data (`policy.toml`, plus optional user overrides); this module on
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -94,9 +95,24 @@ def _verdict(policy: PicklePolicy, name: str) -> Verdict:
     return Verdict.UNKNOWN
 
 
+def _default_text() -> str:
+    return resources.files("modelseal.scanning.pickle").joinpath("policy.toml").read_text(encoding="utf-8")
+
+
 def _load_default() -> PicklePolicy:
-    text = resources.files("modelseal.scanning.pickle").joinpath("policy.toml").read_text(encoding="utf-8")
-    return PicklePolicy.from_mapping(tomllib.loads(text))
+    return PicklePolicy.from_mapping(tomllib.loads(_default_text()))
+
+
+def policy_digest(path: Path | None) -> str:
+    """sha256 naming the policy a scan ran under: the shipped lists, then the user's file byte for byte. A scan
+    attestation records it, so a result made under other rules is not taken for this one."""
+    digest = hashlib.sha256(_default_text().encode("utf-8"))
+    if path is not None:
+        try:
+            digest.update(b"\0" + Path(path).read_bytes())
+        except OSError as exc:
+            raise InputError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
 
 
 DEFAULT_POLICY = _load_default()

@@ -1,0 +1,108 @@
+"""`attest scan`: hash the model, scan exactly the hashed files, and sign the verdicts bound to the root digest.
+
+The scan must describe the bytes the digest names: every file's identity (device, inode, size, mtime) is
+compared after scanning with the one recorded before hashing, so a file swapped in between is an error, not
+a clean verdict for bytes nobody scanned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelseal import __version__
+from modelseal.attest.predicate import ScanAttestation, build_scan_statement
+from modelseal.errors import FileChangedError, InputError, ModelsealError
+from modelseal.hashing.reader import ProgressCallback
+from modelseal.oms.bundle import read_bundle, write_atomically
+from modelseal.oms.manifest import Manifest, Serialization
+from modelseal.oms.statement import parse_statement
+from modelseal.scanning.findings import FileResult
+from modelseal.scanning.pickle.policy import load_policy, policy_digest
+from modelseal.scanning.scanner import ScanOptions, scan_target
+from modelseal.signature import default_attestation_path, default_signature_path, digest_tree
+from modelseal.signing.base import Signer
+from modelseal.tree import GIT_PATHS, ModelFile, identity_of
+
+
+def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptions) -> tuple[FileResult, ...]:
+    """Scan `files` (from a manifest's tree), each named by its model-relative name, and prove that none changed
+    since it was hashed."""
+    boundary = model if model.is_dir() else None
+    results = []
+    for file in files:
+        result = scan_target(Path(file.path), boundary, options)
+        try:
+            unchanged = identity_of(os.stat(file.path)) == file.identity
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise FileChangedError(
+                f"{file.name!r} changed between hashing and scanning",
+                details=("the scan would not describe the hashed bytes; run again when nothing writes the model",),
+            )
+        results.append(dataclasses.replace(result, path=file.name))
+    return tuple(results)
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class AttestResult:
+    path: Path
+    attestation: ScanAttestation
+
+
+def _signed_serialization(model: Path, signature: Path | None) -> Serialization:
+    """How the model's signature hashed it, so the attestation's subject is the signature's subject; the
+    defaults when the model is not signed yet."""
+    path = signature or default_signature_path(model)
+    if not path.is_file():
+        return Serialization("files", "sha256")
+    try:
+        return parse_statement(read_bundle(path).payload).serialization
+    except ModelsealError as exc:
+        raise InputError(f"cannot read the model's signature {path}: {exc.message}") from exc
+
+
+def attest_scan(
+    model: Path,
+    signer: Signer,
+    *,
+    attestation: Path | None = None,
+    policy: Path | None = None,
+    signature: Path | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> AttestResult:
+    """Scan `model` and write a signed scan attestation (default `MODEL/model.scan.sig`)."""
+    model = Path(model)
+    target = Path(attestation) if attestation else default_attestation_path(model)
+    signed = _signed_serialization(model, signature)
+    recorded = set(signed.ignore_paths or ())
+    manifest, tree = digest_tree(
+        model,
+        hash_type=signed.hash_type,
+        shard_size=signed.shard_size,
+        allow_symlinks=signed.allow_symlinks,
+        ignore_git_paths=signed.ignore_paths is None or bool(recorded & set(GIT_PATHS)),
+        ignore_paths=[*sorted(recorded - set(GIT_PATHS)), str(target.absolute())],
+        signature=signature or default_signature_path(model),
+        workers=workers,
+        progress=progress,
+    )
+    results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)))
+    statement = ScanAttestation(_named(manifest, model), __version__, policy_digest(policy), now_utc(), results)
+    bundle = signer.sign(build_scan_statement(statement))
+    write_atomically(target, bundle.to_json())
+    return AttestResult(target, statement)
+
+
+def _named(manifest: Manifest, model: Path) -> Manifest:
+    return manifest if manifest.model_name else dataclasses.replace(manifest, model_name=model.name)

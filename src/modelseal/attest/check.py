@@ -1,0 +1,162 @@
+"""`check`: one decision before a model is loaded or deployed, from numbered steps that each fail closed.
+
+1. signature   the model verifies against a signer the trust policy accepts for it;
+2. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
+               the verified bytes and the current scan policy; otherwise the model is scanned now;
+3. scan        no finding at or above the policy's threshold, and no file left unread.
+
+A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from modelseal.attest.attest import scan_model_files
+from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
+from modelseal.errors import FileChangedError, ModelsealError, VerificationError
+from modelseal.hashing.reader import ProgressCallback
+from modelseal.oms.bundle import read_bundle
+from modelseal.policy.trust import TrustPolicy, load_trust_policy
+from modelseal.scanning.findings import FileResult
+from modelseal.scanning.pickle.policy import load_policy, policy_digest
+from modelseal.scanning.report import ScanSummary
+from modelseal.scanning.scanner import ScanOptions
+from modelseal.signature import VerifyResult, default_attestation_path, default_signature_path, verify
+from modelseal.signing.base import SignerIdentity
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    name: str
+    outcome: Outcome
+    summary: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    model: Path
+    steps: tuple[CheckStep, ...]
+    signer: SignerIdentity | None = None
+    root_digest: str | None = None
+    scan: ScanSummary | None = None
+    scan_source: str | None = None  # "attestation" or "scan"
+    attester: SignerIdentity | None = field(default=None)
+
+    @property
+    def verdict(self) -> Outcome:
+        outcomes = {step.outcome for step in self.steps}
+        if Outcome.FAILED in outcomes:
+            return Outcome.FAILED
+        if Outcome.INCONCLUSIVE in outcomes:
+            return Outcome.INCONCLUSIVE
+        return Outcome.PASSED
+
+
+def _signature_step(
+    model: Path, policy: TrustPolicy, signature: Path | None, workers: int | None, progress: ProgressCallback | None
+) -> tuple[CheckStep, VerifyResult | None]:
+    path = signature or default_signature_path(model)
+    if not path.is_file():
+        return CheckStep("signature", Outcome.FAILED, f"the model is not signed: {path} does not exist"), None
+    try:
+        result = verify(model, policy.verifier_for(model), signature=path, workers=workers, progress=progress)
+    except VerificationError as exc:
+        return CheckStep("signature", Outcome.FAILED, exc.message, exc.details), None
+    except FileChangedError as exc:
+        return CheckStep("signature", Outcome.INCONCLUSIVE, exc.message, exc.details), None
+    summary = f"{result.files_verified} file(s) verified, signed by {result.signer.summary}"
+    return CheckStep("signature", Outcome.PASSED, summary), result
+
+
+def _attestation_step(
+    model: Path, policy: TrustPolicy, verified: VerifyResult, path: Path, digest: str
+) -> tuple[CheckStep, ScanAttestation | None, SignerIdentity | None]:
+    if not policy.scan.use_attestations:
+        return CheckStep("attestation", Outcome.SKIPPED, "the policy does not accept scan attestations"), None, None
+    if not path.is_file():
+        return CheckStep("attestation", Outcome.SKIPPED, f"no scan attestation ({path.name}): scanning now"), None, None
+    try:
+        bundle = read_bundle(path)
+        attester = policy.attestation_verifier_for(model).verify(bundle)
+        attestation = parse_scan_statement(bundle.payload)
+    except VerificationError as exc:
+        reason = f"the scan attestation {path.name} is not trusted: {exc.message}"
+        return CheckStep("attestation", Outcome.FAILED, reason, exc.details), None, None
+    if attestation.root_digest != verified.manifest.root_digest():
+        reason = "the scan attestation was made for other bytes (the model changed since): scanning now"
+        return CheckStep("attestation", Outcome.SKIPPED, reason), None, None
+    if attestation.policy_digest != digest:
+        reason = "the scan attestation was made under another scan policy or scanner release: scanning now"
+        return CheckStep("attestation", Outcome.SKIPPED, reason), None, None
+    summary = (
+        f"trusted: scanned {attestation.scanned_at} by modelseal {attestation.scanner_version}, "
+        f"attested by {attester.summary}"
+    )
+    return CheckStep("attestation", Outcome.PASSED, summary), attestation, attester
+
+
+def _scan_step(results: tuple[FileResult, ...], summary: ScanSummary, source: str) -> CheckStep:
+    origin = "from the attestation" if source == "attestation" else "scanned now"
+    if summary.failing:
+        lines = tuple(
+            f"{result.path}: {finding.severity.name} {finding.message}"
+            + (f" — would run {finding.payload}" if finding.payload else "")
+            for result, finding in summary.failing
+        )
+        reason = f"{len(summary.failing)} finding(s) at or above {summary.fail_on.name} ({origin})"
+        return CheckStep("scan", Outcome.FAILED, reason, lines)
+    if summary.incomplete:
+        lines = tuple(f"{r.path}: {'; '.join(r.notes) or 'not fully read'}" for r in summary.incomplete)
+        reason = f"{len(summary.incomplete)} file(s) could not be fully scanned ({origin})"
+        return CheckStep("scan", Outcome.INCONCLUSIVE, reason, lines)
+    return CheckStep(
+        "scan", Outcome.PASSED, f"{len(results)} file(s), nothing at or above {summary.fail_on.name} ({origin})"
+    )
+
+
+def check(
+    model: Path,
+    policy: Path | TrustPolicy,
+    *,
+    signature: Path | None = None,
+    attestation: Path | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> CheckReport:
+    """Decide whether `model` may be used under `policy` (a trust policy file or a loaded one)."""
+    model = Path(model)
+    trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
+    scan_policy = load_policy(trust.scan.pickle_policy)
+    digest = policy_digest(trust.scan.pickle_policy)
+    signature_step, verified = _signature_step(model, trust, signature, workers, progress)
+    if verified is None:
+        skipped = CheckStep("scan", Outcome.SKIPPED, "not scanned: the model's bytes are not vouched for")
+        return CheckReport(model, (signature_step, skipped))
+    path = Path(attestation) if attestation else default_attestation_path(model)
+    attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
+    steps = [signature_step, attestation_step]
+    if attestation_step.outcome is Outcome.FAILED:
+        steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
+        return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+    try:
+        if attested is not None:
+            results, source = attested.results, "attestation"
+        else:
+            results, source = scan_model_files(model, verified.files, ScanOptions(policy=scan_policy)), "scan"
+    except ModelsealError as exc:
+        steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
+        return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+    summary = ScanSummary(results, trust.scan.fail_on)
+    steps.append(_scan_step(results, summary, source))
+    return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest(), summary, source, attester)

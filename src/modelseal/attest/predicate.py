@@ -1,0 +1,151 @@
+"""The scan attestation: an in-toto statement whose subject is the model's root digest (the one its signature
+binds) and whose predicate holds the scan's verdicts. Documented in docs/scan-attestation.schema.json.
+
+The predicate embeds the manifest (serialization and per-file digests) so the statement stands alone: the
+subject digest is checked against it exactly as for a model signature, and every verdict names a file whose
+digest is signed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from modelseal.errors import BundleFormatError
+from modelseal.oms.manifest import Manifest
+from modelseal.oms.statement import (
+    STATEMENT_TYPE,
+    canonical_json,
+    manifest_json,
+    parse_manifest,
+    parse_subject,
+    require,
+)
+from modelseal.scanning.findings import FileResult, Finding, Severity, Status
+from modelseal.scanning.report import finding_json
+
+SCAN_PREDICATE_TYPE = "https://modelseal.dev/attestation/scan/v1"
+
+
+@dataclass(frozen=True)
+class ScanAttestation:
+    """What a signed scan attestation says: these bytes were scanned, by this scanner, under this policy."""
+
+    manifest: Manifest
+    scanner_version: str
+    policy_digest: str
+    scanned_at: str
+    results: tuple[FileResult, ...]  # paths are the model-relative names
+
+    @property
+    def root_digest(self) -> str:
+        return self.manifest.root_digest()
+
+
+def build_scan_statement(attestation: ScanAttestation) -> bytes:
+    results = attestation.results
+    worst = max((r.worst for r in results if r.worst is not None), default=None)
+    predicate = {
+        "scanner": {"name": "modelseal", "version": attestation.scanner_version},
+        "scannedAt": attestation.scanned_at,
+        "policy": {"sha256": attestation.policy_digest},
+        "model": manifest_json(attestation.manifest),
+        "summary": {
+            "files": len(results),
+            "incomplete": sum(1 for r in results if r.status is Status.INCOMPLETE),
+            "worst": worst.name if worst is not None else None,
+        },
+        "files": [
+            {
+                "path": r.path,
+                "format": r.format,
+                "status": r.status.value,
+                "notes": list(r.notes),
+                "findings": [finding_json(f) for f in r.findings],
+            }
+            for r in results
+        ],
+    }
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": attestation.manifest.model_name, "digest": {"sha256": attestation.root_digest}}],
+        "predicateType": SCAN_PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+    return canonical_json(statement)
+
+
+def _fail(reason: str) -> BundleFormatError:
+    return BundleFormatError(f"the scan attestation is invalid: {reason}")
+
+
+def _finding(raw: Any, where: str) -> Finding:
+    if not isinstance(raw, dict):
+        raise _fail(f"{where} is not an object")
+    try:
+        severity = Severity.parse(require(raw, "severity", str, where))
+    except KeyError as exc:
+        raise _fail(f"{where}.severity is not a severity") from exc
+    offset = raw.get("offset")
+    return Finding(
+        rule=require(raw, "rule", str, where),
+        severity=severity,
+        message=require(raw, "message", str, where),
+        member=raw.get("member") or "",
+        offset=offset if isinstance(offset, int) else None,
+        target=raw.get("target") if isinstance(raw.get("target"), str) else None,
+        payload=raw.get("payload") if isinstance(raw.get("payload"), str) else None,
+    )
+
+
+def _file(raw: Any, index: int) -> FileResult:
+    where = f"files[{index}]"
+    if not isinstance(raw, dict):
+        raise _fail(f"{where} is not an object")
+    try:
+        status = Status(require(raw, "status", str, where))
+    except ValueError as exc:
+        raise _fail(f"{where}.status is not a scan status") from exc
+    findings = require(raw, "findings", list, where)
+    notes = raw.get("notes", [])
+    return FileResult(
+        path=require(raw, "path", str, where),
+        format=require(raw, "format", str, where),
+        status=status,
+        findings=tuple(_finding(f, f"{where}.findings[{i}]") for i, f in enumerate(findings)),
+        notes=tuple(n for n in notes if isinstance(n, str)) if isinstance(notes, list) else (),
+    )
+
+
+def parse_scan_statement(payload: bytes) -> ScanAttestation:
+    """Parse a signed payload as a scan attestation; the embedded manifest must match the subject."""
+    try:
+        statement = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(f"payload is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        raise _fail("payload is not an in-toto statement")
+    if statement.get("predicateType") != SCAN_PREDICATE_TYPE:
+        raise _fail(f"predicateType {statement.get('predicateType')!r} is not {SCAN_PREDICATE_TYPE!r}")
+    subject_name, subject_digest = parse_subject(statement)
+    predicate = require(statement, "predicate", dict, "statement")
+    manifest = parse_manifest(subject_name, subject_digest, require(predicate, "model", dict, "predicate"))
+    scanner = require(predicate, "scanner", dict, "predicate")
+    policy = require(predicate, "policy", dict, "predicate")
+    results = tuple(_file(raw, i) for i, raw in enumerate(require(predicate, "files", list, "predicate")))
+    return ScanAttestation(
+        manifest=manifest,
+        scanner_version=require(scanner, "version", str, "scanner"),
+        policy_digest=require(policy, "sha256", str, "policy"),
+        scanned_at=require(predicate, "scannedAt", str, "predicate"),
+        results=results,
+    )
+
+
+def is_scan_statement(payload: bytes) -> bool:
+    try:
+        statement = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(statement, dict) and statement.get("predicateType") == SCAN_PREDICATE_TYPE

@@ -1,0 +1,124 @@
+"""`modelseal inspect FILE`: what a model signature or scan attestation says, decoded but NOT verified."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from rich.markup import escape
+
+from modelseal.attest.predicate import SCAN_PREDICATE_TYPE, parse_scan_statement
+from modelseal.cli.render import out, print_json
+from modelseal.oms.bundle import Bundle, read_bundle
+from modelseal.oms.statement import parse_statement
+from modelseal.signing.certificate import leaf_identities
+from modelseal.signing.identity import certificate_claim, certificate_identities
+
+MAX_LISTED = 20
+
+
+def _signer(bundle: Bundle) -> dict[str, Any]:
+    material = bundle.verification_material
+    if bundle.method == "key":
+        return {"method": "key", "key_hint": bundle.public_key_hint()}
+    if bundle.method == "certificate":
+        leaf = x509.load_der_x509_certificate(bundle.certificates_der()[0])
+        return {
+            "method": "certificate",
+            "subject": leaf.subject.rfc4514_string(),
+            "issuer": leaf.issuer.rfc4514_string(),
+            "names": sorted(set(leaf_identities(leaf))),
+            "not_after": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+        }
+    leaf = x509.load_der_x509_certificate(base64.b64decode(material["certificate"]["rawBytes"]))
+    entries = material.get("tlogEntries", [])
+    logged = [
+        {
+            "log_index": entry.get("logIndex"),
+            "integrated_time": datetime.datetime.fromtimestamp(int(entry["integratedTime"]), datetime.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+        }
+        for entry in entries
+        if isinstance(entry, dict) and str(entry.get("integratedTime", "")).isdigit()
+    ]
+    return {
+        "method": "sigstore",
+        "identity": ", ".join(certificate_identities(leaf)),
+        "issuer": certificate_claim(leaf, "issuer"),
+        "transparency_log": logged,
+        **{f"github_{c}": v for c in ("repository", "ref", "workflow") if (v := certificate_claim(leaf, c))},
+    }
+
+
+def _statement(bundle: Bundle) -> dict[str, Any]:
+    predicate_type = json.loads(bundle.payload).get("predicateType")
+    if predicate_type == SCAN_PREDICATE_TYPE:
+        scan = parse_scan_statement(bundle.payload)
+        return {
+            "kind": "scan attestation",
+            "predicate_type": predicate_type,
+            "subject": {"name": scan.manifest.model_name, "sha256": scan.root_digest},
+            "scanner": f"modelseal {scan.scanner_version}",
+            "scanned_at": scan.scanned_at,
+            "policy_sha256": scan.policy_digest,
+            "files": [
+                {
+                    "path": r.path,
+                    "format": r.format,
+                    "status": r.status.value,
+                    "findings": [
+                        f"{f.severity.name} {f.message}" + (f" ({f.payload})" if f.payload else "") for f in r.findings
+                    ],
+                }
+                for r in scan.results
+            ],
+        }
+    manifest = parse_statement(bundle.payload)
+    s = manifest.serialization
+    return {
+        "kind": "model signature",
+        "predicate_type": predicate_type,
+        "subject": {"name": manifest.model_name, "sha256": manifest.root_digest()},
+        "serialization": f"{s.method}/{s.hash_type}" + (f", shards of {s.shard_size} bytes" if s.shard_size else ""),
+        "ignore_paths": list(s.ignore_paths or ()),
+        "resources": len(manifest.resources),
+        "files": [f"{r.name}  {r.algorithm}:{r.digest}" for r in manifest.resources],
+    }
+
+
+def describe_file(path: Path) -> dict[str, Any]:
+    bundle = read_bundle(path)
+    return {"file": str(path), "verified": False, "signer": _signer(bundle), "statement": _statement(bundle)}
+
+
+def print_description(description: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(description)
+        return
+    statement, signer = description["statement"], description["signer"]
+    out.print(f"[bold]{escape(description['file'])}[/]: {statement['kind']} [yellow](not verified)[/]")
+    out.print(f"  subject    {escape(statement['subject']['name'] or '-')} sha256:{statement['subject']['sha256']}")
+    out.print(f"  signed by  {escape(json.dumps({k: v for k, v in signer.items() if k != 'transparency_log'}))}")
+    for entry in signer.get("transparency_log", []):
+        out.print(f"  logged     Rekor index {entry['log_index']} at {entry['integrated_time']}")
+    for key in ("serialization", "scanner", "scanned_at", "resources"):
+        if key in statement:
+            out.print(f"  {key.replace('_', ' '):<10} {escape(str(statement[key]))}")
+    files = statement["files"]
+    for item in files[:MAX_LISTED]:
+        if isinstance(item, str):
+            out.print(f"    {escape(item)}")
+            continue
+        findings = item["findings"]
+        mark = "[green]clean[/]" if not findings and item["status"] == "scanned" else escape(item["status"])
+        out.print(f"    {escape(item['path'])} ({escape(item['format'])}): {mark}")
+        for finding in findings:
+            out.print(f"      [red]{escape(finding)}[/]")
+    if len(files) > MAX_LISTED:
+        out.print(f"    … and {len(files) - MAX_LISTED} more")
+    out.print("[dim]Verify before trusting any of this: modelseal verify / modelseal check.[/]")

@@ -1,0 +1,1 @@
+"""Report renderers shared by several commands (the HTML page)."""
