@@ -37,12 +37,17 @@ _EXPORTS = {
     "TokenKey": "modelseal.signing.pkcs11",
     "load_trust_policy": "modelseal.policy.trust",
     "scan": "modelseal.scanning.scanner",
+    "check": "modelseal.attest.check",
+    "CheckReport": "modelseal.attest.check",
+    "attest_scan": "modelseal.attest.attest",
     "FileResult": "modelseal.scanning.findings",
     "Finding": "modelseal.scanning.findings",
     "Severity": "modelseal.scanning.findings",
 }
 
 if TYPE_CHECKING:
+    from modelseal.attest.attest import attest_scan
+    from modelseal.attest.check import CheckReport, check
     from modelseal.errors import (
         BundleFormatError,
         FileChangedError,
@@ -76,6 +81,7 @@ __all__ = [
     "BundleFormatError",
     "CertificateSigner",
     "CertificateVerifier",
+    "CheckReport",
     "FileChangedError",
     "FileResult",
     "Finding",
@@ -97,6 +103,8 @@ __all__ = [
     "VerificationError",
     "VerifyResult",
     "__version__",
+    "attest_scan",
+    "check",
     "digest",
     "load_trust_policy",
     "scan",
