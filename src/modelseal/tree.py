@@ -114,8 +114,13 @@ class _Walker:
     """Depth-first walk that applies the ignore and symlink rules and collects files."""
 
     def __init__(self, root: Path, options: TreeOptions, on_file: Callable[[ModelFile], None] | None) -> None:
+        from modelseal.hf_cache import cache_entry_of
+
         self.root = root
         self.real_root = os.path.realpath(root)
+        entry = cache_entry_of(root)
+        # a Hugging Face snapshot's links into its repository's blobs are the cache's layout, not user links
+        self.layout_root = str(entry) if entry is not None and entry != Path(self.real_root) else None
         self.options = options
         self.ignores = options.effective_ignores()
         self.files: list[ModelFile] = []
@@ -151,6 +156,10 @@ class _Walker:
             self.on_file(file)
 
     def _visit(self, path: str, name: str, is_link: bool, ancestors: frozenset[tuple[int, int]]) -> None:
+        if is_link and self._is_cache_blob(path):
+            st = os.stat(path)
+            self._add(ModelFile(name, path, identity_of(st)))
+            return
         if is_link:
             if not self.options.allow_symlinks:
                 raise SymlinkError(
@@ -174,6 +183,12 @@ class _Walker:
             self._add(ModelFile(name, path, identity_of(st)))
         else:
             raise ModelTreeError(f"{name!r} is not a regular file or directory (device, FIFO or socket)")
+
+    def _is_cache_blob(self, path: str) -> bool:
+        if self.layout_root is None:
+            return False
+        target = os.path.realpath(path)
+        return os.path.commonpath([target, self.layout_root]) == self.layout_root and os.path.isfile(target)
 
 
 def enumerate_model(root: Path, options: TreeOptions, on_file: Callable[[ModelFile], None] | None = None) -> ModelTree:

@@ -23,7 +23,7 @@ from modelseal.oms.manifest import Manifest, Serialization
 from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pickle.policy import load_policy, policy_digest
-from modelseal.scanning.scanner import ScanOptions, scan_target
+from modelseal.scanning.scanner import ScanOptions, scan_target, symlink_boundary
 from modelseal.signature import default_attestation_path, default_signature_path, digest_tree
 from modelseal.signing.base import Signer
 from modelseal.tree import GIT_PATHS, ModelFile, identity_of
@@ -32,7 +32,7 @@ from modelseal.tree import GIT_PATHS, ModelFile, identity_of
 def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptions) -> tuple[FileResult, ...]:
     """Scan `files` (from a manifest's tree), each named by its model-relative name, and prove that none changed
     since it was hashed."""
-    boundary = model if model.is_dir() else None
+    boundary = symlink_boundary(model) if model.is_dir() else None
     results = []
     for file in files:
         result = scan_target(Path(file.path), boundary, options)

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,7 +23,37 @@ CONTEXT = {
     "help_option_names": ["-h", "--help"],
     "show_default": True,
 }
-EXISTING = click.Path(exists=True, path_type=Path)
+
+
+if TYPE_CHECKING:
+    _PathType = click.ParamType[Path]
+else:  # click < 8.3 has no generic ParamType at runtime
+    _PathType = click.ParamType
+
+
+class _ModelPath(_PathType):
+    """An existing file or directory, or `org/name[@revision]` from the local Hugging Face cache (no network)."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            return value
+        path = Path(value)
+        if path.exists() or path.is_symlink():
+            return path
+        from modelseal.errors import InputError
+        from modelseal.hf_cache import looks_like_repo_id, resolve_repo
+
+        if not looks_like_repo_id(value):
+            self.fail(f"path {value!r} does not exist", param, ctx)
+        try:
+            return resolve_repo(value)
+        except InputError as exc:
+            self.fail(exc.diagnostics(), param, ctx)
+
+
+EXISTING = _ModelPath()
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 

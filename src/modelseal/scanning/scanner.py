@@ -57,19 +57,18 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     return FileScan(Path(path), options or ScanOptions()).run()
 
 
-def _boundary(directory: Path) -> Path:
+def symlink_boundary(directory: Path) -> Path:
     """Where symlinks may point: the directory scanned, or the whole Hugging Face cache entry when it is a
     snapshot inside one (`models--org--name/snapshots/<rev>/` links into `models--org--name/blobs/`)."""
-    for candidate in (directory, *directory.resolve().parents):
-        if candidate.name.startswith(("models--", "datasets--", "spaces--")):
-            return candidate.resolve()
-    return directory.resolve()
+    from modelseal.hf_cache import cache_entry_of
+
+    return cache_entry_of(directory) or directory.resolve()
 
 
 def iter_targets(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[tuple[Path, Path | None]]:
     """(file, boundary) for every file to scan; files named on the command line have no boundary."""
     for path in paths:
-        boundary = _boundary(path) if path.is_dir() else None
+        boundary = symlink_boundary(path) if path.is_dir() else None
         for file in iter_files([path], ignore):
             yield file, boundary
 
