@@ -48,7 +48,9 @@ def ensure_trusted(model: str | Path, policy: str | Path | None = None) -> None:
         for f in r.findings
         if f.severity >= Severity.HIGH
     ]
-    problems += [f"{r.path}: could not be fully scanned" for r in results if r.status is Status.INCOMPLETE]
+    problems += [
+        f"{r.path}: could not be fully scanned" for r in results if r.status in (Status.INCOMPLETE, Status.SKIPPED)
+    ]
     if problems:
         raise UntrustedModelError(f"modelseal refused to load {model}", details=tuple(problems))
 

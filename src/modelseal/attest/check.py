@@ -116,9 +116,10 @@ def _scan_step(results: tuple[FileResult, ...], summary: ScanSummary, source: st
         )
         reason = f"{len(summary.failing)} finding(s) at or above {summary.fail_on.name} ({origin})"
         return CheckStep("scan", Outcome.FAILED, reason, lines)
-    if summary.incomplete:
-        lines = tuple(f"{r.path}: {'; '.join(r.notes) or 'not fully read'}" for r in summary.incomplete)
-        reason = f"{len(summary.incomplete)} file(s) could not be fully scanned ({origin})"
+    unread = summary.incomplete + summary.skipped
+    if unread:
+        lines = tuple(f"{r.path}: {'; '.join(r.notes) or 'not fully read'}" for r in unread)
+        reason = f"{len(unread)} file(s) could not be fully scanned ({origin})"
         return CheckStep("scan", Outcome.INCONCLUSIVE, reason, lines)
     return CheckStep(
         "scan", Outcome.PASSED, f"{len(results)} file(s), nothing at or above {summary.fail_on.name} ({origin})"

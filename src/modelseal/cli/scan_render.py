@@ -45,6 +45,7 @@ def print_report(summary: ScanSummary, show_all: bool, console: Console | None =
             Status.SCANNED: "",
             Status.INCOMPLETE: " [yellow](incomplete)[/]",
             Status.UNSUPPORTED: " [dim](format not scanned)[/]",
+            Status.SKIPPED: " [yellow](skipped: content not here)[/]",
         }[result.status]
         out.print(f"\n[bold]{escape(result.path)}[/] [dim]{escape(result.format)}[/]{status}")
         for finding in sorted(result.findings, key=lambda f: -f.severity):
@@ -72,3 +73,8 @@ def print_report(summary: ScanSummary, show_all: bool, console: Console | None =
         )
     else:
         out.print(f"\n[green bold]PASS[/]: {total} file(s), nothing at or above {summary.fail_on.name}.")
+    if summary.skipped:
+        out.print(
+            f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not "
+            "in this checkout (scan them where they are fetched)."
+        )

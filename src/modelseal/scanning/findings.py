@@ -26,6 +26,7 @@ class Status(StrEnum):
     SCANNED = "scanned"
     INCOMPLETE = "incomplete"  # a bound was hit or part of the file could not be read: no clean verdict
     UNSUPPORTED = "unsupported"  # not a format this scanner reads (reported, never called clean)
+    SKIPPED = "skipped"  # the content is not here (a Git LFS pointer): nothing was judged
 
 
 @dataclass(frozen=True)

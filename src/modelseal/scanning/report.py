@@ -19,6 +19,11 @@ _SECURITY_SEVERITY = {
     Severity.LOW: "3.0",
     Severity.INFO: "1.0",
 }
+# statuses that leave a file unjudged: (rule id, name, description, SARIF level)
+_UNREAD_RULES = {
+    Status.INCOMPLETE: ("SCAN-INCOMPLETE", "ScanIncomplete", "file could not be fully scanned", "warning"),
+    Status.SKIPPED: ("SCAN-SKIPPED", "ScanSkipped", "content not present (Git LFS pointer), not scanned", "note"),
+}
 _SARIF_LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -40,6 +45,10 @@ class ScanSummary:
     @property
     def incomplete(self) -> list[FileResult]:
         return [r for r in self.results if r.status is Status.INCOMPLETE]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [r for r in self.results if r.status is Status.SKIPPED]
 
     def counts(self) -> dict[str, int]:
         by_severity = Counter(f.severity.name for r in self.results for f in r.findings)
@@ -77,6 +86,7 @@ def to_json(summary: ScanSummary, version: str) -> dict[str, Any]:
             "files": len(summary.results),
             "incomplete": len(summary.incomplete),
             "unsupported": sum(1 for r in summary.results if r.status is Status.UNSUPPORTED),
+            "skipped": len(summary.skipped),
             "findings": summary.counts(),
             "failing": len(summary.failing),
         },
@@ -128,21 +138,23 @@ def to_sarif(summary: ScanSummary, version: str) -> dict[str, Any]:
                     "properties": {"severity": finding.severity.name, "member": finding.member or None},
                 }
             )
-        if result.status is Status.INCOMPLETE:
+        unread = _UNREAD_RULES.get(result.status)
+        if unread is not None:
+            rule_id, name, text, level = unread
             rules.setdefault(
-                "SCAN-INCOMPLETE",
+                rule_id,
                 {
-                    "id": "SCAN-INCOMPLETE",
-                    "name": "ScanIncomplete",
-                    "shortDescription": {"text": "file could not be fully scanned"},
+                    "id": rule_id,
+                    "name": name,
+                    "shortDescription": {"text": text},
                     "properties": {"security-severity": "5.0", "tags": ["security"]},
                 },
             )
             results.append(
                 {
-                    "ruleId": "SCAN-INCOMPLETE",
-                    "level": "warning",
-                    "message": {"text": "not fully scanned: " + "; ".join(result.notes[:3])},
+                    "ruleId": rule_id,
+                    "level": level,
+                    "message": {"text": f"{text}: " + "; ".join(result.notes[:3])},
                     "locations": [
                         {
                             "physicalLocation": {

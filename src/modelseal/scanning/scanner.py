@@ -31,8 +31,17 @@ class FileScan(PickleScans, ArchiveScans, StructuredScans):
         except Exception as exc:  # noqa: BLE001 - one bad file must not end a directory scan, nor pass as clean
             note = f"internal error while scanning ({type(exc).__name__}: {exc}); please report it"
             return FileResult(str(self.path), "error", Status.INCOMPLETE, tuple(self.findings), (note,))
+        if fmt == "git-lfs-pointer":
+            return FileResult(str(self.path), fmt, Status.SKIPPED, notes=(_lfs_note(self.path),))
         status = Status.INCOMPLETE if self.gaps else Status.UNSUPPORTED if fmt in UNSCANNED else Status.SCANNED
         return FileResult(str(self.path), fmt, status, tuple(self.findings), tuple(self.gaps + self.notes))
+
+
+def _lfs_note(path: Path) -> str:
+    """What the pointer stands for: the real file's digest and size, and how to get it."""
+    fields = dict(line.split(" ", 1) for line in path.read_text("utf-8", "replace").splitlines()[:10] if " " in line)
+    what = f"{fields.get('oid', 'unknown oid')}, {fields.get('size', '?')} bytes"
+    return f"Git LFS pointer: the content ({what}) is not in this checkout; `git lfs pull`, then scan it"
 
 
 def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path]:

@@ -8,6 +8,7 @@ import re
 import warnings
 
 HEADER_BYTES = 64 * 1024
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
 _GLOBAL_LINE = re.compile(rb"^c[A-Za-z_][\w.]*\n")
 _PROTOCOL0_START = frozenset(b"(cdlI]}SVNLFKJ)GtpgqaehiosuV.")
 
@@ -49,6 +50,8 @@ def sniff(header: bytes, size: int | None = None) -> str:
     unknown."""
     if len(header) >= 2 and header[0] == 0x80 and header[1] <= 5:
         return "pickle"
+    if header.startswith(LFS_POINTER):
+        return "git-lfs-pointer"
     for offset, magic, name in _MAGIC:
         if header[offset : offset + len(magic)] == magic:
             return name
