@@ -72,7 +72,8 @@ def print_report(summary: ScanSummary, show_all: bool, console: Console | None =
             "(see the notes); they are not known to be safe."
         )
     else:
-        out.print(f"\n[green bold]PASS[/]: {total} file(s), nothing at or above {summary.fail_on.name}.")
+        judged = total - len(summary.skipped)
+        out.print(f"\n[green bold]PASS[/]: {judged} file(s), nothing at or above {summary.fail_on.name}.")
     if summary.skipped:
         out.print(
             f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not "
