@@ -32,6 +32,16 @@ MT_KEYS = MT / "keys" / "certificate"
 OMS_VECTORS = FIXTURES / "oms-spec" / "v1.0"
 
 CURVES = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_digest_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI caches digests by default: keep the suite's cache out of the user's home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELSEAL_CACHE_DIR", str(tmp_path_factory.mktemp("digest-cache")))
+        yield
+
+
 NOW = datetime.datetime.now(datetime.UTC)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelseal.errors import InputError, ModelTreeError, SymlinkError, VerificationError
 from modelseal.hashing.engine import HashPool
@@ -27,6 +28,9 @@ from modelseal.oms.manifest import (
 from modelseal.oms.statement import build_statement, parse_statement
 from modelseal.signing.base import Signer, SignerIdentity, Verifier
 from modelseal.tree import GIT_PATHS, ModelFile, ModelTree, TreeOptions, enumerate_model, normalize_ignore_path
+
+if TYPE_CHECKING:
+    from modelseal.hashing.cache import DigestCache
 
 SIGNATURE_NAME = "model.sig"
 ATTESTATION_NAME = "model.scan.sig"  # signed scan results beside the signature; never part of the model
@@ -99,8 +103,10 @@ def digest_tree(
     compat: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    cache: Path | None = None,
 ) -> tuple[Manifest, ModelTree]:
-    """The manifest of `model` and the enumerated files it was computed from."""
+    """The manifest of `model` and the enumerated files it was computed from. With `cache` (a digest cache
+    file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
     model = Path(model)
     ignores = _relative_ignores(model, ignore_paths, signature or default_signature_path(model))
     options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
@@ -113,10 +119,29 @@ def digest_tree(
         shard_size=shard_size,
     )
     single_name = SINGLE_FILE_COMPAT_NAME if compat else None
-    with HashPool(hash_type, workers=workers, progress=progress) as pool:
+    with (
+        _digest_cache(cache, model, hash_type) as digests,
+        HashPool(hash_type, workers=workers, progress=progress, cache=digests) as pool,
+    ):
         tree = enumerate_model(model, options, on_file=_prefetcher(pool, serialization))
         manifest = compute_manifest(tree, serialization, pool, compat=compat, single_file_name=single_name)
+        if digests is not None and digests.warning:
+            tree = ModelTree(tree.root, tree.single_file, tree.files, (*tree.warnings, digests.warning))
     return manifest, tree
+
+
+@contextmanager
+def _digest_cache(path: Path | None, model: Path, hash_type: str) -> Iterator[DigestCache | None]:
+    if path is None:
+        yield None
+        return
+    from modelseal.hashing.cache import DigestCache
+
+    cache = DigestCache(path, model, hash_type)
+    try:
+        yield cache
+    finally:
+        cache.close()
 
 
 def digest(
@@ -131,6 +156,7 @@ def digest(
     compat: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    cache: Path | None = None,
 ) -> tuple[Manifest, tuple[str, ...]]:
     """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings."""
     manifest, tree = digest_tree(
@@ -144,6 +170,7 @@ def digest(
         compat=compat,
         workers=workers,
         progress=progress,
+        cache=cache,
     )
     return manifest, tree.warnings
 
@@ -162,6 +189,7 @@ def sign(
     compat: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    cache: Path | None = None,
 ) -> SignResult:
     """Hash `model` and write an OMS v1.0 signature for it; the file appears whole or not at all."""
     model = Path(model)
@@ -179,6 +207,7 @@ def sign(
         compat=compat,
         workers=workers,
         progress=progress,
+        cache=cache,
     )
     bundle = signer.sign(build_statement(manifest, shard_size_as_float=compat))
     write_atomically(signature, bundle.to_json())
@@ -251,8 +280,11 @@ def verify(
     ignore_unsigned_files: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    trusted_cache: Path | None = None,
 ) -> VerifyResult:
-    """Verify `model` against its signature; raises `VerificationError` on any mismatch."""
+    """Verify `model` against its signature; raises `VerificationError` on any mismatch. `trusted_cache` lets
+    files whose identity is unchanged since they were last hashed skip reading: faster, but it trusts file
+    metadata over content (see `modelseal.hashing.cache`)."""
     model = Path(model)
     hint = () if signature else ("pass its location with --signature",)
     signature = Path(signature) if signature else default_signature_path(model)
@@ -263,7 +295,11 @@ def verify(
     signed = parse_statement(bundle.payload)
     signed_paths = {_signed_path(r.name, signed.serialization) for r in signed.resources}
     wanted = (lambda f: f.name in signed_paths) if ignore_unsigned_files else None
-    with HashPool(signed.serialization.hash_type, workers=workers, progress=progress) as pool:
+    hash_type = signed.serialization.hash_type
+    with (
+        _digest_cache(trusted_cache, model, hash_type) as digests,
+        HashPool(hash_type, workers=workers, progress=progress, cache=digests) as pool,
+    ):
         on_file = _prefetcher(pool, signed.serialization, wanted)
         tree = _verification_tree(model, signed.serialization, signature, ignore_paths, on_file)
         single_name = None

@@ -26,10 +26,11 @@ class FileIdentity(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # set by the kernel on every change; unlike mtime, no user can set it back
 
 
 def identity_of(st: os.stat_result) -> FileIdentity:
-    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class ModelFile(NamedTuple):

@@ -116,6 +116,13 @@ def _signing(func: F) -> F:
         help="Sign fixed-size shards of this many bytes instead of whole files.",
     )(func)
     func = _option(
+        "--cache/--no-cache",
+        env="CACHE",
+        default=True,
+        help="Reuse digests of files unchanged since they were last hashed (same inode, size, mtime, ctime), "
+        "from a SQLite file under $MODELSEAL_CACHE_DIR or ~/.cache/modelseal.",
+    )(func)
+    func = _option(
         "--compat",
         env="COMPAT",
         type=click.Choice(["spec", "reference"]),
@@ -203,7 +210,14 @@ def _serialization(options: dict[str, Any]) -> dict[str, Any]:
         "allow_symlinks": options["allow_symlinks"],
         "compat": options["compat"] == "reference",
         "workers": options["workers"],
+        "cache": _cache_path(options["cache"]),
     }
+
+
+def _cache_path(enabled: bool) -> Path | None:
+    from modelseal.hashing.cache import default_cache_path
+
+    return default_cache_path() if enabled else None
 
 
 def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
@@ -384,18 +398,28 @@ def _verify(
                 ignore_unsigned_files=ignore_unsigned_files,
                 workers=options["workers"],
                 progress=progress,
+                trusted_cache=_cache_path(options["trust_cache"]),
             )
         render.verified(result, options["as_json"])
 
     run(action, options["as_json"])
 
 
-_ignore_unsigned = _option(
-    "--ignore-unsigned-files",
-    env="IGNORE_UNSIGNED_FILES",
-    is_flag=True,
-    help="Accept files that are in the model but not in the signature (they are listed).",
-)
+def _ignore_unsigned(func: F) -> F:
+    """Options of every verify command."""
+    func = _option(
+        "--ignore-unsigned-files",
+        env="IGNORE_UNSIGNED_FILES",
+        is_flag=True,
+        help="Accept files that are in the model but not in the signature (they are listed).",
+    )(func)
+    return _option(
+        "--trust-cache",
+        env="TRUST_CACHE",
+        is_flag=True,
+        help="Skip reading files whose inode, size, mtime and ctime match the digest cache: fast, but trusts "
+        "file metadata over content. Off by default.",
+    )(func)
 
 
 @verify.command("key")

@@ -16,9 +16,13 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from modelseal.hashing.reader import PIPELINE_THRESHOLD, HashTask, ProgressCallback, hash_range
 from modelseal.hashing.worker import HelperProcess
+
+if TYPE_CHECKING:
+    from modelseal.hashing.cache import DigestCache
 
 BATCH_FILES = 512
 MAX_LARGE_STREAMS = 16
@@ -74,8 +78,17 @@ def hash_tasks(
 class HashPool:
     """The hashing resources of one sign or verify: prefetches small files, then hashes whatever is left."""
 
-    def __init__(self, hash_type: str, *, workers: int | None = None, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        hash_type: str,
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        cache: DigestCache | None = None,
+    ) -> None:
         self.hash_type = hash_type
+        self.cache = cache
+        self._cached: set[tuple[str, int]] = set()  # results that came from the cache, not from reading
         self.workers = workers or default_workers()
         self.progress = progress
         self._backlog: list[HashTask] = []
@@ -89,7 +102,7 @@ class HashPool:
         """Offer a small task while listing; it may be hashed now, by a helper process.
 
         One core keeps listing, the others run helpers; when listing ends, the caller's thread joins in."""
-        if self.workers < 2 or self._stop.is_set():
+        if self.workers < 2 or self._stop.is_set() or self._from_cache(task):
             return
         self._backlog.append(task)
         if not self._drivers and len(self._backlog) >= HELPERS_AFTER_FILES:
@@ -98,6 +111,17 @@ class HashPool:
                 driver.start()
         if self._drivers and len(self._backlog) >= BATCH_FILES:
             self._enqueue()
+
+    def _from_cache(self, task: HashTask) -> bool:
+        digest = self.cache.lookup(task) if self.cache is not None else None
+        if digest is None:
+            return False
+        key = (task.file.name, task.start)
+        self._results[key] = digest
+        self._cached.add(key)
+        if self.progress is not None:
+            self.progress(task.end - task.start)
+        return True
 
     def _enqueue(self) -> None:
         for start in range(0, len(self._backlog), BATCH_FILES):
@@ -165,10 +189,16 @@ class HashPool:
         if self._errors:
             raise self._errors[0]
         results = self._results
-        missing = [t for t in tasks if (t.file.name, t.start) not in results]
+        missing = [t for t in tasks if (t.file.name, t.start) not in results and not self._from_cache(t)]
         fresh = hash_tasks(missing, self.hash_type, workers=self.workers, progress=self.progress)
         results.update(((t.file.name, t.start), digest) for t, digest in zip(missing, fresh, strict=True))
-        return [results[(t.file.name, t.start)] for t in tasks]
+        digests = [results[(t.file.name, t.start)] for t in tasks]
+        if self.cache is not None:
+            cached = self._cached
+            self.cache.store(
+                (t, d) for t, d in zip(tasks, digests, strict=True) if (t.file.name, t.start) not in cached
+            )
+        return digests
 
     def __enter__(self) -> HashPool:
         return self

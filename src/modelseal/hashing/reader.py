@@ -50,7 +50,7 @@ def _open(task: HashTask) -> int:
 def _check_unchanged(task: HashTask, fd: int) -> None:
     """After reading: any write since enumeration moved mtime (or size, or the inode was replaced)."""
     st = os.fstat(fd)
-    if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == task.file.identity:  # a tuple: no object to build
+    if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == task.file.identity:  # no object built
         return
     now = identity_of(st)
     if now != task.file.identity:
