@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelseal.attest.metadata import Document, build_metadata_statement
 from modelseal.errors import InputError, ModelTreeError, SymlinkError, VerificationError
 from modelseal.hashing.engine import HashPool
 from modelseal.hashing.reader import ProgressCallback
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 SIGNATURE_NAME = "model.sig"
 ATTESTATION_NAME = "model.scan.sig"  # signed scan results beside the signature; never part of the model
+METADATA_NAME = "model.meta.sig"  # signed documents about the model (card, evaluations); never part of it
 MAX_LISTED_DIFFERENCES = 50
 
 
@@ -42,6 +44,7 @@ class SignResult:
     signature: Path
     manifest: Manifest
     warnings: tuple[str, ...]
+    metadata: Path | None = None  # the metadata attestation, when documents were bound
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,16 @@ def default_attestation_path(model: Path) -> Path:
     return model / ATTESTATION_NAME if model.is_dir() else model.with_name(model.name + ".scan.sig")
 
 
+def default_metadata_path(model: Path) -> Path:
+    """`MODEL/model.meta.sig` for a directory, `MODEL.meta.sig` beside a single file."""
+    return model / METADATA_NAME if model.is_dir() else model.with_name(model.name + ".meta.sig")
+
+
 def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
     """User ignores plus the signature and the scan attestation, when they lie inside the model."""
     ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
     if model.is_dir():
-        for document in (signature, model / ATTESTATION_NAME):
+        for document in (signature, model / ATTESTATION_NAME, model / METADATA_NAME):
             inside = normalize_ignore_path(model, str(document.absolute())) if document is not None else None
             if inside and inside not in ignores:
                 ignores.append(inside)
@@ -190,12 +198,15 @@ def sign(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     cache: Path | None = None,
+    metadata: Sequence[Path] = (),
 ) -> SignResult:
-    """Hash `model` and write an OMS v1.0 signature for it; the file appears whole or not at all."""
+    """Hash `model` and write an OMS v1.0 signature for it; the file appears whole or not at all. `metadata`
+    documents (model card, evaluations) are bound to the same root digest in `model.meta.sig`."""
     model = Path(model)
     signature = Path(signature) if signature else default_signature_path(model)
     if signature.is_dir():
         raise InputError(f"signature path {signature} is a directory")
+    documents = tuple(Document.read(Path(p)) for p in metadata)  # before hashing: a bad path fails at once
     manifest, warnings = digest(
         model,
         hash_type=hash_type,
@@ -211,7 +222,11 @@ def sign(
     )
     bundle = signer.sign(build_statement(manifest, shard_size_as_float=compat))
     write_atomically(signature, bundle.to_json())
-    return SignResult(signature, manifest, warnings)
+    if not documents:
+        return SignResult(signature, manifest, warnings)
+    target = default_metadata_path(model)
+    write_atomically(target, signer.sign(build_metadata_statement(manifest, documents)).to_json())
+    return SignResult(signature, manifest, warnings, target)
 
 
 def _signed_path(name: str, serialization: Serialization) -> str:
@@ -324,4 +339,13 @@ def verify(
     )
 
 
-__all__ = ["SignResult", "VerifyResult", "default_attestation_path", "digest", "digest_tree", "sign", "verify"]
+__all__ = [
+    "SignResult",
+    "VerifyResult",
+    "default_attestation_path",
+    "default_metadata_path",
+    "digest",
+    "digest_tree",
+    "sign",
+    "verify",
+]

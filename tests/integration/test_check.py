@@ -4,6 +4,7 @@ scan attestation standing in for a new scan only when it is trusted and names ex
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,13 +14,17 @@ import pytest
 
 from modelseal import KeySigner, sign
 from modelseal.attest.attest import attest_scan
-from modelseal.attest.check import Outcome, check
+from modelseal.attest.check import CheckReport, CheckStep, Outcome, check
 from modelseal.oms.bundle import read_bundle
 from tests.conftest import REPO, KeyPair, Pki
 from tests.integration.test_cli import modelseal
 from tests.scanning.pickles import system
 
 ATTESTATION_SCHEMA = json.loads((REPO / "docs" / "scan-attestation.schema.json").read_text())
+
+
+def step(report: CheckReport, name: str) -> CheckStep:
+    return next(s for s in report.steps if s.name == name)
 
 
 def write_policy(directory: Path, keys: dict[str, Path], scan: str = "") -> Path:
@@ -50,7 +55,8 @@ def test_signed_clean_model_passes_by_scanning_now(signed: tuple[Path, KeyPair, 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "passed" and report["scan_source"] == "scan"
-    assert [s["outcome"] for s in report["steps"]] == ["passed", "skipped", "passed"]
+    steps = {s["name"]: s["outcome"] for s in report["steps"]}
+    assert steps == {"signature": "passed", "metadata": "skipped", "attestation": "skipped", "scan": "passed"}
     assert report["signer"]["policy_signer"] == "release"
 
 
@@ -88,7 +94,10 @@ def test_attestation_by_an_untrusted_key_fails(
     attest_scan(model, KeySigner.from_file(make_key_pair().private))
     report = check(model, policy)
     assert report.verdict is Outcome.FAILED
-    assert report.steps[1].outcome is Outcome.FAILED and "is not trusted" in report.steps[1].summary
+    assert (
+        step(report, "attestation").outcome is Outcome.FAILED
+        and "is not trusted" in step(report, "attestation").summary
+    )
 
 
 def test_attester_must_be_named_when_the_policy_says_so(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:
@@ -98,7 +107,7 @@ def test_attester_must_be_named_when_the_policy_says_so(model_dir: Path, make_ke
         model_dir.parent, {"release": release.public, "ci": ci.public}, '[scan]\nattesters = ["ci"]\n'
     )
     attest_scan(model_dir, KeySigner.from_file(release.private))
-    assert check(model_dir, policy).steps[1].outcome is Outcome.FAILED
+    assert step(check(model_dir, policy), "attestation").outcome is Outcome.FAILED
     attest_scan(model_dir, KeySigner.from_file(ci.private))
     report = check(model_dir, policy)
     assert report.verdict is Outcome.PASSED and report.attester is not None
@@ -116,7 +125,7 @@ def test_tampered_attestation_fails(signed: tuple[Path, KeyPair, Path]) -> None:
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
     path.write_text(json.dumps(bundle))
     report = check(model, policy)
-    assert report.verdict is Outcome.FAILED and "does not verify" in " ".join(report.steps[1].details)
+    assert report.verdict is Outcome.FAILED and "does not verify" in " ".join(step(report, "attestation").details)
 
 
 def test_stale_attestation_is_not_used(signed: tuple[Path, KeyPair, Path]) -> None:
@@ -126,7 +135,7 @@ def test_stale_attestation_is_not_used(signed: tuple[Path, KeyPair, Path]) -> No
     sign(model, KeySigner.from_file(pair.private))
     report = check(model, policy)
     assert report.verdict is Outcome.PASSED and report.scan_source == "scan"
-    assert "made for other bytes" in report.steps[1].summary
+    assert "made for other bytes" in step(report, "attestation").summary
 
 
 def test_attestation_under_another_scan_policy_is_not_used(signed: tuple[Path, KeyPair, Path]) -> None:
@@ -135,7 +144,7 @@ def test_attestation_under_another_scan_policy_is_not_used(signed: tuple[Path, K
     lenient.write_text('[allow]\nexact = ["os.system"]\n')
     attest_scan(model, KeySigner.from_file(pair.private), policy=lenient)
     report = check(model, policy)
-    assert report.scan_source == "scan" and "another scan policy" in report.steps[1].summary
+    assert report.scan_source == "scan" and "another scan policy" in step(report, "attestation").summary
 
 
 def test_attestation_follows_the_signature_serialization(
@@ -199,3 +208,37 @@ def test_inspect_sigstore_fixture_shows_identity_and_log() -> None:
     described = json.loads(modelseal("inspect", MT / "v1.1.0-sigstore" / "model.sig", "--json").stdout)
     assert described["signer"]["identity"] == "stefanb@us.ibm.com"
     assert described["signer"]["transparency_log"][0]["integrated_time"].startswith("20")
+
+
+def test_metadata_documents_are_bound_shown_and_checked(
+    model_dir: Path, tmp_path: Path, make_key_pair: Callable[..., KeyPair]
+) -> None:
+    card, evaluation = tmp_path / "card.md", tmp_path / "eval.json"
+    card.write_text("# Model card\nIntended use: testing.\n")
+    evaluation.write_text('{"accuracy": 0.93}')
+    pair = make_key_pair()
+    signed = modelseal(
+        "sign", "key", model_dir, "--private-key", pair.private, "--metadata", card, "--metadata", evaluation
+    )
+    assert signed.returncode == 0 and "metadata bound" in signed.stdout, signed.stderr
+    assert modelseal("verify", "key", model_dir, "--public-key", pair.public).returncode == 0  # not part of the model
+    shown = json.loads(modelseal("inspect", model_dir / "model.meta.sig", "--json").stdout)
+    assert shown["statement"]["kind"] == "metadata attestation" and len(shown["statement"]["files"]) == 2
+    policy = write_policy(tmp_path, {"release": pair.public})
+    metadata = step(check(model_dir, policy), "metadata")
+    assert metadata.outcome is Outcome.PASSED and "card.md (text/markdown" in metadata.details[0]
+    # a document swapped in the attestation breaks its signature: the check fails
+    path = model_dir / "model.meta.sig"
+    bundle = json.loads(path.read_text())
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    statement["predicate"]["documents"][1]["content"] = base64.b64encode(b'{"accuracy": 0.99}').decode()
+    statement["predicate"]["documents"][1]["digest"]["sha256"] = hashlib.sha256(b'{"accuracy": 0.99}').hexdigest()
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path.write_text(json.dumps(bundle))
+    report = check(model_dir, policy)
+    assert report.verdict is Outcome.FAILED and step(report, "metadata").outcome is Outcome.FAILED
+
+
+def test_missing_metadata_document_fails_before_hashing(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:
+    result = modelseal("sign", "key", model_dir, "--private-key", make_key_pair().private, "--metadata", "nope.md")
+    assert result.returncode == 2 and not (model_dir / "model.sig").exists()

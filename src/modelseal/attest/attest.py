@@ -19,7 +19,7 @@ from modelseal.attest.predicate import ScanAttestation, build_scan_statement
 from modelseal.errors import FileChangedError, InputError, ModelsealError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle, write_atomically
-from modelseal.oms.manifest import Manifest, Serialization
+from modelseal.oms.manifest import Serialization
 from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pickle.policy import load_policy, policy_digest
@@ -98,11 +98,7 @@ def attest_scan(
         progress=progress,
     )
     results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)))
-    statement = ScanAttestation(_named(manifest, model), __version__, policy_digest(policy), now_utc(), results)
+    statement = ScanAttestation(manifest, __version__, policy_digest(policy), now_utc(), results)
     bundle = signer.sign(build_scan_statement(statement))
     write_atomically(target, bundle.to_json())
     return AttestResult(target, statement)
-
-
-def _named(manifest: Manifest, model: Path) -> Manifest:
-    return manifest if manifest.model_name else dataclasses.replace(manifest, model_name=model.name)

@@ -1,9 +1,10 @@
 """`check`: one decision before a model is loaded or deployed, from numbered steps that each fail closed.
 
 1. signature   the model verifies against a signer the trust policy accepts for it;
-2. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
+2. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
+3. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
                the verified bytes and the current scan policy; otherwise the model is scanned now;
-3. scan        no finding at or above the policy's threshold, and no file left unread.
+4. scan        no finding at or above the policy's threshold, and no file left unread.
 
 A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
 """
@@ -15,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from modelseal.attest.attest import scan_model_files
+from modelseal.attest.metadata import parse_metadata_statement
 from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
@@ -24,7 +26,13 @@ from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pickle.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
 from modelseal.scanning.scanner import ScanOptions
-from modelseal.signature import VerifyResult, default_attestation_path, default_signature_path, verify
+from modelseal.signature import (
+    VerifyResult,
+    default_attestation_path,
+    default_metadata_path,
+    default_signature_path,
+    verify,
+)
 from modelseal.signing.base import SignerIdentity
 
 
@@ -106,6 +114,26 @@ def _attestation_step(
     return CheckStep("attestation", Outcome.PASSED, summary), attestation, attester
 
 
+def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> CheckStep:
+    """Documents bound to the model (model.meta.sig), when present: signed by a trusted signer, for these bytes."""
+    path = default_metadata_path(model)
+    if not path.is_file():
+        return CheckStep("metadata", Outcome.SKIPPED, "no metadata attestation")
+    try:
+        bundle = read_bundle(path)
+        signer = policy.verifier_for(model).verify(bundle)
+        metadata = parse_metadata_statement(bundle.payload)
+    except VerificationError as exc:
+        return CheckStep("metadata", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
+    if metadata.root_digest != verified.manifest.root_digest():
+        return CheckStep("metadata", Outcome.SKIPPED, f"{path.name} describes other bytes (made before a change)")
+    documents = tuple(
+        f"{d.name} ({d.media_type}, {len(d.content)} bytes, sha256:{d.sha256})" for d in metadata.documents
+    )
+    summary = f"{len(documents)} document(s) bound to these bytes by {signer.summary}"
+    return CheckStep("metadata", Outcome.PASSED, summary, documents)
+
+
 def _scan_step(results: tuple[FileResult, ...], summary: ScanSummary, source: str) -> CheckStep:
     origin = "from the attestation" if source == "attestation" else "scanned now"
     if summary.failing:
@@ -146,7 +174,7 @@ def check(
         return CheckReport(model, (signature_step, skipped))
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
-    steps = [signature_step, attestation_step]
+    steps = [signature_step, _metadata_step(model, trust, verified), attestation_step]
     if attestation_step.outcome is Outcome.FAILED:
         steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
         return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())

@@ -143,6 +143,14 @@ _embedded_chain = _option(
     multiple=True,
     help="PEM intermediate certificates to embed; repeat or put several in one file.",
 )
+_metadata = _option(
+    "--metadata",
+    env="METADATA",
+    type=FILE,
+    multiple=True,
+    help="A document about the model (model card, evaluation results) to bind to its bytes in model.meta.sig; "
+    "repeatable.",
+)
 _password = _option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")
 
 
@@ -226,7 +234,9 @@ def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any
 
     def action() -> None:
         with render.hashing_progress(not options["as_json"]) as progress:
-            result = signature.sign(model, signer_factory(), progress=progress, **_serialization(options))
+            result = signature.sign(
+                model, signer_factory(), progress=progress, metadata=options["metadata"], **_serialization(options)
+            )
         render.signed(result, options["as_json"])
 
     run(action, options["as_json"])
@@ -236,6 +246,7 @@ def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any
 @click.argument("model", type=EXISTING)
 @_option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key (P-256/384/521).")
 @_password
+@_metadata
 @_signing
 @_common
 def sign_key(model: Path, private_key: Path, password: str | None, **options: Any) -> None:
@@ -251,6 +262,7 @@ def sign_key(model: Path, private_key: Path, password: str | None, **options: An
 @_signing_certificate
 @_embedded_chain
 @_password
+@_metadata
 @_signing
 @_common
 def sign_certificate(
@@ -283,6 +295,7 @@ _pkcs11_uri = _option(
 @sign.command("pkcs11-key")
 @click.argument("model", type=EXISTING)
 @_pkcs11_uri
+@_metadata
 @_signing
 @_common
 def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
@@ -298,6 +311,7 @@ def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
 @_pkcs11_uri
 @_signing_certificate
 @_embedded_chain
+@_metadata
 @_signing
 @_common
 def sign_pkcs11_certificate(
@@ -349,6 +363,7 @@ _trust_config = _option(
 @_option("--client-secret", env="CLIENT_SECRET", default="", show_default=False, help="OIDC client secret.")
 @_staging
 @_trust_config
+@_metadata
 @_signing
 @_common
 def sign_sigstore(

@@ -11,6 +11,7 @@ from typing import Any
 from cryptography import x509
 from rich.markup import escape
 
+from modelseal.attest.metadata import METADATA_PREDICATE_TYPE, parse_metadata_statement
 from modelseal.attest.predicate import SCAN_PREDICATE_TYPE, parse_scan_statement
 from modelseal.cli.render import out, print_json
 from modelseal.oms.bundle import Bundle, read_bundle
@@ -57,6 +58,16 @@ def _signer(bundle: Bundle) -> dict[str, Any]:
 
 def _statement(bundle: Bundle) -> dict[str, Any]:
     predicate_type = json.loads(bundle.payload).get("predicateType")
+    if predicate_type == METADATA_PREDICATE_TYPE:
+        metadata = parse_metadata_statement(bundle.payload)
+        return {
+            "kind": "metadata attestation",
+            "predicate_type": predicate_type,
+            "subject": {"name": metadata.subject_name, "sha256": metadata.root_digest},
+            "files": [
+                f"{d.name}  {d.media_type}, {len(d.content)} bytes, sha256:{d.sha256}" for d in metadata.documents
+            ],
+        }
     if predicate_type == SCAN_PREDICATE_TYPE:
         scan = parse_scan_statement(bundle.payload)
         return {

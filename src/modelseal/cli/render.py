@@ -57,7 +57,15 @@ def warnings(lines: tuple[str, ...]) -> None:
 def signed(result: SignResult, as_json: bool) -> None:
     warnings(result.warnings)
     if as_json:
-        print_json({"result": "signed", "signature": str(result.signature), **manifest_json(result.manifest)})
+        metadata = str(result.metadata) if result.metadata else None
+        print_json(
+            {
+                "result": "signed",
+                "signature": str(result.signature),
+                "metadata": metadata,
+                **manifest_json(result.manifest),
+            }
+        )
         return
     m = result.manifest
     out.print(
@@ -65,6 +73,8 @@ def signed(result: SignResult, as_json: bool) -> None:
         f"({m.serialization.hash_type}) → {escape(str(result.signature))}"
     )
     out.print(f"root digest sha256:{m.root_digest()}")
+    if result.metadata:
+        out.print(f"metadata bound → {escape(str(result.metadata))}")
 
 
 def verified(result: VerifyResult, as_json: bool) -> None:
