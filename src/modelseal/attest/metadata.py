@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
 from modelseal.errors import BundleFormatError, InputError
 from modelseal.oms.manifest import Manifest
-from modelseal.oms.statement import STATEMENT_TYPE, canonical_json, parse_subject, require
+from modelseal.oms.statement import STATEMENT_TYPE, canonical_json, load_statement, parse_subject, require
 
 METADATA_PREDICATE_TYPE = "https://modelseal.dev/attestation/metadata/v1"
 MAX_DOCUMENT_BYTES = 16 << 20
@@ -83,12 +82,7 @@ def _fail(reason: str) -> BundleFormatError:
 
 def parse_metadata_statement(payload: bytes) -> MetadataAttestation:
     """Parse the signed payload; every document's content must match its recorded digest."""
-    try:
-        statement = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(f"payload is not UTF-8 JSON ({exc})") from exc
-    if not isinstance(statement, dict) or statement.get("predicateType") != METADATA_PREDICATE_TYPE:
-        raise _fail(f"predicateType is not {METADATA_PREDICATE_TYPE!r}")
+    statement = load_statement(payload, METADATA_PREDICATE_TYPE, "metadata attestation")
     name, digest = parse_subject(statement)
     predicate = require(statement, "predicate", dict, "statement")
     documents = []
@@ -105,11 +99,3 @@ def parse_metadata_statement(payload: bytes) -> MetadataAttestation:
             raise _fail(f"{where} ({document.name}) does not match its digest")
         documents.append(document)
     return MetadataAttestation(name, digest, tuple(documents))
-
-
-def is_metadata_statement(payload: bytes) -> bool:
-    try:
-        statement = json.loads(payload)
-    except ValueError:
-        return False
-    return isinstance(statement, dict) and statement.get("predicateType") == METADATA_PREDICATE_TYPE

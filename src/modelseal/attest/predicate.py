@@ -8,7 +8,6 @@ digest is signed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from modelseal.oms.manifest import Manifest
 from modelseal.oms.statement import (
     STATEMENT_TYPE,
     canonical_json,
+    load_statement,
     manifest_json,
     parse_manifest,
     parse_subject,
@@ -120,14 +120,7 @@ def _file(raw: Any, index: int) -> FileResult:
 
 def parse_scan_statement(payload: bytes) -> ScanAttestation:
     """Parse a signed payload as a scan attestation; the embedded manifest must match the subject."""
-    try:
-        statement = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(f"payload is not UTF-8 JSON ({exc})") from exc
-    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
-        raise _fail("payload is not an in-toto statement")
-    if statement.get("predicateType") != SCAN_PREDICATE_TYPE:
-        raise _fail(f"predicateType {statement.get('predicateType')!r} is not {SCAN_PREDICATE_TYPE!r}")
+    statement = load_statement(payload, SCAN_PREDICATE_TYPE, "scan attestation")
     subject_name, subject_digest = parse_subject(statement)
     predicate = require(statement, "predicate", dict, "statement")
     manifest = parse_manifest(subject_name, subject_digest, require(predicate, "model", dict, "predicate"))
@@ -141,11 +134,3 @@ def parse_scan_statement(payload: bytes) -> ScanAttestation:
         scanned_at=require(predicate, "scannedAt", str, "predicate"),
         results=results,
     )
-
-
-def is_scan_statement(payload: bytes) -> bool:
-    try:
-        statement = json.loads(payload)
-    except ValueError:
-        return False
-    return isinstance(statement, dict) and statement.get("predicateType") == SCAN_PREDICATE_TYPE

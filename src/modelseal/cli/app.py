@@ -588,15 +588,9 @@ def _attestation_signer(
     def signer() -> Any:
         from modelseal.signing.certificate import CertificateSigner
         from modelseal.signing.key import KeySigner
-        from modelseal.signing.keys import SigningKey, SoftwareKey
-        from modelseal.signing.pkcs11 import TokenKey
+        from modelseal.signing.keys import open_signing_key
 
-        key: SigningKey
-        if pkcs11_uri is not None:
-            key = TokenKey.open(pkcs11_uri)
-        else:
-            assert private_key is not None
-            key = SoftwareKey.from_file(private_key, password)
+        key = open_signing_key(private_key, password, pkcs11_uri)
         if signing_certificate is None:
             return KeySigner(key)
         return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
@@ -762,17 +756,13 @@ def public_key_command(
         from cryptography.hazmat.primitives import serialization
 
         from modelseal.oms.bundle import write_atomically
-        from modelseal.signing.keys import SigningKey, SoftwareKey
+        from modelseal.signing.keys import open_signing_key
 
-        key: SigningKey
-        if pkcs11_uri is not None:
-            from modelseal.signing.pkcs11 import TokenKey
-
-            key = TokenKey.open(pkcs11_uri)
-        else:
-            assert private_key is not None
-            key = SoftwareKey.from_file(private_key, password)
-        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = (
+            open_signing_key(private_key, password, pkcs11_uri)
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         if output is None:
             click.echo(pem.decode("ascii"), nl=False)
         else:

@@ -146,6 +146,20 @@ def _parse_legacy(statement: dict[str, Any]) -> Manifest:
     return Manifest("", serialization, parsed)
 
 
+def load_statement(payload: bytes, predicate_type: str, what: str) -> dict[str, Any]:
+    """The payload as an in-toto statement of `predicate_type`, or a `BundleFormatError` naming `what`."""
+    try:
+        statement = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleFormatError(f"the {what} is invalid: payload is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        raise BundleFormatError(f"the {what} is invalid: payload is not an in-toto statement")
+    if statement.get("predicateType") != predicate_type:
+        found = statement.get("predicateType")
+        raise BundleFormatError(f"the {what} is invalid: predicateType {found!r} is not {predicate_type!r}")
+    return statement
+
+
 def parse_statement(payload: bytes) -> Manifest:
     """Parse and check a signed payload; the subject must equal the root digest of the listed resources."""
     try:
