@@ -151,6 +151,13 @@ _metadata = _option(
     help="A document about the model (model card, evaluation results) to bind to its bytes in model.meta.sig; "
     "repeatable.",
 )
+_report_output = _option(
+    "--output",
+    env="OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
 _password = _option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")
 
 
@@ -682,13 +689,7 @@ def attest_scan_command(
     default="text",
     help="Report format; html is one self-contained file for a reviewer.",
 )
-@_option(
-    "--output",
-    env="OUTPUT",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of standard output.",
-)
+@_report_output
 @_option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")
 @_option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
 def check_command(
@@ -799,13 +800,7 @@ def digest_command(model: Path, **options: Any) -> None:
     help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning; html is one "
     "self-contained page for a reviewer.",
 )
-@_option(
-    "--output",
-    env="OUTPUT",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of standard output.",
-)
+@_report_output
 @_option(
     "--fail-on",
     env="FAIL_ON",
