@@ -160,10 +160,12 @@ KEY_SIGNER = 'version = 1\n\n[[signers]]\nmethod = "key"\npublic-key = "key.pub"
         ),
         ("version = 1\n[sigstore]\ntrusted-root = 'a'\ntrust-config = 'b'\n", 4, "not both"),
         ("version = 1\n", None, "trusts no signer"),
+        (KEY_SIGNER.replace("[[signers]]", "[[signers]]\nname = 'k'") * 1 + "[[signers]]\nname = 'k'\n"
+         "method = 'key'\npublic-key = 'key.pub'\n", 8, "signer name 'k' is used twice"),
         (KEY_SIGNER.replace('"key.pub"', '"key.pub'), 5, "not valid TOML"),
     ],
     ids=["misspelt key", "version", "method", "missing file", "models type", "unknown key", "sigstore identity",
-         "github claim", "two roots", "no signers", "syntax"],
+         "github claim", "two roots", "no signers", "duplicate name", "syntax"],
 )  # fmt: skip
 def test_malformed_policy_names_the_line(
     tmp_path: Path, model_dir: Path, make_key_pair: Callable[..., KeyPair], body: str, line: int | None, message: str

@@ -224,6 +224,11 @@ class _Reader:
         if not isinstance(signers, list) or not signers:
             raise self.fail(("signers",), "the policy trusts no signer: add at least one [[signers]] table")
         trusted = tuple(self.signer(i, s, trust) for i, s in enumerate(signers))
+        seen: set[str] = set()
+        for index, signer in enumerate(trusted):
+            if signer.name in seen:
+                raise self.fail(("signers", index, "name"), f"signer name {signer.name!r} is used twice")
+            seen.add(signer.name)
         return TrustPolicy(self.source.path, trusted, trust, self.scan({s.name for s in trusted}))
 
 
