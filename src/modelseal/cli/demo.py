@@ -80,8 +80,9 @@ def _play(workdir: Path) -> None:
     else:
         raise InputError("the tampered model verified: this is a bug, please report it")
     _scan_step(workdir, model)
+    _check_step(workdir, model, private, public)
     out.print(
-        "\n[bold green]Demo complete:[/] sign → verify → tamper → rejected → scan. "
+        "\n[bold green]Demo complete:[/] sign → verify → tamper → rejected → scan → attest → check. "
         "Try it on your own model with the commands above."
     )
 
@@ -104,6 +105,24 @@ def _scan_step(workdir: Path, model: Path) -> None:
         raise InputError("the malicious demo pickle was not flagged: this is a bug, please report it")
     out.print(f"   {trap.name}: [red bold]{finding.severity.name}[/] {escape(finding.message)}")
     out.print(f"     would run: [bold]{escape(finding.payload or '')}[/] (it was read, never loaded)")
+
+
+def _check_step(workdir: Path, model: Path, private: Path, public: Path) -> None:
+    """Sign the scan result, then make the one decision a consumer makes before loading."""
+    from modelseal.attest.attest import attest_scan
+    from modelseal.attest.check import Outcome, check
+
+    _step(6, f"Attest the scan, then gate the model:  modelseal attest scan {model.name} --private-key {private.name}")
+    out.print(f"   then:  modelseal check {model.name} --policy trust.toml")
+    attest_scan(model, KeySigner.from_file(private))
+    policy = workdir / "trust.toml"
+    policy.write_text(f'version = 1\n\n[[signers]]\nname = "demo key"\nmethod = "key"\npublic-key = "{public.name}"\n')
+    report = check(model, policy)
+    marks = {Outcome.PASSED: "[green]✓[/]", Outcome.SKIPPED: "[dim]–[/]"}
+    for step in report.steps:
+        out.print(f"   {marks.get(step.outcome, '[red]✗[/]')} {step.name:<12} {escape(step.summary)}")
+    if report.verdict is not Outcome.PASSED:
+        raise InputError("the demo model did not pass its check: this is a bug, please report it")
 
 
 def run_demo(directory: Path | None = None) -> None:
