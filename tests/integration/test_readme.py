@@ -34,6 +34,9 @@ def test_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "(from the attestation)" in output and "PASSED: the model is signed" in output
     assert "scan attestation (not verified)" in output and "model.pkl (pickle): clean" in output
     assert "modified: 'model.pkl'" in output and "FAILED: do not load this model." in output
-    assert output.rstrip().endswith("check exited with 1")
+    assert "no signer trusted by the policy made this signature" in output
+    assert "would run posix.system('touch x')" in output and "made for other bytes" in output
+    assert output.count("check exited with 1") == 3 and output.rstrip().endswith("check exited with 1")
+    assert not (tmp_path / "x").exists()  # the payload was read, never run
     page = (tmp_path / "report.html").read_text()
     assert "PASSED: signed by a trusted signer, and the scan is clean." in page
