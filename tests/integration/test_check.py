@@ -147,6 +147,23 @@ def test_attestation_under_another_scan_policy_is_not_used(signed: tuple[Path, K
     assert report.scan_source == "scan" and "another scan policy" in step(report, "attestation").summary
 
 
+def test_attestation_from_an_older_scanner_is_not_used(signed: tuple[Path, KeyPair, Path]) -> None:
+    """A newer modelseal may detect what an older one missed: its own scan wins over an older attestation."""
+    import dataclasses
+
+    from modelseal.attest.predicate import build_scan_statement, parse_scan_statement
+    from modelseal.oms.bundle import write_atomically
+
+    model, pair, policy = signed
+    current = attest_scan(model, KeySigner.from_file(pair.private)).attestation
+    older = dataclasses.replace(current, scanner_version="0.0.9")
+    bundle = KeySigner.from_file(pair.private).sign(build_scan_statement(older))
+    write_atomically(model / "model.scan.sig", bundle.to_json())
+    assert parse_scan_statement(read_bundle(model / "model.scan.sig").payload).scanner_version == "0.0.9"
+    report = check(model, policy)
+    assert report.scan_source == "scan" and "older than this" in step(report, "attestation").summary
+
+
 def test_attestation_follows_the_signature_serialization(
     model_dir: Path, make_key_pair: Callable[..., KeyPair]
 ) -> None:

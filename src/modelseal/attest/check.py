@@ -3,7 +3,8 @@
 1. signature   the model verifies against a signer the trust policy accepts for it;
 2. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
 3. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
-               the verified bytes and the current scan policy; otherwise the model is scanned now;
+               the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
+               model is scanned now;
 4. scan        no finding at or above the policy's threshold, and no file left unread.
 
 A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from modelseal import __version__
 from modelseal.attest.attest import scan_model_files
 from modelseal.attest.metadata import parse_metadata_statement
 from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
@@ -107,11 +109,28 @@ def _attestation_step(
     if attestation.policy_digest != digest:
         reason = "the scan attestation was made under another scan policy or scanner release: scanning now"
         return CheckStep("attestation", Outcome.SKIPPED, reason), None, None
+    if _release(attestation.scanner_version) < _release(__version__):
+        reason = (
+            f"the scan attestation was made by modelseal {attestation.scanner_version}, older than this "
+            f"{__version__}, which may detect more: scanning now"
+        )
+        return CheckStep("attestation", Outcome.SKIPPED, reason), None, None
     summary = (
         f"trusted: scanned {attestation.scanned_at} by modelseal {attestation.scanner_version}, "
         f"attested by {attester.summary}"
     )
     return CheckStep("attestation", Outcome.PASSED, summary), attestation, attester
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """`1.2.3` as (1, 2, 3); anything unparsable sorts first, so it is never taken for a newer scanner."""
+    parts = []
+    for part in version.split("."):
+        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            return (-1,)
+        parts.append(int(digits))
+    return tuple(parts)
 
 
 def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> CheckStep:
