@@ -193,6 +193,7 @@ class HashPool:
         fresh = hash_tasks(missing, self.hash_type, workers=self.workers, progress=self.progress)
         results.update(((t.file.name, t.start), digest) for t, digest in zip(missing, fresh, strict=True))
         digests = [results[(t.file.name, t.start)] for t in tasks]
+        self._results = {}  # a dataset's digests are big: the caller holds them now
         if self.cache is not None:
             cached = self._cached
             self.cache.store(
