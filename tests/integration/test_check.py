@@ -259,3 +259,25 @@ def test_metadata_documents_are_bound_shown_and_checked(
 def test_missing_metadata_document_fails_before_hashing(model_dir: Path, make_key_pair: Callable[..., KeyPair]) -> None:
     result = modelseal("sign", "key", model_dir, "--private-key", make_key_pair().private, "--metadata", "nope.md")
     assert result.returncode == 2 and not (model_dir / "model.sig").exists()
+
+
+def test_json_report_follows_its_published_schema(signed: tuple[Path, KeyPair, Path]) -> None:
+    from referencing import Registry, Resource
+
+    model, pair, policy = signed
+    schemas = {
+        name: json.loads((REPO / "docs" / f"{name}.schema.json").read_text())
+        for name in ("check-report", "scan-report")
+    }
+    registry = Registry().with_resource("modelseal-scan-report-v1", Resource.from_contents(schemas["scan-report"]))
+    validator = jsonschema.Draft202012Validator(schemas["check-report"], registry=registry)
+    attest_scan(model, KeySigner.from_file(pair.private))
+    (model / "evil.pkl").write_bytes(system("touch /tmp/never"))  # unsigned now: the signature step fails
+    failed = json.loads(modelseal("check", model, "--policy", policy, "--format", "json").stdout)
+    validator.validate(failed)
+    assert failed["verdict"] == "failed" and failed["root_digest"] is None and failed["scan"] is None
+    (model / "evil.pkl").unlink()
+    document = json.loads(modelseal("check", model, "--policy", policy, "--format", "json").stdout)
+    validator.validate(document)
+    assert document["verdict"] == "passed" and document["scan_source"] == "attestation"
+    assert document["scan"]["schema_version"] == 1
