@@ -144,3 +144,12 @@ def test_cli_identity_pattern_github_claims_and_trust_config(tmp_path: Path) -> 
         "verify", "sigstore", model, "--identity", IDENTITY, "--identity-provider", ISSUER, "--github", "colour=red"
     )
     assert bad_claim.returncode == 2 and "unknown GitHub claim" in bad_claim.stderr
+
+
+def test_offline_is_the_default_and_online_refresh_fails_clearly_without_network() -> None:
+    model = MT / "v1.1.0-sigstore"
+    offline = modelseal("verify", "sigstore", model, "--identity", IDENTITY, "--identity-provider", ISSUER, "--offline")
+    assert offline.returncode == 0, offline.stderr
+    online = modelseal("verify", "sigstore", model, "--identity", IDENTITY, "--identity-provider", ISSUER, "--online")
+    assert online.returncode == 3 and "cannot refresh the Sigstore trusted root" in online.stderr
+    assert "Traceback" not in online.stderr

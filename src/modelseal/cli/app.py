@@ -517,6 +517,13 @@ def verify_certificate(
 )
 @_staging
 @_trust_config
+@_option(
+    "--offline/--online",
+    env="OFFLINE",
+    default=True,
+    help="Use the trusted root shipped with sigstore-python (no network), or refresh it from Sigstore's TUF "
+    "repository first.",
+)
 @_ignore_unsigned
 @_common
 def verify_sigstore(
@@ -528,6 +535,7 @@ def verify_sigstore(
     trusted_root: Path | None,
     staging: bool,
     trust_config: Path | None,
+    offline: bool,
     ignore_unsigned_files: bool,
     **options: Any,
 ) -> None:
@@ -547,7 +555,7 @@ def verify_sigstore(
         signer = SigstoreIdentity(identity_provider, identity, identity_pattern, tuple(claims))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--github") from exc
-    trust = SigstoreTrust(trusted_root, trust_config, staging)
+    trust = SigstoreTrust(trusted_root, trust_config, staging, online=not offline)
     _verify(model, lambda: SigstoreVerifier((signer,), trust), ignore_unsigned_files, options)
 
 

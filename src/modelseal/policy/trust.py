@@ -3,7 +3,8 @@ verify options; the verification method is taken from the signature.
 
     version = 1
 
-    [sigstore]                      # optional: the roots Sigstore signatures must chain to (default: shipped)
+    [sigstore]                      # optional: the roots Sigstore signatures must chain to (default: shipped;
+                                    # `online = true` refreshes them from Sigstore's TUF repository)
     trust-config = "private-sigstore.json"
 
     [[signers]]
@@ -45,7 +46,7 @@ _METHOD_KEYS = {
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
 _TOP_KEYS = {"version", "sigstore", "signers", "scan"}
-_SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging"}
+_SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging", "online"}
 _SCAN_KEYS = {"fail-on", "use-attestations", "attesters", "pickle-policy"}
 
 
@@ -122,6 +123,12 @@ class _Reader:
             raise self.fail((*at, key), f"{key!r} must be a list of non-empty strings")
         return tuple(value)
 
+    def flag(self, table: dict[str, Any], key: str, at: KeyPath, default: bool = False) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail((*at, key), f"{key!r} must be true or false")
+        return value
+
     def file(self, relative: str, at: KeyPath) -> Path:
         path = self.base / relative
         if not path.is_file():
@@ -143,11 +150,9 @@ class _Reader:
         roots = [k for k in ("trusted-root", "trust-config") if k in table]
         if len(roots) > 1:
             raise self.fail(("sigstore", roots[1]), "give trusted-root or trust-config, not both")
-        staging = table.get("staging", False)
-        if not isinstance(staging, bool):
-            raise self.fail(("sigstore", "staging"), "'staging' must be true or false")
+        staging, online = (self.flag(table, key, ("sigstore",)) for key in ("staging", "online"))
         files = {k: self.file(v, ("sigstore", k)) for k in roots if (v := self.text(table, k, ("sigstore",)))}
-        return SigstoreTrust(files.get("trusted-root"), files.get("trust-config"), staging)
+        return SigstoreTrust(files.get("trusted-root"), files.get("trust-config"), staging, online)
 
     def signer(self, index: int, table: Any, trust: SigstoreTrust) -> TrustedSigner:
         at: KeyPath = ("signers", index)
@@ -200,9 +205,7 @@ class _Reader:
         fail_on = self.text(table, "fail-on", ("scan",)) or "high"
         if fail_on.upper() not in Severity.__members__:
             raise self.fail(("scan", "fail-on"), f"fail-on {fail_on!r} is not a severity")
-        use = table.get("use-attestations", True)
-        if not isinstance(use, bool):
-            raise self.fail(("scan", "use-attestations"), "'use-attestations' must be true or false")
+        use = self.flag(table, "use-attestations", ("scan",), default=True)
         attesters = self.texts(table, "attesters", ("scan",))
         for index, name in enumerate(attesters):
             if name not in signer_names:

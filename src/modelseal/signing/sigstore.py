@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography import x509
 
-from modelseal.errors import InputError, VerificationError
+from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import Bundle
 from modelseal.signing.base import SignerIdentity, require_method
 from modelseal.signing.identity import SigstoreIdentity, certificate_claim, certificate_identities
@@ -19,14 +19,16 @@ from modelseal.signing.identity import SigstoreIdentity, certificate_claim, cert
 
 @dataclass(frozen=True)
 class SigstoreTrust:
-    """Which Sigstore instance's roots to trust: a trusted_root.json, a ClientTrustConfig, or the shipped
-    production (default) or staging root."""
+    """Which Sigstore instance's roots to trust: a trusted_root.json, a ClientTrustConfig, or the production
+    (default) or staging root, as shipped (offline, the default) or refreshed from Sigstore's TUF repository."""
 
     trusted_root: Path | None = None
     trust_config: Path | None = None
     staging: bool = False
+    online: bool = False
 
     def load(self) -> Any:
+        from sigstore.errors import Error as SigstoreError
         from sigstore.models import ClientTrustConfig, TrustedRoot
 
         try:
@@ -39,7 +41,15 @@ class SigstoreTrust:
                 f"cannot load the Sigstore trust root {self.trusted_root or self.trust_config}: {exc}"
             ) from exc
         logging.getLogger("sigstore").setLevel(logging.ERROR)  # "offline mode" notices are expected here
-        config = ClientTrustConfig.staging(offline=True) if self.staging else ClientTrustConfig.production(offline=True)
+        logging.getLogger("tuf").setLevel(logging.CRITICAL)
+        offline = not self.online
+        try:
+            config = ClientTrustConfig.staging(offline) if self.staging else ClientTrustConfig.production(offline)
+        except SigstoreError as exc:
+            raise ServiceError(
+                "cannot refresh the Sigstore trusted root from its TUF repository",
+                details=(str(exc), "without network, verify with the shipped root (the default, --offline)"),
+            ) from exc
         return config.trusted_root
 
 
