@@ -427,7 +427,7 @@ def _verify(
     run(action, options["as_json"])
 
 
-def _ignore_unsigned(func: F) -> F:
+def _verify_options(func: F) -> F:
     """Options of every verify command."""
     func = _option(
         "--ignore-unsigned-files",
@@ -447,7 +447,7 @@ def _ignore_unsigned(func: F) -> F:
 @verify.command("key")
 @click.argument("model", type=EXISTING)
 @_option("--public-key", env="PUBLIC_KEY", type=FILE, required=True, help="PEM EC public key of the signer.")
-@_ignore_unsigned
+@_verify_options
 @_common
 def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **options: Any) -> None:
     """Verify MODEL's signature with the signer's public key."""
@@ -472,7 +472,7 @@ def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **opt
     default=None,
     help="Require the signing certificate to name this subject, common name, email, URI or DNS name.",
 )
-@_ignore_unsigned
+@_verify_options
 @_common
 def verify_certificate(
     model: Path, certificate_chain: tuple[Path, ...], identity: str | None, ignore_unsigned_files: bool, **options: Any
@@ -524,7 +524,7 @@ def verify_certificate(
     help="Use the trusted root shipped with sigstore-python (no network), or refresh it from Sigstore's TUF "
     "repository first.",
 )
-@_ignore_unsigned
+@_verify_options
 @_common
 def verify_sigstore(
     model: Path,
@@ -568,7 +568,7 @@ def verify_sigstore(
     required=True,
     help="Trust policy (TOML): the signers trusted for which models. The method comes from the signature.",
 )
-@_ignore_unsigned
+@_verify_options
 @_common
 def verify_policy(model: Path, policy: Path, ignore_unsigned_files: bool, **options: Any) -> None:
     """Verify MODEL against the signers a trust policy file accepts for it."""
