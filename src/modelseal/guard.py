@@ -38,21 +38,14 @@ def ensure_trusted(model: str | Path, policy: str | Path | None = None) -> None:
             details = lines + tuple(line for s in report.steps for line in s.details[:5])
             raise UntrustedModelError(f"modelseal check {report.verdict.value} for {model}", details=details)
         return
-    from modelseal.scanning.findings import Severity, Status
+    from modelseal.attest.check import Outcome, scan_step
+    from modelseal.scanning.findings import Severity
+    from modelseal.scanning.report import ScanSummary
     from modelseal.scanning.scanner import scan_paths
 
-    results = scan_paths([model])
-    problems = [
-        f"{r.path}: {f.severity.name} {f.message}" + (f" — would run {f.payload}" if f.payload else "")
-        for r in results
-        for f in r.findings
-        if f.severity >= Severity.HIGH
-    ]
-    problems += [
-        f"{r.path}: could not be fully scanned" for r in results if r.status in (Status.INCOMPLETE, Status.SKIPPED)
-    ]
-    if problems:
-        raise UntrustedModelError(f"modelseal refused to load {model}", details=tuple(problems))
+    step = scan_step(ScanSummary(tuple(scan_paths([model])), Severity.HIGH), "scanned now")
+    if step.outcome is not Outcome.PASSED:
+        raise UntrustedModelError(f"modelseal refused to load {model}: {step.summary}", details=step.details)
 
 
 def torch_load(path: str | Path, *, policy: str | Path | None = None, **kwargs: Any) -> Any:

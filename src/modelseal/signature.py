@@ -88,7 +88,7 @@ def default_metadata_path(model: Path) -> Path:
 
 
 def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
-    """User ignores plus the signature and the scan attestation, when they lie inside the model."""
+    """User ignores plus the signature and the attestations beside it, when they lie inside the model."""
     ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
     if model.is_dir():
         for document in (signature, model / ATTESTATION_NAME, model / METADATA_NAME):

@@ -24,7 +24,6 @@ from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
-from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pickle.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
 from modelseal.scanning.scanner import ScanOptions
@@ -153,8 +152,9 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
-def _scan_step(results: tuple[FileResult, ...], summary: ScanSummary, source: str) -> CheckStep:
-    origin = "from the attestation" if source == "attestation" else "scanned now"
+def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
+    """The scan's verdict as a step: findings at or above the threshold fail, files left unread are inconclusive.
+    `origin` says where the results came from ("scanned now", "from the attestation")."""
     if summary.failing:
         lines = tuple(
             f"{result.path}: {finding.severity.name} {finding.message}"
@@ -169,7 +169,9 @@ def _scan_step(results: tuple[FileResult, ...], summary: ScanSummary, source: st
         reason = f"{len(unread)} file(s) could not be fully scanned ({origin})"
         return CheckStep("scan", Outcome.INCONCLUSIVE, reason, lines)
     return CheckStep(
-        "scan", Outcome.PASSED, f"{len(results)} file(s), nothing at or above {summary.fail_on.name} ({origin})"
+        "scan",
+        Outcome.PASSED,
+        f"{len(summary.results)} file(s), nothing at or above {summary.fail_on.name} ({origin})",
     )
 
 
@@ -206,5 +208,5 @@ def check(
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
         return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
     summary = ScanSummary(results, trust.scan.fail_on)
-    steps.append(_scan_step(results, summary, source))
+    steps.append(scan_step(summary, "from the attestation" if source == "attestation" else "scanned now"))
     return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest(), summary, source, attester)

@@ -42,10 +42,14 @@ class ScanAttestation:
     def root_digest(self) -> str:
         return self.manifest.root_digest()
 
+    @property
+    def worst(self) -> Severity | None:
+        return max((r.worst for r in self.results if r.worst is not None), default=None)
+
 
 def build_scan_statement(attestation: ScanAttestation) -> bytes:
     results = attestation.results
-    worst = max((r.worst for r in results if r.worst is not None), default=None)
+    worst = attestation.worst
     predicate = {
         "scanner": {"name": "modelseal", "version": attestation.scanner_version},
         "scannedAt": attestation.scanned_at,

@@ -45,8 +45,8 @@ def to_document(report: CheckReport) -> dict[str, Any]:
         "model": str(report.model),
         "verdict": report.verdict.value,
         "root_digest": {"sha256": report.root_digest} if report.root_digest else None,
-        "signer": _identity(report.signer),
-        "attester": _identity(report.attester),
+        "signer": report.signer.to_json() if report.signer else None,
+        "attester": report.attester.to_json() if report.attester else None,
         "scan_source": report.scan_source,
         "steps": [
             {"name": s.name, "outcome": s.outcome.value, "summary": s.summary, "details": list(s.details)}
@@ -54,12 +54,6 @@ def to_document(report: CheckReport) -> dict[str, Any]:
         ],
         "scan": to_json(report.scan, __version__) if report.scan is not None else None,
     }
-
-
-def _identity(identity: Any) -> dict[str, Any] | None:
-    if identity is None:
-        return None
-    return {"method": identity.method, "summary": identity.summary, **identity.details}
 
 
 def print_text(report: CheckReport, console: Console) -> None:

@@ -17,7 +17,7 @@ from modelseal.cli.render import out, print_json
 from modelseal.oms.bundle import Bundle, read_bundle
 from modelseal.oms.statement import parse_statement
 from modelseal.signing.certificate import leaf_identities
-from modelseal.signing.identity import certificate_claim, certificate_identities
+from modelseal.signing.identity import certificate_details
 
 MAX_LISTED = 20
 
@@ -47,13 +47,7 @@ def _signer(bundle: Bundle) -> dict[str, Any]:
         for entry in entries
         if isinstance(entry, dict) and str(entry.get("integratedTime", "")).isdigit()
     ]
-    return {
-        "method": "sigstore",
-        "identity": ", ".join(certificate_identities(leaf)),
-        "issuer": certificate_claim(leaf, "issuer"),
-        "transparency_log": logged,
-        **{f"github_{c}": v for c in ("repository", "ref", "workflow") if (v := certificate_claim(leaf, c))},
-    }
+    return {"method": "sigstore", **certificate_details(leaf), "transparency_log": logged}
 
 
 def _statement(bundle: Bundle) -> dict[str, Any]:

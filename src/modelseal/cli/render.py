@@ -85,7 +85,7 @@ def verified(result: VerifyResult, as_json: bool) -> None:
                 "result": "verified",
                 "model": str(result.model),
                 "signature": str(result.signature),
-                "signer": {"method": result.signer.method, "summary": result.signer.summary, **result.signer.details},
+                "signer": result.signer.to_json(),
                 "files_verified": result.files_verified,
                 "unsigned_files_ignored": list(result.unsigned_ignored),
                 **manifest_json(result.manifest),
@@ -107,7 +107,7 @@ def verified(result: VerifyResult, as_json: bool) -> None:
 
 def attested(result: AttestResult, as_json: bool) -> None:
     statement = result.attestation
-    worst = max((r.worst for r in statement.results if r.worst is not None), default=None)
+    worst = statement.worst
     if as_json:
         print_json(
             {

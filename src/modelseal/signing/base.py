@@ -23,6 +23,9 @@ class SignerIdentity:
     summary: str
     details: dict[str, str] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, str]:
+        return {"method": self.method, "summary": self.summary, **self.details}
+
 
 class Signer(Protocol):
     """Turns statement bytes into a signed bundle."""

@@ -106,6 +106,20 @@ def certificate_identities(certificate: x509.Certificate) -> list[str]:
     return names
 
 
+def certificate_details(certificate: x509.Certificate) -> dict[str, str]:
+    """What a Fulcio certificate says of its signer: identity, issuer, and the GitHub claims it carries."""
+    identities = certificate_identities(certificate)
+    details = {
+        "identity": identities[0] if identities else "",
+        "issuer": certificate_claim(certificate, "issuer") or "",
+    }
+    for claim in ("repository", "ref", "trigger", "workflow", "sha"):
+        value = certificate_claim(certificate, claim)
+        if value is not None:
+            details[f"github_{claim}"] = value
+    return details
+
+
 @dataclass(frozen=True)
 class SigstoreIdentity:
     """One accepted signer: an exact issuer, an exact identity or an identity pattern, and optional GitHub claims

@@ -14,7 +14,12 @@ from cryptography import x509
 from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import Bundle
 from modelseal.signing.base import SignerIdentity, require_method
-from modelseal.signing.identity import SigstoreIdentity, certificate_claim, certificate_identities
+from modelseal.signing.identity import (
+    SigstoreIdentity,
+    certificate_claim,
+    certificate_details,
+    certificate_identities,
+)
 
 
 @dataclass(frozen=True)
@@ -128,11 +133,4 @@ def _signed_by(certificate: x509.Certificate | None) -> str:
 
 
 def _signer_identity(certificate: x509.Certificate) -> SignerIdentity:
-    identities = certificate_identities(certificate)
-    issuer = certificate_claim(certificate, "issuer") or ""
-    details = {"identity": identities[0] if identities else "", "issuer": issuer}
-    for claim in ("repository", "ref", "trigger", "workflow", "sha"):
-        value = certificate_claim(certificate, claim)
-        if value is not None:
-            details[f"github_{claim}"] = value
-    return SignerIdentity("sigstore", _signed_by(certificate), details)
+    return SignerIdentity("sigstore", _signed_by(certificate), certificate_details(certificate))
