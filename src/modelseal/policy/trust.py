@@ -74,8 +74,8 @@ class TrustedSigner:
         """Whether this signer may sign `model`: patterns with '/' match the absolute path, others its name."""
         if not self.models:
             return True
-        absolute = model.resolve().as_posix()
-        return any(glob_matches(p, absolute if "/" in p else model.resolve().name) for p in self.models)
+        resolved = model.resolve()
+        return any(glob_matches(p, resolved.as_posix() if "/" in p else resolved.name) for p in self.models)
 
 
 @dataclass(frozen=True)
