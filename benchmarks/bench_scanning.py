@@ -4,7 +4,7 @@
     python benchmarks/bench_scanning.py    # installs the peers from PyPI into WORKDIR/peers-venv first
 
 Inputs: a 200 MB PyTorch zip checkpoint, a 100 MB benign plain pickle of many small objects, a pickle of about
-2.4 million opcodes, and the whole peer corpus directory (../shared/fixtures/peer-corpora). Each tool runs as its
+2.4 million opcodes, and the whole peer corpus directory (tests/fixtures/peer-corpora). Each tool runs as its
 own process; best of --repeat runs; peak memory is the process tree's summed high-water RSS. The verdict column
 is what the tool's exit code says (flagged or not); a tool that errors is marked so. Nothing is asserted.
 """
@@ -26,7 +26,7 @@ from measure import Run, timed
 PEERS = ("picklescan", "fickling", "modelscan", "modelaudit")
 QUIET = {"PROMPTFOO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "MODELAUDIT_DISABLE_TELEMETRY": "1"}
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "fixtures" / "peer-corpora"
+CORPUS = REPO / "tests" / "fixtures" / "peer-corpora"
 
 
 def peers_venv(work: Path, install: bool) -> Path:

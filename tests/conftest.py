@@ -1,4 +1,4 @@
-"""Shared test helpers: shared fixtures location, model builders, EC keys and a throwaway test PKI."""
+"""Shared test helpers: the fixtures folder, model builders, EC keys and a throwaway test PKI."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MODELSEAL_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"  # data made by others, with their licences: see its README
 MT = FIXTURES / "model-transparency"
 MT_KEYS = MT / "keys" / "certificate"
 OMS_VECTORS = FIXTURES / "oms-spec" / "v1.0"
