@@ -42,11 +42,14 @@ def test_archive_members_are_located() -> None:
     assert any(f.member == "model/config.pkl" and f.severity is Severity.CRITICAL for f in result.findings)
 
 
-@pytest.mark.parametrize(
-    "path", [Path("picklescan-data/benign_password_protected.zip"), Path("picklescan-data/not_a_pickle.bin")]
-)
-def test_unreadable_benign_files_are_not_called_clean(path: Path) -> None:
-    assert scan_file(CORPUS / path).status.value == "incomplete"
+def test_an_encrypted_archive_is_not_called_clean() -> None:
+    assert scan_file(CORPUS / "picklescan-data" / "benign_password_protected.zip").status.value == "incomplete"
+
+
+def test_bytes_the_unpickler_rejects_before_any_import_are_data() -> None:
+    """`cmod\\n\\xf8\\n`: GLOBAL's name is not UTF-8, so pickle.load raises before importing anything."""
+    result = scan_file(CORPUS / "picklescan-data" / "not_a_pickle.bin")
+    assert result.status.value == "unsupported" and not result.findings
 
 
 def test_library_entry_point() -> None:

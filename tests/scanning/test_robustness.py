@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modelseal.scanning.budget import Limits
 from modelseal.scanning.findings import FileResult, Status
-from modelseal.scanning.pickle.vm import Limits
 from modelseal.scanning.scanner import ScanOptions, scan_file
 from tests.scanning.pickles import call, global_, proto, stop, system
 
@@ -62,7 +62,7 @@ def test_zip_bomb_is_bounded(tmp_path: Path) -> None:
         for _ in range(200):
             member.write(zeros)
     assert bomb.stat().st_size < 2_000_000
-    result = scan_file(bomb, ScanOptions(max_expanded_bytes=64 << 20))
+    result = scan_file(bomb, ScanOptions(limits=Limits(max_expanded_bytes=64 << 20)))
     assert result.status is Status.INCOMPLETE
     assert "ZIP-BOMB" in {f.rule for f in result.findings}
 
@@ -186,12 +186,12 @@ def test_member_that_cannot_be_decompressed(tmp_path: Path) -> None:
 
 
 def test_an_internal_error_is_incomplete_not_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelseal.scanning import scanner
+    from modelseal.scanning.containers import zip as zip_container
 
     def broken(*args: object, **kwargs: object) -> str:
         raise KeyError("simulated bug")
 
-    monkeypatch.setattr(scanner.FileScan, "_scan_zip", broken)
+    monkeypatch.setattr(zip_container, "scan", broken)
     (tmp_path / "model.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     result = scan_file(tmp_path / "model.zip")
     assert result.status is Status.INCOMPLETE and "internal error" in result.notes[0]

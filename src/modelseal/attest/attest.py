@@ -22,7 +22,7 @@ from modelseal.oms.bundle import read_bundle, write_atomically
 from modelseal.oms.manifest import Serialization
 from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
-from modelseal.scanning.pickle.policy import load_policy, policy_digest
+from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.scanner import ScanOptions, scan_target, symlink_boundary
 from modelseal.signature import default_attestation_path, default_signature_path, digest_tree
 from modelseal.signing.base import Signer

@@ -24,7 +24,7 @@ from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
-from modelseal.scanning.pickle.policy import load_policy, policy_digest
+from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
 from modelseal.scanning.scanner import ScanOptions
 from modelseal.signature import (

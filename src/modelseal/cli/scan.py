@@ -11,7 +11,7 @@ from modelseal import __version__
 from modelseal.cli.exit_codes import ExitCode
 from modelseal.errors import InputError
 from modelseal.scanning.findings import FileResult, Severity
-from modelseal.scanning.pickle.policy import load_policy
+from modelseal.scanning.policy import load_policy
 from modelseal.scanning.report import ScanSummary, relative_path, to_json, to_sarif
 from modelseal.scanning.scanner import ScanOptions, iter_targets, scan_target
 

@@ -33,7 +33,7 @@ from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle
 from modelseal.policy.toml_source import KeyPath, TomlSource
 from modelseal.scanning.findings import Severity
-from modelseal.scanning.pickle.policy import load_policy
+from modelseal.scanning.policy import load_policy
 from modelseal.signing.base import SignerIdentity, Verifier
 from modelseal.signing.identity import GITHUB_CLAIMS, SigstoreIdentity, glob_matches
 from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier

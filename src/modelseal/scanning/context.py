@@ -1,34 +1,31 @@
-"""What every format scanner shares: options, the findings and gaps of one file, format dispatch, bounded
-expansion of compressed data into seekable spools, and file paths for readers that need one."""
+"""The state of one top-level file's scan, handed to every format scanner: options, policy, the shared budget, and
+the findings, gaps and notes collected so far. `scan` is the one way down into nested content: it sniffs a
+stream, checks the depth bound, and calls the registered scanner of the detected format."""
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
+from modelseal.scanning.budget import Budget, Limits
 from modelseal.scanning.findings import Finding
-from modelseal.scanning.pickle.policy import DEFAULT_POLICY, PicklePolicy
-from modelseal.scanning.pickle.vm import Limits
-from modelseal.scanning.sniff import HEADER_BYTES, sniff
+from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
+from modelseal.scanning.registry import Format, scanner_for
+from modelseal.scanning.sniff import HEADER_BYTES, sniff_stream
+from modelseal.scanning.streams import Expanding
 
 SPOOL_IN_MEMORY = 64 << 20
-MAX_JSON_BYTES = 32 << 20
-MAX_PROTOBUF_BYTES = 2 << 30  # protobuf's own message limit
-UNSCANNED = {"unknown", "json", "protobuf"}
+MAX_TEXT_BYTES = 32 << 20  # JSON, YAML, templates and Python sources read whole
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    policy: PicklePolicy = DEFAULT_POLICY
+    policy: ScanPolicy = DEFAULT_POLICY
     limits: Limits = field(default_factory=Limits)
-    max_depth: int = 5
-    max_expanded_bytes: int = 8 << 30
-    max_ratio: int = 1000
 
 
 def join(member: str, name: str) -> str:
@@ -36,83 +33,20 @@ def join(member: str, name: str) -> str:
     return f"{member}!{name}" if member else name
 
 
-class ExpandError(Exception):
-    """A compressed stream or member could not be expanded (corrupt, or over the scan budget)."""
-
-
-class SpoolContext:
-    """Copy a stream into a seekable spool (memory, then disk), bounded."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self.stream, self.limit = stream, limit
-        self.spool: tempfile.SpooledTemporaryFile[bytes] | None = None
-
-    def __enter__(self) -> tuple[IO[bytes], int]:
-        import lzma
-
-        self.spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
-        copied = 0
-        try:
-            while chunk := self.stream.read(1 << 20):
-                copied += len(chunk)
-                if copied > self.limit:
-                    raise ExpandError(f"expands beyond {self.limit:,} bytes")
-                self.spool.write(chunk)
-        except (OSError, EOFError, zlib.error, OverflowError, lzma.LZMAError) as exc:
-            self.spool.close()
-            raise ExpandError(str(exc)) from exc
-        self.spool.seek(0)
-        return self.spool, copied
-
-    def __exit__(self, *exc: object) -> None:
-        if self.spool is not None:
-            self.spool.close()
-
-
-class ZlibStream:
-    """A bare zlib stream read in chunks (what joblib's zlib compressor writes)."""
-
-    def __init__(self, source: IO[bytes]) -> None:
-        self.source, self.inflater, self.done = source, zlib.decompressobj(), False
-
-    def read(self, size: int = -1) -> bytes:
-        while not self.done:
-            chunk = self.source.read(1 << 16)
-            if not chunk:
-                self.done = True
-                return self.inflater.flush()
-            out = self.inflater.decompress(chunk)
-            if out:
-                return out
-        return b""
-
-
-def decompressor(fmt: str, handle: IO[bytes]) -> IO[bytes]:
-    """A streaming decompressor over `handle` (joblib's compressors, and plain .gz/.bz2/.xz files)."""
-    import bz2
-    import gzip
-    import lzma
-
-    if fmt == "gzip":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=handle))
-    if fmt == "bz2":
-        return cast(IO[bytes], bz2.BZ2File(handle))
-    if fmt == "zlib":
-        return cast(IO[bytes], ZlibStream(handle))
-    return cast(IO[bytes], lzma.LZMAFile(handle, format=lzma.FORMAT_ALONE if fmt == "lzma" else lzma.FORMAT_AUTO))
-
-
 class ScanContext:
-    """The findings and gaps of one top-level file. Format mixins add `_scan_<format>` methods; `scan_handle`
-    sniffs a stream and calls the matching one."""
+    """Findings, gaps and notes of one top-level file, and the budget everything nested in it shares."""
 
     def __init__(self, path: Path, options: ScanOptions) -> None:
         self.path = path
         self.options = options
+        self.policy = options.policy
+        self.budget = Budget(options.limits)
         self.findings: list[Finding] = []
         self.gaps: list[str] = []
         self.notes: list[str] = []
-        self.expanded = 0
+        self.data_only = False  # set by the top-level scanner when the file holds nothing a loader runs
+
+    # --- what scanners report -------------------------------------------------------------------------------
 
     def add(self, member: str, finding: Finding) -> None:
         self.findings.append(
@@ -125,53 +59,61 @@ class ScanContext:
         for finding in findings:
             self.add(member, finding)
 
+    def gap(self, member: str, reason: str) -> None:
+        """Part of the file was not read: the file can no longer be called clean."""
+        self.gaps.append(f"{member + ': ' if member else ''}{reason}")
+
+    def note(self, member: str, text: str) -> None:
+        self.notes.append(f"{member + ': ' if member else ''}{text}")
+
+    # --- where things are -----------------------------------------------------------------------------------
+
     def display_name(self, member: str) -> str:
         """The member's path inside archives, or the file's own name: what name-based hints look at."""
-        return member or self.path.name
+        return member.rsplit("!", 1)[-1] if member else self.path.name
 
     def directory(self, member: str) -> Path | None:
         """The directory beside the file, for formats that reference sibling files (None inside archives)."""
         return None if member else self.path.parent
 
-    def gap(self, member: str, reason: str) -> None:
-        self.gaps.append(f"{member + ': ' if member else ''}{reason}")
+    # --- going down -----------------------------------------------------------------------------------------
 
-    def scan_handle(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
-        """Scan a seekable stream of `size` bytes; returns the detected format."""
-        if depth > self.options.max_depth:
-            self.gap(member, f"nested deeper than {self.options.max_depth} levels")
+    def scan(self, stream: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Sniff a seekable stream of `size` bytes and scan it with its format's scanner; returns the format."""
+        if depth > self.options.limits.max_depth:
+            self.gap(member, f"nested deeper than {self.options.limits.max_depth} levels (bound)")
             return "nested"
-        handle.seek(0)
-        header = handle.read(HEADER_BYTES)
-        fmt = sniff(header, size)
-        handle.seek(0)
-        name = member.rsplit("!", 1)[-1] if member else self.path.name
-        if fmt == "unknown" and name.rsplit("/", 1)[-1] in ("saved_model.pb", "keras_metadata.pb"):
-            fmt = "protobuf"  # a SavedModel may start with any field: its name is the hint, parsing decides
-        if fmt == "unknown" and self.display_name(member).endswith(".py"):
-            fmt = "python"  # source has no magic: the name is the only hint (content-sniffed formats won above)
-        scanner = getattr(self, f"_scan_{fmt}", None)
-        if scanner is None:
-            return fmt
-        result: str = scanner(handle, size, member, depth) or fmt
-        return result
+        self.budget.check_time()
+        fmt = sniff_stream(stream, size, self.display_name(member))
+        stream.seek(0)
+        label = scanner_for(fmt)(self, stream, size, member, depth)
+        return label or fmt.value
 
-    def scan_bytes(self, data: bytes, member: str, depth: int) -> None:
+    def scan_as(self, fmt: Format, stream: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Scan a stream whose format its container already decided (an npy object array's pickle)."""
+        stream.seek(0)
+        return scanner_for(fmt)(self, stream, size, member, depth) or fmt.value
+
+    def scan_bytes(self, data: bytes, member: str, depth: int) -> str:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             spool.write(data)
-            self.scan_handle(spool, len(data), member, depth)
-
-    def _budget(self, size: int) -> int | None:
-        self.expanded += size
-        if self.expanded > self.options.max_expanded_bytes:
-            return None
-        return max(size, 1) + (1 << 20)
-
-    def _spooled(self, stream: IO[bytes]) -> SpoolContext:
-        return SpoolContext(stream, self.options.max_expanded_bytes)
+            return self.scan(spool, len(data), member, depth)
 
     @contextlib.contextmanager
-    def _as_file(self, handle: IO[bytes], member: str, suffix: str) -> Iterator[str]:
+    def expanded(self, stream: IO[bytes], codec: Callable[[IO[bytes]], IO[bytes]]) -> Iterator[tuple[IO[bytes], int]]:
+        """The decompressed content of `stream` as a seekable spool; every byte is charged to the budget as it is
+        produced, so the spool never holds more than the budget allows."""
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            source = Expanding(stream, codec, self.budget)
+            size = 0
+            while chunk := source.read(1 << 20):
+                spool.write(chunk)
+                size += len(chunk)
+            spool.seek(0)
+            yield spool, size
+
+    @contextlib.contextmanager
+    def as_file(self, handle: IO[bytes], member: str, suffix: str) -> Iterator[str]:
         """A filesystem path for readers that need one: the file itself, or a copy of an archive member."""
         if not member:
             yield str(self.path)
@@ -183,9 +125,5 @@ class ScanContext:
             copy.flush()
             yield copy.name
 
-    # implemented by the pickle and archive mixins; declared here because other formats hand data to them
-    def _scan_pickle(self, handle: IO[bytes], size: int, member: str, depth: int, strict: bool = False) -> str:
-        raise NotImplementedError
 
-    def _scan_zip(self, handle: IO[bytes], size: int, member: str, depth: int) -> str:
-        raise NotImplementedError
+__all__ = ["HEADER_BYTES", "MAX_TEXT_BYTES", "ScanContext", "ScanOptions", "join"]

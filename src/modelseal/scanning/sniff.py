@@ -1,72 +1,116 @@
-"""Detect a file's format from its bytes, never from its name."""
+"""Detect a stream's format from its bytes as the loaders accept them, never from its name alone.
+
+Magic numbers first (each checked where its readers look for it: HDF5 also after a user block, tar by its header
+checksum as `tarfile` does), then structure (safetensors, protobuf). A pickle has no magic: the unpickler runs
+whatever opcodes it is given, with or without PROTO, so any stream whose first byte is a pickle opcode is handed
+to the pickle scanner, which decides by emulation whether the unpickler would run anything from it. Names only
+break ties where bytes cannot (source code, YAML, SavedModel protobufs).
+"""
 
 from __future__ import annotations
 
-import io
 import pickletools
-import re
-import warnings
+from typing import IO
+
+from modelseal.scanning.registry import Format
 
 HEADER_BYTES = 64 * 1024
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
-_GLOBAL_LINE = re.compile(rb"^c[A-Za-z_][\w.]*\n")
-_PROTOCOL0_START = frozenset(b"(cdlI]}SVNLFKJ)GtpgqaehiosuV.")
-
-
-def _parses_as_pickle(header: bytes) -> bool:
-    """Protocol 0/1 have no magic: accept when the first opcodes (up to 64, or STOP) parse without error."""
-    count = 0
-    with warnings.catch_warnings():  # codecs warns about hostile STRING escapes; sniffing must stay quiet
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            for opcode, _, _ in pickletools.genops(io.BytesIO(header)):
-                count += 1
-                if opcode.name == "STOP" or count >= 64:
-                    break
-        except Exception:  # noqa: BLE001 - any parse failure means "not recognisably a pickle"
-            return False
-    return count >= 2
-
-
-_PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
-_MAGIC: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"PK\x03\x04", "zip"),
-    (0, b"PK\x05\x06", "zip"),
-    (0, b"PK\x07\x08", "zip"),
-    (0, b"\x1f\x8b", "gzip"),
-    (0, b"BZh", "bz2"),
-    (0, b"\xfd7zXZ\x00", "xz"),
-    (0, b"7z\xbc\xaf\x27\x1c", "7z"),
-    (0, b"\x93NUMPY", "npy"),
-    (0, b"\x89HDF\r\n\x1a\n", "hdf5"),
-    (0, b"GGUF", "gguf"),
-    (257, b"ustar", "tar"),
-    (0, b"\x5d\x00\x00", "lzma"),
+PICKLE_OPCODES = frozenset(ord(op.code) for op in pickletools.opcodes)
+_MAGIC: tuple[tuple[int, bytes, Format], ...] = (
+    (0, b"PK\x03\x04", Format.ZIP),
+    (0, b"PK\x05\x06", Format.ZIP),
+    (0, b"PK\x07\x08", Format.ZIP),
+    (0, b"\x1f\x8b", Format.GZIP),
+    (0, b"BZh", Format.BZ2),
+    (0, b"\xfd7zXZ\x00", Format.XZ),
+    (0, b"7z\xbc\xaf\x27\x1c", Format.SEVENZIP),
+    (0, b"Rar!\x1a\x07", Format.RAR),
+    (0, b"\x04\x22\x4d\x18", Format.LZ4),  # lz4 frame (joblib's lz4 compressor)
+    (0, b"\x28\xb5\x2f\xfd", Format.ZSTD),  # zstd frame (pandas .zst)
+    (0, b"\x93NUMPY", Format.NPY),
+    (0, b"\x89HDF\r\n\x1a\n", Format.HDF5),
+    (0, b"GGUF", Format.GGUF),
+    (257, b"ustar", Format.TAR),
+    (0, b"\x5d\x00\x00", Format.LZMA),
 )
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
+_PROTOBUF_NAMES = ("saved_model.pb", "keras_metadata.pb")
+_YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def sniff(header: bytes, size: int | None = None) -> str:
-    """A format name: pickle, zip, gzip, bz2, xz, lzma, zlib, zfile, 7z, tar, npy, hdf5, gguf, safetensors, or
-    unknown."""
+def _is_tar_header(header: bytes) -> bool:
+    """A pre-POSIX (v7) tar has no magic: `tarfile` accepts a block whose checksum field matches its bytes."""
+    if len(header) < 512 or not header[:100].strip(b"\0"):
+        return False
+    field = header[148:156].replace(b"\0", b" ").strip()
+    try:
+        stored = int(field, 8)
+    except ValueError:
+        return False
+    unsigned = sum(header[:148]) + 8 * 32 + sum(header[156:512])
+    return stored == unsigned
+
+
+def _hdf5_user_block(stream: IO[bytes], size: int) -> bool:
+    """HDF5 allows a user block before the superblock: the library looks at 512, 1024, 2048, ... bytes."""
+    offset = 512
+    while offset + 8 <= size:
+        stream.seek(offset)
+        if stream.read(8) == _HDF5_SIGNATURE:
+            return True
+        offset *= 2
+    return False
+
+
+def _by_magic(header: bytes) -> Format | None:
     if len(header) >= 2 and header[0] == 0x80 and header[1] <= 5:
-        return "pickle"
+        return Format.PICKLE
     if header.startswith(LFS_POINTER):
-        return "git-lfs-pointer"
-    for offset, magic, name in _MAGIC:
+        return Format.GIT_LFS_POINTER
+    for offset, magic, fmt in _MAGIC:
         if header[offset : offset + len(magic)] == magic:
-            return name
+            return fmt
     if header[:2] == b"ZF" and len(header) > 21 and all(c in b"0123456789abcdefx" for c in header[2:21].strip()):
-        return "zfile"  # joblib < 0.10: 'ZF', the length in hex, then zlib data
+        return Format.ZFILE
     if header[:1] == b"\x78" and len(header) > 1 and (header[0] * 256 + header[1]) % 31 == 0:
-        return "zlib"
+        return Format.ZLIB
+    if _is_tar_header(header):
+        return Format.TAR
+    return None
+
+
+def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
+    """The format of a stream from its first bytes (and its name, for formats without magic)."""
+    by_magic = _by_magic(header)
+    if by_magic is not None:
+        return by_magic
     if len(header) >= 10 and header[8:9] == b"{" and (size is None or int.from_bytes(header[:8], "little") + 8 <= size):
-        return "safetensors"
-    if header[:1] and header[0] in _PROTOCOL0_START and (_GLOBAL_LINE.match(header) or _parses_as_pickle(header)):
-        return "pickle"
+        return Format.SAFETENSORS
+    base = name.rsplit("/", 1)[-1]
     if len(header) > 2 and header[0] == 0x08 and 0 < header[1] <= 20 and header[2:3] in _PROTOBUF_NEXT_FIELD:
-        return "protobuf"  # ONNX ModelProto or TensorFlow SavedModel: told apart by parsing
-    if header.lstrip()[:2] in (b"{%", b"{{", b"{#"):
-        return "jinja"  # a standalone chat template (transformers saves chat_template.jinja)
-    if header.lstrip()[:1] == b"{":
-        return "json"
-    return "unknown"
+        return Format.PROTOBUF  # ONNX ModelProto or TensorFlow SavedModel: told apart by parsing
+    if base in _PROTOBUF_NAMES:
+        return Format.PROTOBUF  # a SavedModel may start with any field: its name is the hint, parsing decides
+    text = header.lstrip()
+    if text[:2] in (b"{%", b"{{", b"{#"):
+        return Format.JINJA  # a standalone chat template (transformers saves chat_template.jinja)
+    if base.endswith(".py"):
+        return Format.PYTHON
+    if base.endswith(_YAML_SUFFIXES):
+        return Format.YAML
+    if text[:1] in (b"{", b"["):
+        return Format.JSON
+    if header[:1] and header[0] in PICKLE_OPCODES:
+        return Format.PICKLE  # the emulator decides whether the unpickler would run anything from it
+    return Format.UNKNOWN
+
+
+def sniff_stream(stream: IO[bytes], size: int, name: str = "") -> Format:
+    stream.seek(0)
+    fmt = sniff(stream.read(HEADER_BYTES), size, name)
+    if fmt in (Format.UNKNOWN, Format.PICKLE) and size > 520 and _hdf5_user_block(stream, size):
+        fmt = Format.HDF5
+    stream.seek(0)
+    return fmt

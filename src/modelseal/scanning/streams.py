@@ -1,9 +1,13 @@
-"""File-like views used while scanning: a window onto part of a seekable stream."""
+"""File-like views used while scanning: a window onto part of a seekable stream, and a decompressing reader that
+charges every byte it produces to the file's budget."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import IO
+
+from modelseal.scanning.budget import Budget
 
 
 class Window(io.RawIOBase):
@@ -41,3 +45,42 @@ class Window(io.RawIOBase):
 def window(handle: IO[bytes], start: int, length: int) -> IO[bytes]:
     """A buffered window: fast `read(1)`, `readline` and `tell`, as pickletools needs."""
     return io.BufferedReader(Window(handle, start, length), 1 << 16)
+
+
+class CountingReader(io.RawIOBase):
+    """Counts the compressed bytes a decompressor pulls from its source (for the ratio bound)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        super().__init__()
+        self.source, self.consumed = source, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.source.read(len(buffer))
+        buffer[: len(data)] = data
+        self.consumed += len(data)
+        return len(data)
+
+
+class Expanding(io.RawIOBase):
+    """A decompressed stream whose every produced byte is charged to the budget as it is produced, so a bomb is
+    stopped at the bound, whatever the codec and however deeply it is nested."""
+
+    def __init__(self, source: IO[bytes], open_codec: Callable[[IO[bytes]], IO[bytes]], budget: Budget) -> None:
+        super().__init__()
+        self.counter = CountingReader(source)
+        self.codec = open_codec(io.BufferedReader(self.counter, 1 << 16))
+        self.budget, self.produced = budget, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.codec.read(min(len(buffer), 1 << 20))
+        buffer[: len(data)] = data
+        self.produced += len(data)
+        self.budget.expand(len(data))
+        self.budget.check_ratio(self.produced, self.counter.consumed)
+        return len(data)

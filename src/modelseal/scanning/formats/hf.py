@@ -8,9 +8,12 @@ import io
 import re
 import tokenize
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from modelseal.scanning.context import ScanContext
 
 HF_KEYS = frozenset(
     {
@@ -123,3 +126,14 @@ def check_python(source: str, name: str) -> list[Finding]:
     return [
         Finding("PYTHON-SOURCE", Severity.MEDIUM, f"{name}: Python code run by trust_remote_code (imports: {listed})")
     ]
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """Python source shipped with a model: what trust_remote_code would import and run."""
+    from modelseal.scanning.context import MAX_TEXT_BYTES
+
+    if size > MAX_TEXT_BYTES:
+        ctx.gap(member, "Python source larger than the scan bound")
+        return "python"
+    ctx.add_all(member, check_python(stream.read().decode("utf-8", "replace"), ctx.display_name(member)))
+    return "python"

@@ -12,10 +12,13 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
-from modelseal.scanning.pickle.policy import DEFAULT_POLICY, Verdict
+from modelseal.scanning.policy import ScanPolicy, Verdict
+
+if TYPE_CHECKING:
+    from modelseal.scanning.context import ScanContext
 
 KERAS_MODULES = ("keras", "tf_keras", "tensorflow")
 DANGEROUS_FUNCTIONS = frozenset(
@@ -83,7 +86,7 @@ def _lambda_finding(where: str, function: Any) -> Finding:
     )
 
 
-def check_config(config: Any) -> list[Finding]:
+def check_config(config: Any, policy: ScanPolicy) -> list[Finding]:
     findings: list[Finding] = []
     for where, node in _nodes(config):
         class_name, module = node.get("class_name"), node.get("module")
@@ -105,7 +108,7 @@ def check_config(config: Any) -> list[Finding]:
             )
         if isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES:
             target = f"{module}.{class_name}"
-            if DEFAULT_POLICY.verdict(target) is Verdict.DENIED:
+            if policy.verdict(target) is Verdict.DENIED:
                 findings.append(
                     Finding(
                         "KERAS-FOREIGN-MODULE",
@@ -126,3 +129,27 @@ def check_config(config: Any) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """Legacy Keras H5: the model config lives in a root attribute; weights-only files have none."""
+    import json
+
+    import h5py
+
+    try:
+        stream.seek(0)
+        with h5py.File(stream, "r") as store:  # h5py reads file objects: archive members are not copied out
+            raw = store.attrs.get("model_config")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        ctx.gap(member, f"HDF5 file unreadable ({exc})")
+        return "hdf5"
+    if raw is None:
+        return "hdf5"
+    try:
+        config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+    except (UnicodeDecodeError, ValueError) as exc:
+        ctx.gap(member, f"Keras model_config is not JSON ({exc})")
+        return "keras-h5"
+    ctx.add_all(member, check_config(config, ctx.policy))
+    return "keras-h5"

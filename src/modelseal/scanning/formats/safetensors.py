@@ -11,11 +11,15 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
 
+if TYPE_CHECKING:
+    from modelseal.scanning.context import ScanContext
+
 MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
+MAX_DIMS = 64
 DTYPE_BITS = {
     "BOOL": 8,
     "U8": 8,
@@ -75,9 +79,13 @@ def _tensor_span(name: str, info: Any, data_size: int) -> Span:
     begin, end = offsets
     if not 0 <= begin <= end <= data_size:
         raise SafetensorsError(f"tensor {name!r} spans [{begin}, {end}) outside the {data_size:,}-byte data area")
+    if len(shape) > MAX_DIMS:
+        raise SafetensorsError(f"tensor {name!r} has {len(shape)} dimensions")
     count = 1
-    for n in shape:
+    for n in shape:  # stop as soon as the tensor outgrows the file: hostile shapes are huge integers
         count *= n
+        if count * DTYPE_BITS[dtype] > 8 * data_size:
+            break
     bits = count * DTYPE_BITS[dtype]
     if bits % 8 or bits // 8 != end - begin:
         raise SafetensorsError(f"tensor {name!r}: {dtype} x {shape} needs {bits / 8:g} bytes, spans {end - begin}")
@@ -120,6 +128,8 @@ def check(handle: IO[bytes], size: int, scan_region: Callable[[int, int, str], N
         header = json.loads(handle.read(length).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SafetensorsError(f"header is not UTF-8 JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise SafetensorsError("header nests deeper than JSON parsers follow") from exc
     if not isinstance(header, dict):
         raise SafetensorsError("header is not a JSON object")
     data_start, data_size = 8 + length, size - 8 - length
@@ -155,3 +165,22 @@ def check(handle: IO[bytes], size: int, scan_region: Callable[[int, int, str], N
         )
         scan_region(data_start + position, data_size - position, "<trailing data>")
     return findings
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    from modelseal.scanning.context import join
+    from modelseal.scanning.streams import window
+
+    def scan_region(start: int, length: int, label: str) -> None:
+        with window(stream, start, length) as region:
+            ctx.scan(region, length, join(member, label), depth + 1)
+
+    try:
+        ctx.add_all(member, check(stream, size, scan_region))
+    except SafetensorsError as exc:
+        ctx.add(
+            member,
+            Finding("SAFETENSORS-INVALID", Severity.MEDIUM, f"not a valid safetensors file: {exc} (loaders refuse it)"),
+        )
+        ctx.gap(member, f"invalid safetensors header ({exc})")
+    return "safetensors"

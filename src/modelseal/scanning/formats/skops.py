@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelseal.scanning.findings import Finding, Severity
-from modelseal.scanning.pickle.policy import DEFAULT_POLICY, Verdict
+from modelseal.scanning.policy import ScanPolicy, Verdict
 
 CALLING_LOADERS = frozenset({"FunctionNode", "MethodNode", "OperatorFuncNode", "PartialNode"})
 
@@ -28,7 +28,7 @@ def _nodes(value: Any) -> Iterator[dict[str, Any]]:
             yield from _nodes(item)
 
 
-def check_schema(schema: Any) -> list[Finding]:
+def check_schema(schema: Any, policy: ScanPolicy) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for node in _nodes(schema):
@@ -40,7 +40,7 @@ def check_schema(schema: Any) -> list[Finding]:
         if target in seen:
             continue
         seen.add(target)
-        verdict = DEFAULT_POLICY.verdict(target)
+        verdict = policy.verdict(target)
         if verdict is Verdict.DENIED:
             findings.append(
                 Finding(

@@ -5,11 +5,17 @@ and flag what benign templates never do: reach private or dunder attributes.
 
 from __future__ import annotations
 
+from typing import IO, TYPE_CHECKING
+
 from jinja2 import Environment, nodes
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.parser import Parser
 
+from modelseal.scanning.budget import ScanBoundError
 from modelseal.scanning.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from modelseal.scanning.context import ScanContext
 
 _ENVIRONMENT = Environment(extensions=["jinja2.ext.loopcontrols"])
 
@@ -33,6 +39,9 @@ _PYTHON_ONLY = frozenset(
 )
 
 
+MAX_TEMPLATE_BYTES = 1 << 20  # real chat templates are a few kilobytes; Jinja's parser is slow on hostile ones
+
+
 def _private(name: object) -> bool:
     return isinstance(name, str) and name.startswith("_")
 
@@ -42,10 +51,15 @@ def _show(text: str) -> str:
 
 
 def check_template(source: str, where: str) -> list[Finding]:
-    """Findings for one template; `where` names it (a metadata key or JSON field)."""
+    """Findings for one template; `where` names it (a metadata key or JSON field). A template too large or too
+    deeply nested to parse within bounds raises `ScanBoundError`: unparsed is not clean."""
+    if len(source) > MAX_TEMPLATE_BYTES:
+        raise ScanBoundError(f"{where}: a template larger than {MAX_TEMPLATE_BYTES:,} bytes is not parsed")
     try:
         # the parser itself, not Environment.parse: on errors that one compiles a fake traceback frame
         tree = Parser(_ENVIRONMENT, source).parse()
+    except RecursionError as exc:
+        raise ScanBoundError(f"{where}: a template nested deeper than the parser follows") from exc
     except TemplateSyntaxError as exc:
         return [Finding("TEMPLATE-SYNTAX", Severity.MEDIUM, f"{where}: the template does not parse ({exc.message})")]
     findings: list[Finding] = []
@@ -118,3 +132,10 @@ def _filter_findings(node: nodes.Filter, where: str) -> list[Finding]:
                 )
             )
     return findings
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """A standalone template file (transformers' chat_template.jinja)."""
+    text = stream.read().decode("utf-8", "replace")
+    ctx.add_all(member, check_template(text, ctx.display_name(member)))
+    return "jinja"

@@ -1,18 +1,18 @@
 """The opcode loop: the unpickler's stack machine, one small handler per opcode family, nothing executed.
 
 Every handler mirrors what `pickle._Unpickler` does with its stack, MARK stack and memo; wherever the real
-unpickler would run code, the handler asks `PickleMachine` to judge it.
+unpickler would run code, the handler asks `PickleJudge` to judge it.
 """
 
 from __future__ import annotations
 
 import pickletools
-import time
 from collections.abc import Callable
 from typing import Any
 
 from modelseal.scanning.findings import Severity
-from modelseal.scanning.pickle.opcodes import OpcodeReader
+from modelseal.scanning.pickle.judge import JOBLIB_ARRAY_WRAPPER, NESTED_MIN_BYTES, PickleJudge
+from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError, OpcodeReader
 from modelseal.scanning.pickle.values import (
     KEEP_ITEMS,
     PLAIN_VALUE,
@@ -26,7 +26,6 @@ from modelseal.scanning.pickle.values import (
     render,
     retained,
 )
-from modelseal.scanning.pickle.vm import JOBLIB_ARRAY_WRAPPER, NESTED_MIN_BYTES, PickleMachine, ScanLimitError
 
 Handler = Callable[["_Pickle", Any, int], None]
 
@@ -38,7 +37,7 @@ class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
 class _Pickle:
     """The state of one pickle being emulated."""
 
-    def __init__(self, machine: PickleMachine, reader: OpcodeReader) -> None:
+    def __init__(self, machine: PickleJudge, reader: OpcodeReader) -> None:
         self.machine = machine
         self.reader = reader
         self.stack: list[Any] = []
@@ -50,12 +49,12 @@ class _Pickle:
 
     def pop(self) -> Any:
         if not self.stack:
-            raise ValueError("pop from an empty stack")
+            raise MalformedPickleError("pop from an empty stack")
         return self.stack.pop()
 
     def pop_mark(self) -> list[Any]:
         if not self.marks:
-            raise ValueError("MARK expected but the mark stack is empty")
+            raise MalformedPickleError("MARK expected but the mark stack is empty")
         start = self.marks.pop()
         items = self.stack[start:]
         del self.stack[start:]
@@ -67,6 +66,10 @@ def _number(p: _Pickle, arg: Any, offset: int) -> None:
 
 
 def _text(p: _Pickle, arg: Any, offset: int) -> None:
+    if type(arg) is LargeLiteral:
+        p.machine.large_literal(arg)
+        p.stack.append(Opaque(f"{arg.length:,}-byte literal"))
+        return
     if len(arg) >= NESTED_MIN_BYTES:
         p.machine.maybe_nested(arg, offset)
     p.stack.append(arg)
@@ -100,7 +103,7 @@ def _mark(p: _Pickle, arg: Any, offset: int) -> None:
 def _tuple_n(count: int) -> Handler:
     def build(p: _Pickle, arg: Any, offset: int) -> None:
         if len(p.stack) < count:
-            raise ValueError(f"TUPLE{count} on a stack of {len(p.stack)}")
+            raise MalformedPickleError(f"TUPLE{count} on a stack of {len(p.stack)}")
         items = tuple(kept(v) for v in p.stack[len(p.stack) - count :])
         del p.stack[len(p.stack) - count :]
         p.stack.append(items)
@@ -138,7 +141,7 @@ def _add_items(kind: str) -> Handler:
         else:
             items = p.pop_mark()
         if not p.stack:
-            raise ValueError(f"{kind} on an empty stack")
+            raise MalformedPickleError(f"{kind} on an empty stack")
         target = p.stack[-1]
         kind_of = type(target)
         if kind_of is list and appends:
@@ -162,7 +165,7 @@ def _pop(p: _Pickle, arg: Any, offset: int) -> None:
     elif p.marks:
         p.marks.pop()
     else:
-        raise ValueError("POP on an empty stack")
+        raise MalformedPickleError("POP on an empty stack")
 
 
 def _pop_mark(p: _Pickle, arg: Any, offset: int) -> None:
@@ -170,14 +173,16 @@ def _pop_mark(p: _Pickle, arg: Any, offset: int) -> None:
 
 
 def _dup(p: _Pickle, arg: Any, offset: int) -> None:
+    if not p.stack:
+        raise MalformedPickleError("DUP on an empty stack")
     p.stack.append(p.stack[-1])
 
 
 def _store(p: _Pickle, key: int) -> None:
     if not p.stack:
-        raise ValueError("memo write from an empty stack")
+        raise MalformedPickleError("memo write from an empty stack")
     if key < 0:
-        raise ValueError(f"negative memo key {key}")
+        raise MalformedPickleError(f"negative memo key {key}")
     top = p.stack[-1]
     kind = type(top)
     value = PLAIN_VALUE if kind is list or kind is float or kind is bytes else retained(top)
@@ -202,7 +207,7 @@ def _memoize(p: _Pickle, arg: Any, offset: int) -> None:
 
 def _get(p: _Pickle, arg: Any, offset: int) -> None:
     if arg >= p.memo_size:
-        raise ValueError(f"memo key {arg} read before it was written")
+        raise MalformedPickleError(f"memo key {arg} read before it was written")
     p.stack.append(p.memo.get(arg, PLAIN_VALUE))
 
 
@@ -222,6 +227,8 @@ def _stack_global(p: _Pickle, arg: Any, offset: int) -> None:
     if isinstance(module, str) and isinstance(attribute, str):
         p.stack.append(p.machine.import_global(module, attribute, offset))
         return
+    if not isinstance(module, (Global, Call, Opaque)) or not isinstance(attribute, (str, Global, Call, Opaque)):
+        raise MalformedPickleError("STACK_GLOBAL on values that are not strings")  # the unpickler raises, runs nothing
     p.machine.emit(
         "PICKLE-COMPUTED-IMPORT",
         Severity.CRITICAL,
@@ -239,7 +246,7 @@ def _reduce(p: _Pickle, arg: Any, offset: int) -> None:
 def _obj(p: _Pickle, arg: Any, offset: int) -> None:
     items = p.pop_mark()
     if not items:
-        raise ValueError("OBJ without a class")
+        raise MalformedPickleError("OBJ without a class")
     p.stack.append(p.machine.call(items[0], tuple(items[1:]), offset, "obj"))
 
 
@@ -256,7 +263,7 @@ def _newobj_ex(p: _Pickle, arg: Any, offset: int) -> None:
 def _build(p: _Pickle, arg: Any, offset: int) -> None:
     state = p.pop()
     if not p.stack:
-        raise ValueError("BUILD on an empty stack")
+        raise MalformedPickleError("BUILD on an empty stack")
     target = p.stack[-1]
     if isinstance(target, Plain):
         return
@@ -364,21 +371,20 @@ for _opcode in pickletools.opcodes:
 class Interpreter:
     """Runs one pickle (up to its STOP) through the handlers, checking the scan bounds as it goes."""
 
-    def __init__(self, machine: PickleMachine) -> None:
+    def __init__(self, machine: PickleJudge) -> None:
         self.machine = machine
 
     def run(self, reader: OpcodeReader) -> None:
-        """Emulate one pickle from the reader's position; raise on malformed input (findings so far are kept) or
-        on a bound."""
+        """Emulate one pickle from the reader's position; raise `MalformedPickleError` on malformed input (findings so
+        far are kept) or `ScanBoundError` on a bound of the file's budget."""
         state = _Pickle(self.machine, reader)
         machine, handlers = self.machine, HANDLER_BY_CODE
-        count = machine.opcodes
+        count = 0
         try:
             for code, arg, offset in reader.ops():
                 count += 1
                 if not count & 0xFFFF:
-                    machine.opcodes = count
-                    self._check_bounds(state)
+                    machine.budget.count_opcodes(0x10000, len(state.stack))
                 if state.previous < state.frame_end < offset:
                     machine.emit(
                         "PICKLE-FRAME-STRADDLE",
@@ -391,14 +397,5 @@ class Interpreter:
         except _Stop:
             return
         finally:
-            machine.opcodes = count
+            machine.budget.opcodes += count & 0xFFFF
             machine.finish_pickle()
-
-    def _check_bounds(self, state: _Pickle) -> None:
-        machine, limits = self.machine, self.machine.limits
-        if machine.opcodes > limits.max_opcodes:
-            raise ScanLimitError(f"more than {limits.max_opcodes:,} opcodes")
-        if time.monotonic() - machine.started > limits.max_seconds:
-            raise ScanLimitError(f"scanning took longer than {limits.max_seconds:.0f} s")
-        if len(state.stack) > limits.max_stack:
-            raise ScanLimitError(f"stack deeper than {limits.max_stack:,}")

@@ -14,9 +14,26 @@ import pickletools
 import struct
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 CHUNK = 1 << 20
+LARGE_LITERAL = 16 << 20  # longer string/bytes literals are stepped over in place, never buffered
+
+
+class MalformedPickleError(ValueError):
+    """The bytes are not a pickle the unpickler would read past this point (it raises there, after running what
+    came before). Distinct from a bug in the emulator, which must never pass for an attacker's signal."""
+
+
+@dataclass(frozen=True)
+class LargeLiteral:
+    """A string or bytes literal too long to buffer: where it lies in the stream, to be scanned in place."""
+
+    offset: int
+    length: int
+
+
 _BY_CODE: dict[int, pickletools.OpcodeInfo] = {ord(op.code): op for op in pickletools.opcodes}
 _ARG_KIND: list[str | None] = [None] * 256
 for _code, _op in _BY_CODE.items():
@@ -99,7 +116,7 @@ class OpcodeReader:
         if count > 4 * CHUNK:  # large embedded data: skip without buffering it
             return self.skip(count)
         if not self._need(count):
-            raise ValueError(f"expected {count} bytes but only {len(self.buffer) - self.index} remain")
+            raise MalformedPickleError(f"expected {count} bytes but only {len(self.buffer) - self.index} remain")
         data = self.buffer[self.index : self.index + count]
         self.index += count
         return data
@@ -131,7 +148,7 @@ class OpcodeReader:
         size = _FIXED.get(kind)
         if size is not None:
             if not self._need(size):
-                raise ValueError(f"not enough data in stream to read {kind}")
+                raise MalformedPickleError(f"not enough data in stream to read {kind}")
             data = self.buffer[self.index : self.index + size]
             self.index += size
             if kind == "uint1":
@@ -141,35 +158,59 @@ class OpcodeReader:
             return int.from_bytes(data, "little", signed=kind == "int4")
         prefixed = _LENGTH_PREFIXED.get(kind)
         if prefixed is not None:
-            width, decoding = prefixed
-            if not self._need(width):
-                raise ValueError(f"not enough data in stream to read {kind}")
-            length = int.from_bytes(
-                self.buffer[self.index : self.index + width], "little", signed=kind in ("string4", "long4")
-            )
-            self.index += width
-            if length < 0:
-                raise ValueError(f"{kind} byte count < 0: {length}")
-            if not self._need(length):
-                raise ValueError(
-                    f"expected {length} bytes in a {kind}, but only {len(self.buffer) - self.index} remain"
-                )
-            data = self.buffer[self.index : self.index + length]
-            self.index += length
-            if decoding is None:
-                return data
-            if decoding == "bytearray":
-                return bytearray(data)
-            if decoding == "long":
-                return int.from_bytes(data, "little", signed=True)
-            return data.decode(decoding, "surrogatepass" if decoding == "utf-8" else "strict")
+            return self._prefixed(kind, *prefixed)
         reader = _TEXT_READERS[kind]
         lines = self._line()
         if kind == "stringnl_noescape_pair":
             lines += self._line()
         with warnings.catch_warnings():  # hostile STRING escapes make codecs warn; the scan reports, not warns
             warnings.simplefilter("ignore", DeprecationWarning)
-            return reader(io.BytesIO(lines))
+            try:
+                return reader(io.BytesIO(lines))
+            except ValueError as exc:  # pickletools' decoders reject what the unpickler rejects
+                raise MalformedPickleError(str(exc)) from exc
+
+    def _prefixed(self, kind: str, width: int, decoding: str | None) -> Any:
+        """A length-prefixed argument: bytes, text or a long integer."""
+        if not self._need(width):
+            raise MalformedPickleError(f"not enough data in stream to read {kind}")
+        length = int.from_bytes(
+            self.buffer[self.index : self.index + width], "little", signed=kind in ("string4", "long4")
+        )
+        self.index += width
+        if length < 0:
+            raise MalformedPickleError(f"{kind} byte count < 0: {length}")
+        if length > LARGE_LITERAL:
+            literal = self._large_literal(kind, length)
+            return 0 if decoding == "long" else literal  # a huge integer's value decides nothing
+        if not self._need(length):
+            raise MalformedPickleError(
+                f"expected {length} bytes in a {kind}, but only {len(self.buffer) - self.index} remain"
+            )
+        data = self.buffer[self.index : self.index + length]
+        self.index += length
+        if decoding is None:
+            return data
+        if decoding == "bytearray":
+            return bytearray(data)
+        if decoding == "long":
+            return int.from_bytes(data, "little", signed=True)
+        try:
+            return data.decode(decoding, "surrogatepass" if decoding == "utf-8" else "strict")
+        except UnicodeDecodeError as exc:
+            raise MalformedPickleError(f"{kind} is not valid {decoding}") from exc
+
+    def _large_literal(self, kind: str, length: int) -> LargeLiteral:
+        offset = self.position
+        if length >= 1 << 62:  # no stream is this long (and seek cannot even express it)
+            raise MalformedPickleError(f"a {kind} of {length:,} bytes")
+        self.stream.seek(offset + length - 1)
+        if not self.stream.read(1):
+            raise MalformedPickleError(f"expected {length} bytes in a {kind}, but the stream ends first")
+        target = offset + length
+        self.stream.seek(target)
+        self.base, self.buffer, self.index, self.exhausted = target, b"", 0, False
+        return LargeLiteral(offset, length)
 
     def ops(self) -> Iterator[tuple[int, Any, int]]:
         """(opcode byte, argument, absolute position) until the caller stops; raises on malformed input.
@@ -184,7 +225,7 @@ class OpcodeReader:
                 self._need(258)
                 buffer, index = self.buffer, self.index
                 if index >= len(buffer):
-                    raise ValueError("pickle exhausted before seeing STOP")
+                    raise MalformedPickleError("pickle exhausted before seeing STOP")
             code = buffer[index]
             position = self.base + index
             kind = kinds[code]
@@ -195,19 +236,22 @@ class OpcodeReader:
                 continue
             if kind == "uint1":
                 if index + 2 > len(buffer):
-                    raise ValueError("not enough data in stream to read uint1")
+                    raise MalformedPickleError("not enough data in stream to read uint1")
                 arg: Any = buffer[index + 1]
                 index += 2
             elif kind == "unicodestring1" and index + 2 + buffer[index + 1] <= len(buffer):
                 length = buffer[index + 1]
-                arg = buffer[index + 2 : index + 2 + length].decode("utf-8", "surrogatepass")
+                try:
+                    arg = buffer[index + 2 : index + 2 + length].decode("utf-8", "surrogatepass")
+                except UnicodeDecodeError as exc:
+                    raise MalformedPickleError("SHORT_BINUNICODE is not valid UTF-8") from exc
                 index += 2 + length
             elif kind in _STRUCTS and index + 1 + _STRUCTS[kind].size <= len(buffer):
                 unpacker = _STRUCTS[kind]
                 arg = unpacker.unpack_from(buffer, index + 1)[0]
                 index += 1 + unpacker.size
             elif kind is None:
-                raise ValueError(f"at position {position}, opcode {bytes([code])!r} unknown")
+                raise MalformedPickleError(f"at position {position}, opcode {bytes([code])!r} unknown")
             else:
                 self.index = index + 1
                 arg = self._argument(kind)

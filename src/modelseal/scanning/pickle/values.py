@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelseal.scanning.pickle.policy import Verdict
+from modelseal.scanning.policy import Verdict
 
 
 @dataclass(eq=False)

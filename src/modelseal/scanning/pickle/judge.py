@@ -1,4 +1,5 @@
-"""A symbolic pickle machine: walks the opcodes as the unpickler would, without importing or calling anything.
+"""The judge of an emulated pickle: `interpreter.Interpreter` walks the opcodes as the unpickler would, without
+importing or calling anything, and asks the judge at every point where code would run.
 
 Values on the stack are literals, containers, or symbols (`Global`, `Call`, `Opaque`). Every place where the
 real unpickler would call code (REDUCE, INST, OBJ, NEWOBJ(_EX), BUILD, APPEND(S)/SETITEM(S)/ADDITEMS on objects
@@ -10,27 +11,18 @@ nothing; rendering is bounded in depth and length.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from modelseal.scanning.budget import Budget, Limits
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
-from modelseal.scanning.pickle.policy import PicklePolicy, Verdict
+from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError
 from modelseal.scanning.pickle.values import Call, Global, PDict, render
+from modelseal.scanning.policy import ScanPolicy, Verdict
 
 NESTED_MIN_BYTES = 24
 MAX_FINDINGS_PER_TARGET = 5
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds for hostile input; hitting one makes the result incomplete, never clean."""
-
-    max_opcodes: int = 50_000_000
-    max_seconds: float = 120.0
-    max_stack: int = 5_000_000
 
 
 class EmbeddedData(Protocol):
@@ -41,32 +33,28 @@ class EmbeddedData(Protocol):
     def skip(self, count: int) -> bytes: ...
 
 
-class ScanLimitError(Exception):
-    """A scanning bound was hit: the result is incomplete."""
-
-
 NestedScanner = Callable[[bytes, str, int], None]
+RegionScanner = Callable[[int, int, str], None]  # (offset, length, label): bytes of the stream, scanned in place
 
 
-class PickleMachine:
-    """Judges what an emulated pickle does (imports, calls, attribute writes) and reports findings.
-
-    `interpreter.Interpreter` walks the opcodes and calls in here at every point where code would run."""
+class PickleJudge:
+    """Judges what an emulated pickle does (imports, calls, attribute writes) and reports findings."""
 
     def __init__(
         self,
-        policy: PicklePolicy,
+        policy: ScanPolicy,
         emit: Callable[[Finding], None],
         nested: NestedScanner | None = None,
-        limits: Limits | None = None,
+        budget: Budget | None = None,
+        region: RegionScanner | None = None,
     ) -> None:
         self.policy = policy
         self._emit = emit
         self.nested = nested
-        self.limits = limits or Limits()
+        self.region = region
+        self.budget = budget or Budget(Limits())
         self.protocol = 0
-        self.opcodes = 0
-        self.started = time.monotonic()
+        self.imports = 0  # names imported so far: before the first one, the unpickler has run nothing
         self._counts: dict[tuple[str, str], int] = {}
         self._pending_imports: list[tuple[Global, str, str]] = []  # denied globals, reported if never called
         self._unknown_imports: list[Global] = []  # reported if never called or instantiated
@@ -86,14 +74,15 @@ class PickleMachine:
         self._counts[key] = self._counts.get(key, 0) + 1
         if self._counts[key] > MAX_FINDINGS_PER_TARGET:
             return
-        override = self.policy.severity_overrides.get(rule)
-        if override:
-            severity = Severity.parse(override)
         self._emit(Finding(rule, severity, message, offset=offset, target=target, payload=payload))
 
     # --- globals ---------------------------------------------------------------------------------------------
 
     def import_global(self, module: str, name: str, offset: int) -> Global:
+        if not _is_dotted_identifier(module) or not _is_dotted_identifier(name):
+            # find_class cannot import such a name: the unpickler raises here and runs nothing more
+            raise MalformedPickleError(f"import of {module!r}.{name!r}, which no module can be named")
+        self.imports += 1
         module, qual = canonical(module, name, self.protocol)
         full = f"{module}.{qual}"
         reach = reachable_names(module, qual)
@@ -262,7 +251,7 @@ class PickleMachine:
             or not all(isinstance(n, int) and n >= 0 for n in shape)
             or not isinstance(descr, str)
         ):
-            raise ValueError("a joblib array wrapper without a readable shape and dtype")
+            raise MalformedPickleError("a joblib array wrapper without a readable shape and dtype")
         if descr.lstrip("<>|=").startswith("O"):
             saved = self.protocol
             run_nested()  # object arrays are a complete pickle of their own, without padding
@@ -292,6 +281,11 @@ class PickleMachine:
                 )
         self._unknown_imports = []
 
+    def large_literal(self, literal: LargeLiteral) -> None:
+        """A literal too long to buffer is scanned where it lies, by content."""
+        if self.region is not None:
+            self.region(literal.offset, literal.length, f"literal at offset {literal.offset}")
+
     def maybe_nested(self, value: bytes | bytearray | str, offset: int) -> None:
         from modelseal.scanning.pickle.nested import embedded_payload
 
@@ -309,6 +303,10 @@ class PickleMachine:
             self.nested(data, f"{encoding} literal at offset {offset}", offset)
 
 
+def _is_dotted_identifier(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
+
+
 JOBLIB_ARRAY_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 _DTYPE = re.compile(r"([?biufcmMOSUVa])(\d*)")
 
@@ -316,7 +314,7 @@ _DTYPE = re.compile(r"([?biufcmMOSUVa])(\d*)")
 def _itemsize(descr: str) -> int:
     match = _DTYPE.fullmatch(descr.lstrip("<>|="))
     if match is None:
-        raise ValueError(f"unknown numpy dtype {descr!r} in a joblib array")
+        raise MalformedPickleError(f"unknown numpy dtype {descr!r} in a joblib array")
     kind, digits = match.groups()
     size = int(digits) if digits else 1
     return size * 4 if kind == "U" else size

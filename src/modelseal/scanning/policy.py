@@ -37,7 +37,7 @@ def _under(name: str, prefix: str) -> bool:
 
 
 @dataclass(frozen=True)
-class PicklePolicy:
+class ScanPolicy:
     allow: tuple[str, ...]
     deny: tuple[str, ...]
     dunders: frozenset[str]
@@ -49,7 +49,7 @@ class PicklePolicy:
     _cache: dict[str, Verdict] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any], base: PicklePolicy | None = None) -> PicklePolicy:
+    def from_mapping(cls, data: dict[str, Any], base: ScanPolicy | None = None) -> ScanPolicy:
         allow = tuple(data.get("allow", {}).get("exact", ()))
         deny = data.get("deny", {})
         if base is not None:
@@ -83,7 +83,7 @@ class PicklePolicy:
         return next((part for part in qualname.split(".") if part in self.dunders), None)
 
 
-def _verdict(policy: PicklePolicy, name: str) -> Verdict:
+def _verdict(policy: ScanPolicy, name: str) -> Verdict:
     # user allow entries are appended after the defaults, but deny wins only over default allows:
     # an explicit allow of a denied name is the user's call (documented in the config file format)
     if any(_under(name, prefix) for prefix in policy.deny):
@@ -96,11 +96,11 @@ def _verdict(policy: PicklePolicy, name: str) -> Verdict:
 
 
 def _default_text() -> str:
-    return resources.files("modelseal.scanning.pickle").joinpath("policy.toml").read_text(encoding="utf-8")
+    return resources.files("modelseal.scanning").joinpath("policy.toml").read_text(encoding="utf-8")
 
 
-def _load_default() -> PicklePolicy:
-    return PicklePolicy.from_mapping(tomllib.loads(_default_text()))
+def _load_default() -> ScanPolicy:
+    return ScanPolicy.from_mapping(tomllib.loads(_default_text()))
 
 
 def policy_digest(path: Path | None) -> str:
@@ -119,7 +119,7 @@ DEFAULT_POLICY = _load_default()
 _DEFAULT_ALLOW_COUNT = len(DEFAULT_POLICY.allow)
 
 
-def load_policy(path: Path | None) -> PicklePolicy:
+def load_policy(path: Path | None) -> ScanPolicy:
     """The default policy, extended by a user file: `[allow] exact = [...]`, `[deny] prefixes = [...]`,
     `[severity] RULE = "level"`, `[paths] ignore = [globs]`. Unknown keys and bad values are errors."""
     if path is None:
@@ -131,7 +131,7 @@ def load_policy(path: Path | None) -> PicklePolicy:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"policy file {path} is not valid TOML: {exc}") from exc
     _validate(data, path)
-    return PicklePolicy.from_mapping(data, base=DEFAULT_POLICY)
+    return ScanPolicy.from_mapping(data, base=DEFAULT_POLICY)
 
 
 _SCHEMA = {"allow": {"exact"}, "deny": {"prefixes"}, "severity": None, "paths": {"ignore"}}

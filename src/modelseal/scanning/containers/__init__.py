@@ -1,0 +1,1 @@
+"""Containers: archives and compressed streams, read as their loaders read them."""

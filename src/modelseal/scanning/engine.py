@@ -1,0 +1,163 @@
+"""The scanning engine: open -> sniff -> REGISTRY[format] scan within one budget -> post-process findings once ->
+FileResult. Its shape keeps the verdict fail-closed: a file is SCANNED only when every byte a loader would read
+was read; a bound, an unreadable part, an internal error or a format that would run code but cannot be read make
+it INCOMPLETE; UNSUPPORTED is kept for data that no loader runs; SKIPPED for content that is not here (Git LFS
+pointers) and for what is not a regular file (never opened)."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from modelseal.errors import InputError
+from modelseal.scanning.budget import ScanBoundError
+from modelseal.scanning.context import ScanContext, ScanOptions
+from modelseal.scanning.findings import FileResult, Finding, Severity, Status
+from modelseal.scanning.policy import ScanPolicy
+
+
+def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
+    """Scan one regular file (and everything nested in it) within one budget."""
+    path = Path(path)
+    ctx = ScanContext(path, options or ScanOptions())
+    label = "unreadable"
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return _not_regular(path, info.st_mode)
+            label = ctx.scan(handle, info.st_size, "", 0)
+    except ScanBoundError as exc:
+        ctx.gap("", f"scan bound reached: {exc}; what lies beyond it was not read")
+    except RecursionError:
+        ctx.gap("", "nested deeper than the scanner follows (bound)")
+    except OSError as exc:
+        ctx.gap("", f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - a bug in modelseal: never a finding, never a pass
+        ctx.gap("", f"internal error while scanning ({type(exc).__name__}: {exc}); please report it")
+        label = "error"
+    findings = tuple(_apply_policy(ctx.findings, ctx.policy))
+    if label == "git-lfs-pointer" and not ctx.gaps:
+        return FileResult(str(path), label, Status.SKIPPED, notes=(_lfs_note(path),))
+    if ctx.gaps:
+        status = Status.INCOMPLETE
+    elif ctx.data_only and not findings:
+        status = Status.UNSUPPORTED
+    else:
+        status = Status.SCANNED
+    return FileResult(str(path), label, status, findings, tuple(ctx.gaps + ctx.notes))
+
+
+def _apply_policy(findings: list[Finding], policy: ScanPolicy) -> list[Finding]:
+    """The policy's `[severity]` overrides, applied once to every format's findings."""
+    overrides = policy.severity_overrides
+    if not overrides:
+        return findings
+    return [
+        dataclasses.replace(f, severity=Severity.parse(overrides[f.rule])) if f.rule in overrides else f
+        for f in findings
+    ]
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _not_regular(path: Path, mode: int) -> FileResult:
+    note = f"a {_kind(mode)}, not a regular file: never opened (reading one can block or never end)"
+    return FileResult(str(path), _kind(mode), Status.SKIPPED, notes=(note,))
+
+
+def _lfs_note(path: Path) -> str:
+    """What the pointer stands for: the real file's digest and size, and how to get it."""
+    fields = dict(line.split(" ", 1) for line in path.read_text("utf-8", "replace").splitlines()[:10] if " " in line)
+    what = f"{fields.get('oid', 'unknown oid')}, {fields.get('size', '?')} bytes"
+    return f"Git LFS pointer: the content ({what}) is not in this checkout; `git lfs pull`, then scan it"
+
+
+# --- what to scan -------------------------------------------------------------------------------------------
+
+
+def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Every entry to scan under the given paths: files (symlinked ones included; directory links are not
+    followed), other non-directory entries (reported, never opened), and directories that could not be listed
+    (reported as unreadable); `.git` and paths matching an `ignore` glob are left out."""
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        unreadable: list[Path] = []
+
+        def remember(error: OSError, unreadable: list[Path] = unreadable) -> None:
+            unreadable.append(Path(error.filename))
+
+        for root, directories, files in os.walk(path, onerror=remember):
+            directories[:] = sorted(d for d in directories if d != ".git")
+            yield from unreadable
+            unreadable.clear()
+            for name in sorted(files):
+                candidate = Path(root, name)
+                relative = candidate.relative_to(path).as_posix()
+                if not any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in ignore):
+                    yield candidate
+        yield from unreadable
+
+
+def symlink_boundary(directory: Path) -> Path:
+    """Where symlinks may point: the directory scanned, or the whole Hugging Face cache entry when it is a
+    snapshot inside one (`models--org--name/snapshots/<rev>/` links into `models--org--name/blobs/`)."""
+    from modelseal.hf_cache import cache_entry_of
+
+    return cache_entry_of(directory) or directory.resolve()
+
+
+def iter_targets(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[tuple[Path, Path | None]]:
+    """(entry, boundary) for every entry to scan; entries named on the command line have no boundary and must be
+    regular files or directories."""
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise InputError(f"cannot scan {path}: {exc.strerror}") from exc
+        if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise InputError(f"cannot scan {path}: a {_kind(mode)}, not a file or directory (it is never opened)")
+        boundary = symlink_boundary(path) if stat.S_ISDIR(mode) else None
+        for entry in iter_files([path], ignore):
+            yield entry, boundary
+
+
+def scan_target(path: Path, boundary: Path | None, options: ScanOptions) -> FileResult:
+    """Scan one entry: a symlink that leaves the tree, a directory that could not be listed, or anything not a
+    regular file is reported, never opened and never clean."""
+    if boundary is not None and path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(boundary):
+            note = f"symlink to {target}, outside {boundary}: not followed (scan the target itself if you trust it)"
+            return FileResult(str(path), "symlink", Status.INCOMPLETE, notes=(note,))
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return FileResult(str(path), "unreadable", Status.INCOMPLETE, notes=(f"cannot read: {exc.strerror}",))
+    if stat.S_ISDIR(mode):
+        note = "a directory that could not be listed: what it holds was not scanned"
+        return FileResult(str(path), "unreadable directory", Status.INCOMPLETE, notes=(note,))
+    if not stat.S_ISREG(mode):
+        return _not_regular(path, mode)
+    return scan_file(path, options)
+
+
+def scan_paths(paths: list[Path] | list[str], options: ScanOptions | None = None) -> list[FileResult]:
+    """Scan files and directories (recursively); one result per entry, in path order."""
+    options = options or ScanOptions()
+    targets = iter_targets([Path(p) for p in paths], options.policy.ignore_paths)
+    return [scan_target(path, boundary, options) for path, boundary in targets]

@@ -1,0 +1,56 @@
+"""Bytes in no format modelseal knows, and Git LFS pointers.
+
+Unknown bytes are data that no loader runs, with two exceptions that keep the verdict fail-closed: a zip directory
+at the end (Python's `zipfile`, and so numpy and joblib, find an archive behind any prefix), and a name that says
+a code-running loader will be pointed at it (`model.pkl`, `weights.pt`) while its bytes are nothing we can read.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import IO
+
+from modelseal.scanning.context import ScanContext
+
+# what a code-running loader is usually pointed at, by name
+LOADER_SUFFIXES = {
+    ".pkl": "pickle.load",
+    ".pickle": "pickle.load",
+    ".pt": "torch.load",
+    ".pth": "torch.load",
+    ".ckpt": "torch.load",
+    ".joblib": "joblib.load",
+    ".jbl": "joblib.load",
+    ".dill": "dill.load",
+    ".npy": "numpy.load",
+    ".npz": "numpy.load",
+    ".keras": "keras.models.load_model",
+    ".h5": "keras.models.load_model",
+    ".hdf5": "keras.models.load_model",
+    ".nemo": "NeMo's restore_from",
+    ".mar": "TorchServe",
+}
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    stream.seek(max(0, size - 65558))
+    if b"PK\x05\x06" in stream.read():
+        from modelseal.scanning.containers import zip as zip_container
+
+        return zip_container.scan(ctx, stream, size, member, depth)
+    loader = LOADER_SUFFIXES.get(PurePosixPath(ctx.display_name(member)).suffix.lower())
+    if loader is not None:
+        ctx.gap(
+            member, f"named for {loader}, which would run code from it, but its content is no format modelseal reads"
+        )
+        return "unknown"
+    if not member:
+        ctx.data_only = True
+    return "unknown"
+
+
+def scan_git_lfs_pointer(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """The content is not here: the engine reports the file as skipped, never clean."""
+    if member:
+        ctx.gap(member, "a Git LFS pointer: the content is not in this archive")
+    return "git-lfs-pointer"

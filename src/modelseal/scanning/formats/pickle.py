@@ -1,0 +1,89 @@
+"""Pickle streams: every concatenated pickle through the emulator, until the unpickler would stop.
+
+A stream reaches here whenever its first byte is a pickle opcode, PROTO or not. If the emulation breaks before the
+unpickler would have imported anything, nothing in it runs: without a PROTO header that is data (a README that
+starts with a letter), with one it is a corrupt pickle, which is reported and left inconclusive.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from modelseal.scanning.context import ScanContext, join
+from modelseal.scanning.findings import Finding, Severity
+from modelseal.scanning.pickle.interpreter import Interpreter
+from modelseal.scanning.pickle.judge import PickleJudge
+from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader
+from modelseal.scanning.streams import window
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    return scan_pickles(ctx, stream, size, member, depth, raw_storage=False)
+
+
+def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int, raw_storage: bool) -> str:
+    """Scan the stream as pickles. `raw_storage`: the bytes are tensor data that no loader unpickles (a torch zip
+    storage), so only a complete pickle hidden there counts."""
+    collected: list[Finding] = []
+    stream.seek(0)
+    magic = stream.read(2)
+    stream.seek(0)
+    headed = len(magic) == 2 and magic[0] == 0x80 and magic[1] <= 5
+
+    def nested(data: bytes, label: str, offset: int) -> None:
+        ctx.scan_bytes(data, join(member, label), depth + 1)
+
+    def region(offset: int, length: int, label: str) -> None:
+        with window(stream, offset, length) as part:
+            ctx.scan(part, length, join(member, label), depth + 1)
+
+    judge = PickleJudge(ctx.policy, collected.append, nested, ctx.budget, region)
+    interpreter = Interpreter(judge)
+    reader = OpcodeReader(stream)
+    count, not_pickle = 0, False
+    try:
+        while not reader.at_end():
+            start = reader.position
+            try:
+                interpreter.run(reader)
+                count += 1
+            except MalformedPickleError as exc:
+                if raw_storage or (count == 0 and judge.imports == 0 and not headed):
+                    not_pickle = True  # the unpickler would run nothing from these bytes
+                elif count == 0:
+                    collected.append(
+                        Finding(
+                            "PICKLE-MALFORMED",
+                            Severity.MEDIUM,
+                            f"the pickle is malformed ({exc}); the unpickler stops there, after running what "
+                            "came before",
+                            offset=start,
+                        )
+                    )
+                    ctx.gap(member, f"pickle could not be parsed to its end ({exc})")
+                else:
+                    ctx.note(
+                        member or "file", f"{size - start:,} bytes after pickle {count} are not a pickle (ignored)"
+                    )
+                break
+    finally:
+        if not not_pickle:
+            ctx.add_all(member, collected)
+    if not_pickle:
+        from modelseal.scanning.formats import data
+
+        return "data" if raw_storage else data.scan(ctx, stream, size, member, depth) or "data"
+    if count > 1:
+        ctx.note(member or "file", f"{count} concatenated pickles, all scanned")
+    _polyglot_zip(ctx, stream, size, member, depth)
+    return "pickle"
+
+
+def _polyglot_zip(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> None:
+    """A pickle with a zip appended is both: the zip half is what `zipfile` (and numpy, torch) would read."""
+    stream.seek(max(0, size - 65558))
+    if b"PK\x05\x06" in stream.read():
+        ctx.add(member, Finding("POLYGLOT", Severity.MEDIUM, "the file is both a pickle and a zip archive"))
+        from modelseal.scanning.containers import zip as zip_container
+
+        zip_container.scan(ctx, stream, size, member, depth)

@@ -1,0 +1,51 @@
+"""Protobuf files: an ONNX model if it parses as one with a graph, else a TensorFlow SavedModel if it has a meta
+graph, else TF-Keras' `keras_metadata.pb` by name; any other protobuf is data."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from modelseal.scanning.context import ScanContext
+
+MAX_PROTOBUF_BYTES = 2 << 30  # protobuf's own message limit
+
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    from modelseal.scanning.formats import onnx, savedmodel
+
+    if size > MAX_PROTOBUF_BYTES:
+        ctx.gap(member, "protobuf larger than protobuf's own 2 GiB limit")
+        return "protobuf"
+    data = stream.read()
+    name = ctx.display_name(member)
+    if name.endswith("keras_metadata.pb"):
+        return _keras_metadata(ctx, data, member)
+    try:
+        ctx.add_all(member, onnx.check(data, ctx.directory(member)))
+        return "onnx"
+    except onnx.OnnxError:
+        pass
+    try:
+        ctx.add_all(member, savedmodel.check(data))
+        return "tf-savedmodel"
+    except savedmodel.SavedModelError as exc:
+        if name.endswith("saved_model.pb"):
+            ctx.gap(member, f"SavedModel could not be read ({exc})")
+        elif not member:
+            ctx.data_only = True  # a protobuf of no model format: data
+    return "protobuf"
+
+
+def _keras_metadata(ctx: ScanContext, data: bytes, member: str) -> str:
+    """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
+    from modelseal.scanning.formats import savedmodel
+    from modelseal.scanning.formats.keras import check_config
+
+    try:
+        configs = savedmodel.keras_metadata(data)
+    except savedmodel.SavedModelError as exc:
+        ctx.gap(member, f"keras_metadata.pb could not be read ({exc})")
+        return "keras-metadata"
+    for config in configs:
+        ctx.add_all(member, check_config(config, ctx.policy))
+    return "keras-metadata"
