@@ -60,5 +60,5 @@ def test_hook_passes_clean_files_and_reports_lfs_pointers_as_skipped(repository:
     result = run_hook(repository, pre_commit_home, "benign.pkl", "model.safetensors")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed" in result.stdout
-    assert "model.safetensors git-lfs-pointer (skipped: content not here)" in result.stdout
+    assert "model.safetensors git-lfs-pointer (skipped, not clean)" in result.stdout
     assert "1 file(s) skipped, not clean" in result.stdout and "PASS: 1 file(s)" in result.stdout

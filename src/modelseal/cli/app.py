@@ -151,11 +151,21 @@ _metadata = _option(
     help="A document about the model (model card, evaluation results) to bind to its bytes in model.meta.sig; "
     "repeatable.",
 )
+
+
+def _writable_output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an --output in a directory that does not exist before doing the work, not after it."""
+    if value is not None and not value.absolute().parent.is_dir():
+        raise click.BadParameter(f"the directory {value.absolute().parent} does not exist", ctx, param)
+    return value
+
+
 _report_output = _option(
     "--output",
     env="OUTPUT",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=_writable_output,
     help="Write the report to this file instead of standard output.",
 )
 _password = _option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")

@@ -16,20 +16,29 @@ from modelseal.scanning.report import ScanSummary, relative_path, to_json, to_sa
 from modelseal.scanning.scanner import ScanOptions, iter_targets, scan_target
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
 def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
     files = list(iter_targets(paths, options.policy.ignore_paths))
     if not interactive or len(files) < 2:
         return [scan_target(path, boundary, options) for path, boundary in files]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from modelseal.cli.render import err
 
+    sizes = [_size(path) for path, _ in files]
+    columns = (TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     results = []
-    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("scan", total=len(files))
-        for path, boundary in files:
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("scan", total=sum(sizes))
+        for (path, boundary), size in zip(files, sizes, strict=True):
             results.append(scan_target(path, boundary, options))
-            bar.advance(task)
+            bar.advance(task, size)
     return results
 
 
@@ -101,6 +110,6 @@ def run_scan(
             sys.stdout.write(text)
     if summary.failing:
         return ExitCode.FAILED
-    if summary.incomplete:
-        return ExitCode.INCONCLUSIVE
+    if summary.incomplete or len(summary.skipped) == len(summary.results):
+        return ExitCode.INCONCLUSIVE  # nothing scanned (an empty directory, only LFS pointers) is not a pass
     return ExitCode.OK

@@ -1,14 +1,14 @@
-"""The terminal report of a scan: a summary table, then findings grouped by file, worst first."""
+"""The terminal report of a scan, made for 80-column CI logs: one summary line, then only the files that need a
+look (findings, incomplete, skipped), worst first, then data files folded into one line, then the verdict."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from modelseal.cli import render
-from modelseal.scanning.findings import Severity, Status
-from modelseal.scanning.report import ScanSummary
+from modelseal.scanning.findings import FileResult, Severity, Status
+from modelseal.scanning.report import ScanSummary, relative_path
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -17,65 +17,83 @@ _STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
+_STATUS = {
+    Status.SCANNED: "",
+    Status.INCOMPLETE: " [yellow](incomplete)[/]",
+    Status.UNSUPPORTED: " [dim](data, no code)[/]",
+    Status.SKIPPED: " [yellow](skipped, not clean)[/]",
+}
+MAX_FOLDED = 6
+
+
+def summary_line(summary: ScanSummary) -> str:
+    results = summary.results
+    clean = sum(1 for r in results if r.status is Status.SCANNED and not r.findings)
+    parts = [f"{len(results)} file(s)", f"{clean} clean"]
+    counts = {
+        "with findings": sum(1 for r in results if r.findings),
+        "incomplete": len(summary.incomplete),
+        "data": sum(1 for r in results if r.status is Status.UNSUPPORTED and not r.findings),
+        "skipped": len(summary.skipped),
+    }
+    parts += [f"{n} {label}" for label, n in counts.items() if n]
+    line = "modelseal scan: " + ", ".join(parts)
+    found = [f"{n} {name.lower()}" for name, n in summary.counts().items() if n]
+    return line + (f"; findings: {', '.join(found)}" if found else "")
+
+
+def _print_file(out: Console, result: FileResult) -> None:
+    out.print(
+        f"\n[bold]{escape(relative_path(result.path))}[/] [dim]{escape(result.format)}[/]{_STATUS[result.status]}"
+    )
+    for finding in sorted(result.findings, key=lambda f: -f.severity):
+        where = escape(finding.member) if finding.member else ""
+        if finding.offset is not None:
+            where += f"@{finding.offset}"
+        out.print(
+            f"  [{_STYLE[finding.severity]}]{finding.severity.name}[/] {finding.rule} [dim]{where}[/]\n"
+            f"    {escape(finding.message)}"
+        )
+        if finding.payload:
+            out.print(f"    would run: [bold]{escape(finding.payload)}[/]")
+    for note in result.notes:
+        out.print(f"  [dim]note: {escape(note)}[/]")
 
 
 def print_report(summary: ScanSummary, show_all: bool, console: Console | None = None) -> None:
     out = console or render.out
-    table = Table(title="modelseal scan", show_edge=False)
-    for column in ("files", "clean", "with findings", "incomplete", "unsupported", *summary.counts()):
-        table.add_column(column, justify="right")
+    out.print(summary_line(summary))
     results = summary.results
-    clean = sum(1 for r in results if r.status is Status.SCANNED and not r.findings)
-    flagged = sum(1 for r in results if r.findings)
-    incomplete = len(summary.incomplete)
-    unsupported = sum(1 for r in results if r.status is Status.UNSUPPORTED)
-    table.add_row(
-        str(len(results)),
-        str(clean),
-        str(flagged),
-        str(incomplete),
-        str(unsupported),
-        *(str(v) for v in summary.counts().values()),
-    )
-    out.print(table)
+    data = [r for r in results if r.status is Status.UNSUPPORTED and not r.findings]
     for result in sorted(results, key=lambda r: (-(r.worst or -1), r.path)):
-        if not result.findings and result.status is Status.SCANNED and not show_all:
-            continue
-        status = {
-            Status.SCANNED: "",
-            Status.INCOMPLETE: " [yellow](incomplete)[/]",
-            Status.UNSUPPORTED: " [dim](format not scanned)[/]",
-            Status.SKIPPED: " [yellow](skipped: content not here)[/]",
-        }[result.status]
-        out.print(f"\n[bold]{escape(result.path)}[/] [dim]{escape(result.format)}[/]{status}")
-        for finding in sorted(result.findings, key=lambda f: -f.severity):
-            where = escape(finding.member) if finding.member else ""
-            if finding.offset is not None:
-                where += f"@{finding.offset}"
-            out.print(
-                f"  [{_STYLE[finding.severity]}]{finding.severity.name:<8}[/] {finding.rule} "
-                f"[dim]{where}[/] {escape(finding.message)}"
-            )
-            if finding.payload:
-                out.print(f"           would run: [bold]{escape(finding.payload)}[/]")
-        for note in result.notes:
-            out.print(f"  [dim]note: {escape(note)}[/]")
-    failing, total = len(summary.failing), len(results)
+        quiet = result.status in (Status.SCANNED, Status.UNSUPPORTED) and not result.findings
+        if not quiet or (show_all and result.status is Status.SCANNED):
+            _print_file(out, result)
+    if data and show_all:
+        for result in data:
+            _print_file(out, result)
+    elif data:
+        names = ", ".join(relative_path(r.path) for r in data[:MAX_FOLDED])
+        more = f" (+{len(data) - MAX_FOLDED} more; --show-all lists them)" if len(data) > MAX_FOLDED else ""
+        out.print(f"\n[dim]data that carries no code: {escape(names)}{more}[/]")
+    failing, total, incomplete = len(summary.failing), len(results), len(summary.incomplete)
     if failing:
         out.print(
-            f"\n[red bold]FAIL[/]: {failing} finding(s) at or above {summary.fail_on.name} — do not load "
-            "these files; the findings say what would run."
+            f"\n[red bold]FAIL[/]: {failing} finding(s) at or above {summary.fail_on.name}: do not load these "
+            "files; the findings say what would run."
         )
     elif incomplete:
         out.print(
-            f"\n[yellow bold]INCONCLUSIVE[/]: {incomplete} of {total} file(s) could not be fully scanned "
-            "(see the notes); they are not known to be safe."
+            f"\n[yellow bold]INCONCLUSIVE[/]: {incomplete} of {total} file(s) could not be fully scanned (see the "
+            "notes); they are not known to be safe."
         )
+    elif not total or total == len(summary.skipped):
+        out.print("\n[yellow bold]INCONCLUSIVE[/]: no file was scanned, so nothing is known to be safe.")
     else:
         judged = total - len(summary.skipped)
         out.print(f"\n[green bold]PASS[/]: {judged} file(s), nothing at or above {summary.fail_on.name}.")
     if summary.skipped:
         out.print(
-            f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not "
-            "in this checkout (scan them where they are fetched)."
+            f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not in "
+            "this checkout, or entries that are not regular files (never opened)."
         )

@@ -395,7 +395,7 @@ class Interpreter:
                 state.previous = offset
                 handlers[code](state, arg, offset)  # type: ignore[misc]  # every known code has a handler
         except _Stop:
-            return
+            pass
         finally:
-            machine.budget.opcodes += count & 0xFFFF
             machine.finish_pickle()
+        machine.budget.count_opcodes(count & 0xFFFF, 0)  # the rest of this pickle, so small nested ones add up
