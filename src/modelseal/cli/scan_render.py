@@ -26,6 +26,11 @@ _STATUS = {
 MAX_FOLDED = 6
 
 
+def _say(out: Console, text: str) -> None:
+    """Wrapped at the console's width (80 columns in a CI log), unlike the other commands' soft-wrapped output."""
+    out.print(text, soft_wrap=False)
+
+
 def summary_line(summary: ScanSummary) -> str:
     results = summary.results
     clean = sum(1 for r in results if r.status is Status.SCANNED and not r.findings)
@@ -43,26 +48,27 @@ def summary_line(summary: ScanSummary) -> str:
 
 
 def _print_file(out: Console, result: FileResult) -> None:
-    out.print(
-        f"\n[bold]{escape(relative_path(result.path))}[/] [dim]{escape(result.format)}[/]{_STATUS[result.status]}"
+    _say(
+        out, f"\n[bold]{escape(relative_path(result.path))}[/] [dim]{escape(result.format)}[/]{_STATUS[result.status]}"
     )
     for finding in sorted(result.findings, key=lambda f: -f.severity):
         where = escape(finding.member) if finding.member else ""
         if finding.offset is not None:
             where += f"@{finding.offset}"
-        out.print(
+        _say(
+            out,
             f"  [{_STYLE[finding.severity]}]{finding.severity.name}[/] {finding.rule} [dim]{where}[/]\n"
-            f"    {escape(finding.message)}"
+            f"    {escape(finding.message)}",
         )
         if finding.payload:
-            out.print(f"    would run: [bold]{escape(finding.payload)}[/]")
+            _say(out, f"    would run: [bold]{escape(finding.payload)}[/]")
     for note in result.notes:
-        out.print(f"  [dim]note: {escape(note)}[/]")
+        _say(out, f"  [dim]note: {escape(note)}[/]")
 
 
 def print_report(summary: ScanSummary, show_all: bool, console: Console | None = None) -> None:
     out = console or render.out
-    out.print(summary_line(summary))
+    _say(out, summary_line(summary))
     results = summary.results
     data = [r for r in results if r.status is Status.UNSUPPORTED and not r.findings]
     for result in sorted(results, key=lambda r: (-(r.worst or -1), r.path)):
@@ -75,25 +81,28 @@ def print_report(summary: ScanSummary, show_all: bool, console: Console | None =
     elif data:
         names = ", ".join(relative_path(r.path) for r in data[:MAX_FOLDED])
         more = f" (+{len(data) - MAX_FOLDED} more; --show-all lists them)" if len(data) > MAX_FOLDED else ""
-        out.print(f"\n[dim]data that carries no code: {escape(names)}{more}[/]")
+        _say(out, f"\n[dim]data that carries no code: {escape(names)}{more}[/]")
     failing, total, incomplete = len(summary.failing), len(results), len(summary.incomplete)
     if failing:
-        out.print(
+        _say(
+            out,
             f"\n[red bold]FAIL[/]: {failing} finding(s) at or above {summary.fail_on.name}: do not load these "
-            "files; the findings say what would run."
+            "files; the findings say what would run.",
         )
     elif incomplete:
-        out.print(
+        _say(
+            out,
             f"\n[yellow bold]INCONCLUSIVE[/]: {incomplete} of {total} file(s) could not be fully scanned (see the "
-            "notes); they are not known to be safe."
+            "notes); they are not known to be safe.",
         )
     elif not total or total == len(summary.skipped):
-        out.print("\n[yellow bold]INCONCLUSIVE[/]: no file was scanned, so nothing is known to be safe.")
+        _say(out, "\n[yellow bold]INCONCLUSIVE[/]: no file was scanned, so nothing is known to be safe.")
     else:
         judged = total - len(summary.skipped)
-        out.print(f"\n[green bold]PASS[/]: {judged} file(s), nothing at or above {summary.fail_on.name}.")
+        _say(out, f"\n[green bold]PASS[/]: {judged} file(s), nothing at or above {summary.fail_on.name}.")
     if summary.skipped:
-        out.print(
+        _say(
+            out,
             f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not in "
-            "this checkout, or entries that are not regular files (never opened)."
+            "this checkout, or entries that are not regular files (never opened).",
         )
