@@ -64,6 +64,9 @@ class Budget:
         if self.entries > self.limits.max_entries:
             raise ScanBoundError(f"more than {self.limits.max_entries:,} archive members")
 
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
+
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise ScanBoundError(f"scanning took longer than {self.limits.max_seconds:.0f} s")

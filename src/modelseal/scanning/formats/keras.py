@@ -131,25 +131,55 @@ def check_config(config: Any, policy: ScanPolicy) -> list[Finding]:
     return findings
 
 
+# HDF5's C library can loop forever on hostile files, beyond the reach of any Python-level bound: the attribute is
+# read in a child process that is killed when it overstays the file's budget.
+_READ_MODEL_CONFIG = """
+import json, sys, h5py
+with h5py.File(sys.argv[1], "r") as store:
+    raw = store.attrs.get("model_config")
+if isinstance(raw, bytes):
+    raw = raw.decode("utf-8", "replace")
+json.dump(None if raw is None else str(raw), sys.stdout)
+"""
+HDF5_SECONDS = 60.0
+HDF5_MEMORY = 2 << 30
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (HDF5_MEMORY, HDF5_MEMORY))
+
+
 def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
     """Legacy Keras H5: the model config lives in a root attribute; weights-only files have none."""
     import json
+    import subprocess
+    import sys
 
-    import h5py
-
-    try:
-        stream.seek(0)
-        with h5py.File(stream, "r") as store:  # h5py reads file objects: archive members are not copied out
-            raw = store.attrs.get("model_config")
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        ctx.gap(member, f"HDF5 file unreadable ({exc})")
+    with ctx.as_file(stream, member, ".h5") as path:
+        try:
+            child = subprocess.run(
+                [sys.executable, "-c", _READ_MODEL_CONFIG, path],
+                capture_output=True,
+                timeout=min(HDF5_SECONDS, max(1.0, ctx.budget.seconds_left())),
+                preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads are started before this fork
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            ctx.gap(member, f"the HDF5 reader did not finish within {HDF5_SECONDS:.0f} s (bound)")
+            return "hdf5"
+    if child.returncode != 0:
+        reason = child.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        ctx.gap(member, f"HDF5 file unreadable ({reason[0][:200]})")
         return "hdf5"
+    raw = json.loads(child.stdout)
     if raw is None:
         return "hdf5"
     try:
-        config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
-    except (UnicodeDecodeError, ValueError) as exc:
-        ctx.gap(member, f"Keras model_config is not JSON ({exc})")
+        config = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        ctx.gap(member, f"Keras model_config is not JSON ({type(exc).__name__})")
         return "keras-h5"
     ctx.add_all(member, check_config(config, ctx.policy))
     return "keras-h5"

@@ -239,7 +239,7 @@ class OpcodeReader:
                     raise MalformedPickleError("not enough data in stream to read uint1")
                 arg: Any = buffer[index + 1]
                 index += 2
-            elif kind == "unicodestring1" and index + 2 + buffer[index + 1] <= len(buffer):
+            elif kind == "unicodestring1" and index + 1 < len(buffer) and index + 2 + buffer[index + 1] <= len(buffer):
                 length = buffer[index + 1]
                 try:
                     arg = buffer[index + 2 : index + 2 + length].decode("utf-8", "surrogatepass")

@@ -1,0 +1,1 @@
+"""Fuzzing the scanner: property tests over every format, and the mutational campaign behind scripts/fuzz."""

@@ -1,0 +1,133 @@
+"""The reference for "would a loader run code from these bytes?", answered by the loaders' own parsers without
+running anything: Python's unpickler with a `find_class` that records the name and hands back an inert stand-in,
+behind Python's zipfile, tarfile, numpy's header reader and the real decompressors. A fuzzed input that this
+reference says imports a name outside the allowlist, while the scanner passes it, is a miss."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import pickle
+import tarfile
+import zipfile
+import zlib
+from typing import Any
+
+MAX_BYTES = 64 << 20
+
+
+class _Inert:
+    """Whatever the pickle asks for: callable, instantiable, accepts any state; does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+class _Recorder(pickle.Unpickler):
+    def __init__(self, stream: io.BytesIO, names: list[str]) -> None:
+        super().__init__(stream)
+        self.names = names
+
+    def find_class(self, module: str, name: str) -> Any:
+        if not all(part.isidentifier() for part in f"{module}.{name}".split(".")):
+            raise pickle.UnpicklingError(f"no module can be named {module!r}.{name!r}: the import fails")
+        self.names.append(f"{module}.{name}")
+        return _Inert
+
+    def persistent_load(self, pid: Any) -> Any:
+        return _Inert()
+
+
+def _unpickle(data: bytes, names: list[str]) -> None:
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data):
+        try:
+            _Recorder(stream, names).load()
+        except Exception:  # noqa: BLE001 - the unpickler stops at its first error, after what it already did
+            return
+
+
+def _decompressed(data: bytes) -> bytes | None:
+    try:
+        if data[:2] == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_BYTES)
+        if data[:3] == b"BZh":
+            return bz2.BZ2Decompressor().decompress(data, MAX_BYTES)
+        if data[:6] == b"\xfd7zXZ\x00":
+            return lzma.LZMADecompressor().decompress(data, MAX_BYTES)
+        if data[:1] == b"\x78":
+            return zlib.decompressobj().decompress(data, MAX_BYTES)
+        if data[:4] == b"\x04\x22\x4d\x18":
+            import lz4.frame
+
+            return bytes(lz4.frame.LZ4FrameDecompressor().decompress(data, max_length=MAX_BYTES))
+        if data[:4] == b"\x28\xb5\x2f\xfd":
+            import zstandard
+
+            return bytes(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(MAX_BYTES))
+    except Exception:  # noqa: BLE001 - a corrupt stream: the loader reads nothing from it
+        return None
+    return None
+
+
+def imported_names(data: bytes, depth: int = 0) -> list[str]:
+    """Every global a loader would import from `data` (through containers, decompressors and npy headers)."""
+    names: list[str] = []
+    if depth > 4:
+        return names
+    _unpickle(data, names)
+    inner = _decompressed(data)
+    if inner is not None:
+        names += imported_names(inner, depth + 1)
+    if data[:6] == b"\x93NUMPY":
+        names += _npy(data)
+    stream = io.BytesIO(data)
+    if zipfile.is_zipfile(stream):
+        try:
+            with zipfile.ZipFile(stream) as archive:
+                for info in archive.infolist()[:64]:
+                    names += imported_names(archive.read(info)[:MAX_BYTES], depth + 1)
+        except Exception:  # noqa: BLE001,S110 - what zipfile cannot read, numpy and joblib cannot either
+            pass
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            for member in archive.getmembers()[:64]:
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    names += imported_names(extracted.read(MAX_BYTES), depth + 1)
+    except Exception:  # noqa: BLE001,S110 - not a tar
+        pass
+    return names
+
+
+def _npy(data: bytes) -> list[str]:
+    import numpy.lib.format as npy_format
+
+    stream = io.BytesIO(data)
+    try:
+        version = npy_format.read_magic(stream)
+        _, _, dtype = npy_format._read_array_header(stream, version, max_header_size=1 << 20)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - numpy refuses the header: nothing is loaded
+        return []
+    if not dtype.hasobject:
+        return []
+    names: list[str] = []
+    _unpickle(data[stream.tell() :], names)
+    return names
