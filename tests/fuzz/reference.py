@@ -104,7 +104,7 @@ def imported_names(data: bytes, depth: int = 0) -> list[str]:
             with zipfile.ZipFile(stream) as archive:
                 for info in archive.infolist()[:64]:
                     names += imported_names(archive.read(info)[:MAX_BYTES], depth + 1)
-        except Exception:  # noqa: BLE001,S110 - what zipfile cannot read, numpy and joblib cannot either
+        except Exception:  # noqa: BLE001 - what zipfile cannot read, numpy and joblib cannot either
             pass
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
@@ -112,7 +112,7 @@ def imported_names(data: bytes, depth: int = 0) -> list[str]:
                 extracted = archive.extractfile(member) if member.isfile() else None
                 if extracted is not None:
                     names += imported_names(extracted.read(MAX_BYTES), depth + 1)
-    except Exception:  # noqa: BLE001,S110 - not a tar
+    except Exception:  # noqa: BLE001 - not a tar
         pass
     return names
 

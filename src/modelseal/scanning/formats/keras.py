@@ -163,7 +163,7 @@ def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth
                 [sys.executable, "-c", _READ_MODEL_CONFIG, path],
                 capture_output=True,
                 timeout=min(HDF5_SECONDS, max(1.0, ctx.budget.seconds_left())),
-                preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads are started before this fork
+                preexec_fn=_limit_memory,
                 check=False,
             )
         except subprocess.TimeoutExpired:
