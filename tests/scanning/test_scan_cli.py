@@ -177,6 +177,7 @@ def test_unreadable_directory_and_file_are_inconclusive_and_the_scan_goes_on(mod
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
     finally:
         locked.chmod(0o755)
