@@ -40,6 +40,10 @@ class FileChangedError(InputError):
     """A file changed while it was being hashed, so no digest of it can be trusted."""
 
 
+class UnreadableFileError(ModelsealError):
+    """A file of the model could not be read (permissions, I/O error): no verdict either way, so inconclusive."""
+
+
 class ServiceError(ModelsealError):
     """A service the request needs (Sigstore's Fulcio, Rekor or TUF repository, an OIDC issuer) could not be
     reached or refused it: no verdict was reached and nothing was written."""

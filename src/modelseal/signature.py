@@ -88,10 +88,11 @@ def default_metadata_path(model: Path) -> Path:
 
 
 def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
-    """User ignores plus the signature and the attestations beside it, when they lie inside the model."""
+    """User ignores plus the signature and modelseal's own documents beside the model: the default signature, the
+    attestations, and the signature given (even when kept elsewhere, so a copy carrying its own verifies too)."""
     ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
     if model.is_dir():
-        for document in (signature, model / ATTESTATION_NAME, model / METADATA_NAME):
+        for document in (signature, model / SIGNATURE_NAME, model / ATTESTATION_NAME, model / METADATA_NAME):
             inside = normalize_ignore_path(model, str(document.absolute())) if document is not None else None
             if inside and inside not in ignores:
                 ignores.append(inside)

@@ -14,6 +14,7 @@ from rich.markup import escape
 from modelseal.attest.metadata import METADATA_PREDICATE_TYPE, parse_metadata_statement
 from modelseal.attest.predicate import SCAN_PREDICATE_TYPE, parse_scan_statement
 from modelseal.cli.render import out, print_json
+from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle, read_bundle
 from modelseal.oms.statement import parse_statement
 from modelseal.signing.certificate import leaf_identities
@@ -97,8 +98,14 @@ def _statement(bundle: Bundle) -> dict[str, Any]:
 
 
 def describe_file(path: Path) -> dict[str, Any]:
-    bundle = read_bundle(path)
-    return {"file": str(path), "verified": False, "signer": _signer(bundle), "statement": _statement(bundle)}
+    """What the file says, through the same strict parsers verification uses. A file that is not a signature or
+    attestation is a usage error (exit 2): inspecting verifies nothing, so it cannot "fail verification"."""
+    try:
+        bundle = read_bundle(path)
+        return {"file": str(path), "verified": False, "signer": _signer(bundle), "statement": _statement(bundle)}
+    except (VerificationError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        reason = exc.message if isinstance(exc, VerificationError) else f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{path} is not a modelseal signature or attestation ({reason})") from exc
 
 
 def print_description(description: dict[str, Any], as_json: bool) -> None:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from modelseal.errors import ModelsealError, VerificationError
 
@@ -152,7 +161,26 @@ def hashing_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled or not err.is_terminal:
         yield None
         return
-    columns = (SpinnerColumn(), TextColumn("hashing"), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("hashing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("hashing", total=None)
-        yield lambda n: bar.advance(task, n)
+        yield _HashingBar(bar, bar.add_task("hashing", total=None))
+
+
+class _HashingBar:
+    """Bytes hashed so far; the total (and so the ETA) once the model has been listed."""
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self.bar, self.task = bar, task
+
+    def __call__(self, done: int) -> None:
+        self.bar.advance(self.task, done)
+
+    def set_total(self, total: int) -> None:
+        self.bar.update(self.task, total=total)

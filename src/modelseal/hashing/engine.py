@@ -188,6 +188,9 @@ class HashPool:
         self._drain()
         if self._errors:
             raise self._errors[0]
+        announce = getattr(self.progress, "set_total", None)  # a display that shows a total and an ETA
+        if announce is not None:
+            announce(sum(t.end - t.start for t in tasks))
         results = self._results
         missing = [t for t in tasks if (t.file.name, t.start) not in results and not self._from_cache(t)]
         fresh = hash_tasks(missing, self.hash_type, workers=self.workers, progress=self.progress)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
-from modelseal.errors import FileChangedError, InputError
+from modelseal.errors import FileChangedError, UnreadableFileError
 from modelseal.hashing.algorithms import new_hasher, read_size_for
 from modelseal.tree import ModelFile, identity_of
 
@@ -43,7 +43,7 @@ def _open(task: HashTask) -> int:
     try:
         fd = os.open(task.file.path, _OPEN_FLAGS)
     except OSError as exc:
-        raise InputError(f"cannot open {task.file.name!r}: {exc.strerror}") from exc
+        raise UnreadableFileError(f"cannot open {task.file.name!r}: {exc.strerror}") from exc
     return fd
 
 
@@ -114,7 +114,7 @@ def _hash_pipelined(task: HashTask, fd: int, hash_type: str, progress: ProgressC
         while done < task.length:
             item = filled.get()
             if isinstance(item, BaseException):
-                raise InputError(f"cannot read {task.file.name!r}: {item}") from item
+                raise UnreadableFileError(f"cannot read {task.file.name!r}: {item}") from item
             buffer, got = item
             if got == 0:
                 raise _short_read(task, done)

@@ -14,12 +14,16 @@ import subprocess
 import sys
 from typing import IO, Any
 
-from modelseal.errors import FileChangedError, InputError, ModelsealError
+from modelseal.errors import FileChangedError, InputError, ModelsealError, UnreadableFileError
 from modelseal.hashing.reader import HashTask, hash_range
 from modelseal.tree import FileIdentity, ModelFile
 
 _ENTRY = "import sys; from modelseal.hashing.worker import serve; serve(sys.stdin.buffer, sys.stdout.buffer)"
-_ERRORS: dict[str, type[ModelsealError]] = {"FileChangedError": FileChangedError, "InputError": InputError}
+_ERRORS: dict[str, type[ModelsealError]] = {
+    "FileChangedError": FileChangedError,
+    "InputError": InputError,
+    "UnreadableFileError": UnreadableFileError,
+}
 
 
 def _send(stream: IO[bytes], value: object) -> None:

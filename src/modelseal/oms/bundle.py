@@ -109,6 +109,8 @@ def parse_bundle(data: bytes) -> Bundle:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _fail("not UTF-8 JSON" if data.strip() else "the file is empty") from exc
+    except RecursionError as exc:
+        raise _fail("JSON nested deeper than any bundle") from exc
     if not isinstance(document, dict):
         raise _fail("the top level is not a JSON object")
     media_type = document.get("mediaType")
@@ -147,6 +149,12 @@ def read_bundle(path: Path) -> Bundle:
     return parse_bundle(data)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same directory and rename: readers see the old file or the new one."""
     directory = path.parent if str(path.parent) else Path(".")
@@ -155,6 +163,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise InputError(f"cannot write signature {path}: {exc.strerror}") from exc
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it (mkstemp makes 0600), like model-signing
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,8 +46,13 @@ def _check_curve(key: object, path: Path) -> None:
 
 
 def load_private_key(path: Path, password: str | None = None) -> ec.EllipticCurvePrivateKey:
-    """A PEM (optionally encrypted) EC private key on one of the OMS curves."""
+    """A PEM (optionally encrypted) EC private key on one of the OMS curves. An encrypted key without a password
+    is asked for at a terminal (never echoed); elsewhere it is an error that says to pass one."""
     data = _read(path, "private key")
+    if password is None and b"ENCRYPTED" in data[:200] and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {path}: ")
     secret = password.encode("utf-8") if password is not None else None
     try:
         key = serialization.load_pem_private_key(data, password=secret)
