@@ -68,5 +68,5 @@ def test_a_truncated_live_sample_that_still_loads_never_passes(tmp_path: Path, n
 def test_a_short_campaign_finds_nothing_and_runs_nothing() -> None:
     """The campaign's seeds carry a canary payload; it counts a canary created by anything as 'executed'."""
     counts = run(20, seed=0, save=None)
-    assert counts["inputs"] > 100
+    assert counts["inputs"] >= 20
     assert set(counts) == {"inputs", "executed"} and counts["executed"] == 0, summary(counts)

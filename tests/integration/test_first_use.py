@@ -26,7 +26,7 @@ def _with_umask(mask: int, *args: str | Path) -> subprocess.CompletedProcess[str
         text=True,
         timeout=120,
         check=False,
-        preexec_fn=lambda: os.umask(mask),  # noqa: PLW1509 - the test starts no threads before this
+        preexec_fn=lambda: os.umask(mask),
     )
 
 
