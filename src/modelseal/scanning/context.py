@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from modelseal.scanning.budget import Budget, Limits
+from modelseal.scanning.budget import Budget, Limits, ScanBoundError
 from modelseal.scanning.findings import Finding
 from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
-from modelseal.scanning.registry import Format, scanner_for
+from modelseal.scanning.registry import scanner_for
 from modelseal.scanning.sniff import HEADER_BYTES, sniff_stream
 from modelseal.scanning.streams import Expanding
 
@@ -26,6 +26,10 @@ MAX_TEXT_BYTES = 32 << 20  # JSON, YAML, templates and Python sources read whole
 class ScanOptions:
     policy: ScanPolicy = DEFAULT_POLICY
     limits: Limits = field(default_factory=Limits)
+
+
+class CorruptStreamError(Exception):
+    """A compressed stream could not be decompressed: what it holds is unknown."""
 
 
 def join(member: str, name: str) -> str:
@@ -89,11 +93,6 @@ class ScanContext:
         label = scanner_for(fmt)(self, stream, size, member, depth)
         return label or fmt.value
 
-    def scan_as(self, fmt: Format, stream: IO[bytes], size: int, member: str, depth: int) -> str:
-        """Scan a stream whose format its container already decided (an npy object array's pickle)."""
-        stream.seek(0)
-        return scanner_for(fmt)(self, stream, size, member, depth) or fmt.value
-
     def scan_bytes(self, data: bytes, member: str, depth: int) -> str:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             spool.write(data)
@@ -104,11 +103,17 @@ class ScanContext:
         """The decompressed content of `stream` as a seekable spool; every byte is charged to the budget as it is
         produced, so the spool never holds more than the budget allows."""
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-            source = Expanding(stream, codec, self.budget)
             size = 0
-            while chunk := source.read(1 << 20):
-                spool.write(chunk)
-                size += len(chunk)
+            try:
+                source = Expanding(stream, codec, self.budget)
+                while chunk := source.read(1 << 20):
+                    spool.write(chunk)
+                    size += len(chunk)
+            except ScanBoundError:
+                raise
+            except Exception as exc:
+                # bytes means the stream is corrupt (zlib, lzma, bz2, lz4 and zstd each have their own types)
+                raise CorruptStreamError(f"{type(exc).__name__}: {exc}") from exc
             spool.seek(0)
             yield spool, size
 
@@ -126,4 +131,4 @@ class ScanContext:
             yield copy.name
 
 
-__all__ = ["HEADER_BYTES", "MAX_TEXT_BYTES", "ScanContext", "ScanOptions", "join"]
+__all__ = ["HEADER_BYTES", "MAX_TEXT_BYTES", "CorruptStreamError", "ScanContext", "ScanOptions", "join"]

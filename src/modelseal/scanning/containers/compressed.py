@@ -11,8 +11,9 @@ import zlib
 from collections.abc import Callable
 from typing import IO, cast
 
-from modelseal.scanning.containers.zip import CODEC_ERRORS, _DecompressorStream
-from modelseal.scanning.context import ScanContext, join
+from modelseal.scanning.containers.zip import DecompressorStream
+from modelseal.scanning.context import CorruptStreamError, ScanContext, join
+from modelseal.scanning.registry import FormatScanner
 from modelseal.scanning.streams import window
 
 Codec = Callable[[IO[bytes]], IO[bytes]]
@@ -35,7 +36,7 @@ def _lzma_alone(source: IO[bytes]) -> IO[bytes]:
 
 
 def _zlib(source: IO[bytes]) -> IO[bytes]:
-    return cast(IO[bytes], _DecompressorStream(source, zlib.decompressobj()))
+    return cast(IO[bytes], DecompressorStream(source, zlib.decompressobj()))
 
 
 def _lz4(source: IO[bytes]) -> IO[bytes]:
@@ -50,49 +51,30 @@ def _zstd(source: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True))
 
 
-def _codec_errors() -> tuple[type[Exception], ...]:
-    """What a codec raises on corrupt input (lz4 raises RuntimeError; zstandard its own ZstdError)."""
-    import zstandard
-
-    return (*CODEC_ERRORS, RuntimeError, zstandard.ZstdError)
-
-
 def _decompress(ctx: ScanContext, label: str, codec: Codec, stream: IO[bytes], member: str, depth: int) -> str:
     inner = join(member, f"<{label}>")
     try:
         with ctx.expanded(stream, codec) as (spool, size):
             ctx.scan(spool, size, inner, depth + 1)
-    except _codec_errors() as exc:
-        ctx.gap(inner, f"{label} stream could not be decompressed ({type(exc).__name__}: {exc})")
+    except CorruptStreamError as exc:
+        ctx.gap(inner, f"{label} stream could not be decompressed ({exc})")
     return label
 
 
-def scan_gzip(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "gzip", _gzip, stream, member, depth)
+def _scanner(label: str, codec: Codec) -> FormatScanner:
+    def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+        return _decompress(ctx, label, codec, stream, member, depth)
+
+    return scan
 
 
-def scan_bz2(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "bz2", _bz2, stream, member, depth)
-
-
-def scan_xz(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "xz", _xz, stream, member, depth)
-
-
-def scan_lzma(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "lzma", _lzma_alone, stream, member, depth)
-
-
-def scan_zlib(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "zlib", _zlib, stream, member, depth)
-
-
-def scan_lz4(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "lz4", _lz4, stream, member, depth)
-
-
-def scan_zstd(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    return _decompress(ctx, "zstd", _zstd, stream, member, depth)
+scan_gzip = _scanner("gzip", _gzip)
+scan_bz2 = _scanner("bz2", _bz2)
+scan_xz = _scanner("xz", _xz)
+scan_lzma = _scanner("lzma", _lzma_alone)
+scan_zlib = _scanner("zlib", _zlib)
+scan_lz4 = _scanner("lz4", _lz4)
+scan_zstd = _scanner("zstd", _zstd)
 
 
 def scan_zfile(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from modelseal.scanning.budget import ScanBoundError
-from modelseal.scanning.context import MAX_TEXT_BYTES, SPOOL_IN_MEMORY, ScanContext, join
+from modelseal.scanning.context import MAX_TEXT_BYTES, SPOOL_IN_MEMORY, CorruptStreamError, ScanContext, join
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.sniff import HEADER_BYTES
 from modelseal.scanning.streams import window
@@ -150,17 +150,17 @@ def _locate(
     return Member(name, local_name, flags, method, crc, csize, usize, offset + 30 + name_len + extra_len)
 
 
-def _lzma_member(source: IO[bytes]) -> _DecompressorStream:
+def _lzma_member(source: IO[bytes]) -> DecompressorStream:
     """zipfile's LZMA members: a 4-byte header, the LZMA1 properties, then raw LZMA1 data."""
     header = source.read(4)
     if len(header) < 4:
         raise ZipFormatError("truncated LZMA member header")
     properties = source.read(int.from_bytes(header[2:4], "little"))
     filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, properties)]  # type: ignore[attr-defined]
-    return _DecompressorStream(source, lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters))
+    return DecompressorStream(source, lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters))
 
 
-class _DecompressorStream(io.RawIOBase):
+class DecompressorStream(io.RawIOBase):
     """A stream over a one-shot decompressor object (zlib, bz2 and lzma all share the `decompress` shape)."""
 
     def __init__(
@@ -193,15 +193,12 @@ def member_codec(member: Member) -> Callable[[IO[bytes]], IO[bytes]] | None:
     if member.method == STORED:
         return None
     if member.method == DEFLATED:
-        return lambda source: io.BufferedReader(_DecompressorStream(source, zlib.decompressobj(-15)), 1 << 16)
+        return lambda source: io.BufferedReader(DecompressorStream(source, zlib.decompressobj(-15)), 1 << 16)
     if member.method == BZIP2:
-        return lambda source: io.BufferedReader(_DecompressorStream(source, bz2.BZ2Decompressor()), 1 << 16)
+        return lambda source: io.BufferedReader(DecompressorStream(source, bz2.BZ2Decompressor()), 1 << 16)
     if member.method == LZMA:
         return lambda source: io.BufferedReader(_lzma_member(source), 1 << 16)
     raise ZipFormatError(f"compression method {member.method}, which Python's zipfile does not read either")
-
-
-CODEC_ERRORS: tuple[type[Exception], ...] = (ZipFormatError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 
 
 # --- scanning -----------------------------------------------------------------------------------------------
@@ -342,7 +339,7 @@ def _scan_member(ctx: ScanContext, handle: IO[bytes], entry: Member, inner: str,
                 if size <= SPOOL_IN_MEMORY:
                     _check_crc(ctx, spool, entry, inner)
                 _scan_content(ctx, spool, size, entry, inner, depth, storage)
-    except CODEC_ERRORS as exc:
+    except (CorruptStreamError, ZipFormatError) as exc:
         ctx.gap(inner, f"member could not be read ({exc})")
 
 
@@ -387,18 +384,28 @@ def _scan_storage(ctx: ScanContext, stream: IO[bytes], size: int, inner: str, de
 
 def _json_member(ctx: ScanContext, handle: IO[bytes], entry: Member, member: str, quiet: bool = False) -> object:
     """A small JSON member, parsed (None, and a gap unless `quiet`, when it cannot be)."""
+    reason = ""
     try:
-        codec = member_codec(entry)
-        with window(handle, entry.data_offset, entry.compressed_size) as raw:
-            if codec is None:
-                text = raw.read(MAX_TEXT_BYTES + 1)
-            else:
-                with ctx.expanded(raw, codec) as (spool, _):
-                    text = spool.read(MAX_TEXT_BYTES + 1)
+        text = _member_bytes(ctx, handle, entry, MAX_TEXT_BYTES + 1)
         if len(text) > MAX_TEXT_BYTES:
-            raise ValueError(f"larger than {MAX_TEXT_BYTES:,} bytes")
-        return json.loads(text.decode("utf-8"))
-    except (*CODEC_ERRORS, RecursionError) as exc:  # type: ignore[misc]  # a tuple of exception types
-        if not quiet:
-            ctx.gap(join(member, entry.name), f"config unreadable ({exc})")
-        return None
+            reason = f"larger than {MAX_TEXT_BYTES:,} bytes"
+        else:
+            return json.loads(text.decode("utf-8"))
+    except (CorruptStreamError, ZipFormatError, ValueError) as exc:
+        reason = str(exc)
+    except RecursionError:
+        reason = "nested deeper than the parser follows (bound)"
+    if not quiet:
+        ctx.gap(join(member, entry.name), f"config unreadable ({reason})")
+    return None
+
+
+def _member_bytes(ctx: ScanContext, handle: IO[bytes], entry: Member, limit: int) -> bytes:
+    if entry.data_offset < 0:
+        raise ZipFormatError("no local header where the directory says")
+    codec = member_codec(entry)
+    with window(handle, entry.data_offset, entry.compressed_size) as raw:
+        if codec is None:
+            return raw.read(limit)
+        with ctx.expanded(raw, codec) as (spool, _):
+            return spool.read(limit)
