@@ -10,20 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from modelseal.errors import ModelsealError, VerificationError
 
 if TYPE_CHECKING:  # signing types only: `modelseal scan` must not pay for importing cryptography
+    from rich.progress import Progress, TaskID
+
     from modelseal.attest.attest import AttestResult
     from modelseal.hashing.reader import ProgressCallback
     from modelseal.oms.manifest import Manifest
@@ -161,6 +153,16 @@ def hashing_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled or not err.is_terminal:
         yield None
         return
+    from rich.progress import (  # lazy: only a hashing command at a terminal draws a bar
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         SpinnerColumn(),
         TextColumn("hashing"),
