@@ -403,3 +403,21 @@ def test_user_deny_list_reaches_configs(tmp_path: Path) -> None:
     sample.write_text(json.dumps({"_target_": "mylib.Model"}))
     assert scan_file(sample).worst is Severity.MEDIUM
     assert scan_file(sample, ScanOptions(policy=load_policy(policy_file))).worst is Severity.CRITICAL
+
+
+def test_partly_overlapping_zip_members_are_reported(tmp_path: Path) -> None:
+    """Two directory entries over the same bytes with different lengths: each name reads a different file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.pkl", b"\x80\x04N." * 50)
+    data = buffer.getvalue()
+    eocd = data.rfind(b"PK\x05\x06")
+    cd_offset = struct.unpack("<L", data[eocd + 16 : eocd + 20])[0]
+    first = data[cd_offset:eocd]
+    second = bytearray(first)
+    second[46:51], second[20:24] = b"b.pkl", struct.pack("<L", 10)  # same start, a shorter span
+    directory = first + bytes(second)
+    end = b"PK\x05\x06" + struct.pack("<4H2LH", 0, 0, 2, 2, len(directory), cd_offset, 0)
+    sample = tmp_path / "overlap.zip"
+    sample.write_bytes(data[:cd_offset] + directory + end)
+    assert "ZIP-OVERLAP" in {f.rule for f in scan_file(sample).findings}

@@ -32,6 +32,7 @@ _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _STORAGE_MEMBER = re.compile(r"(^|/)data/\d+$")
 STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14  # the methods Python's zipfile reads
+MAX_SHARED_LISTED = 5
 
 
 class ZipFormatError(Exception):
@@ -217,6 +218,8 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     _archive_anomalies(ctx, archive, member)
     scanned: dict[tuple[int, int], str] = {}
     seen: set[str] = set()
+    shared = 0
+    _overlaps(ctx, archive, member)
     for entry in archive.members:
         ctx.budget.count_entry()
         if entry.is_dir:
@@ -228,12 +231,10 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
             continue
         span = (entry.data_offset, entry.compressed_size)
         if span in scanned:  # the same bytes under another name: judged once, reported as what it is
-            ctx.add(
-                inner,
-                Finding(
-                    "ZIP-OVERLAP", Severity.MEDIUM, f"shares its data with {scanned[span]!r} (overlapping members)"
-                ),
-            )
+            shared += 1
+            if shared <= MAX_SHARED_LISTED:
+                message = f"shares its data with {scanned[span]!r} (overlapping members)"
+                ctx.add(inner, Finding("ZIP-OVERLAP", Severity.MEDIUM, message))
             continue
         scanned[span] = entry.name
         if torch and "/code/" in f"/{entry.name}" and entry.name.endswith(".py"):
@@ -247,23 +248,34 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
                 ),
             )
         _scan_member(ctx, stream, entry, inner, depth, storage=torch and bool(_STORAGE_MEMBER.search(entry.name)))
+    if shared > MAX_SHARED_LISTED:
+        ctx.note(member or "archive", f"{shared - MAX_SHARED_LISTED:,} more members share data already scanned")
     if keras:
-        from modelseal.scanning.formats import keras as keras_format
-
-        configs = [m for m in archive.members if m.name == "config.json"]
-        for entry in configs:  # Keras reads the last one; both are judged
-            document = _json_member(ctx, stream, entry, member)
-            if document is not None:
-                ctx.add_all(join(member, entry.name), keras_format.check_config(document, ctx.policy))
-    if skops:
-        from modelseal.scanning.formats import skops as skops_format
-
-        entry = next(m for m in archive.members if m.name == "schema.json")
-        schema = _json_member(ctx, stream, entry, member, quiet=True)
-        if schema is not None and skops_format.is_schema(schema):
-            ctx.add_all(join(member, entry.name), skops_format.check_schema(schema, ctx.policy))
-            return "skops"
+        _keras_configs(ctx, stream, archive, member)
+    if skops and _skops_schema(ctx, stream, archive, member):
+        return "skops"
     return "pytorch-zip" if torch else "keras" if keras else "zip"
+
+
+def _keras_configs(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str) -> None:
+    from modelseal.scanning.formats import keras as keras_format
+
+    for entry in (m for m in archive.members if m.name == "config.json"):  # Keras reads the last one; all judged
+        document = _json_member(ctx, stream, entry, member)
+        if document is not None:
+            ctx.add_all(join(member, entry.name), keras_format.check_config(document, ctx.policy))
+
+
+def _skops_schema(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str) -> bool:
+    """True when the archive is a skops file (its schema names every type it will construct), judged."""
+    from modelseal.scanning.formats import skops as skops_format
+
+    entry = next(m for m in archive.members if m.name == "schema.json")
+    schema = _json_member(ctx, stream, entry, member, quiet=True)
+    if schema is None or not skops_format.is_schema(schema):
+        return False
+    ctx.add_all(join(member, entry.name), skops_format.check_schema(schema, ctx.policy))
+    return True
 
 
 def _archive_anomalies(ctx: ScanContext, archive: Archive, member: str) -> None:
@@ -287,6 +299,24 @@ def _archive_anomalies(ctx: ScanContext, archive: Archive, member: str) -> None:
                 "different archives (all members were scanned)",
             ),
         )
+
+
+def _overlaps(ctx: ScanContext, archive: Archive, member: str) -> None:
+    """Members whose data ranges partly overlap: bytes that two names read differently (a zip-bomb shape too).
+    Members that share exactly the same range are reported where they are skipped, in `scan`."""
+    spans = sorted({(m.data_offset, m.compressed_size, m.name) for m in archive.members if m.data_offset >= 0})
+    end, owner = -1, (-1, -1, "")
+    for span in spans:
+        start, length, name = span
+        if start < end and (start, length) != owner[:2]:
+            ctx.add(
+                join(member, name),
+                Finding(
+                    "ZIP-OVERLAP", Severity.MEDIUM, f"its data overlaps that of {owner[2]!r} (overlapping members)"
+                ),
+            )
+        if start + length > end:
+            end, owner = start + length, span
 
 
 def _member_anomalies(ctx: ScanContext, entry: Member, seen: set[str], inner: str) -> None:

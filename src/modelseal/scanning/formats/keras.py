@@ -1,4 +1,5 @@
-"""Keras model configs (`.keras` zips' config.json, legacy H5 `model_config`): walk the whole tree, nested models
+"""Keras model configs, wherever Keras keeps them (`.keras` zips' config.json, legacy H5 `model_config`, TF-Keras'
+`keras_metadata.pb`): walk the whole tree, nested models
 and wrappers included, and flag what runs code: Lambda layers (marshalled bytecode or source), objects from modules
 outside Keras (CVE-2025-1550), and the allowed-but-dangerous functions of CVE-2025-8747/9906.
 
@@ -183,3 +184,17 @@ def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth
         return "keras-h5"
     ctx.add_all(member, check_config(config, ctx.policy))
     return "keras-h5"
+
+
+def scan_keras_metadata(ctx: ScanContext, data: bytes, member: str) -> str:
+    """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
+    from modelseal.scanning.formats import savedmodel
+
+    try:
+        configs = savedmodel.keras_metadata(data)
+    except savedmodel.SavedModelError as exc:
+        ctx.gap(member, f"keras_metadata.pb could not be read ({exc})")
+        return "keras-metadata"
+    for config in configs:
+        ctx.add_all(member, check_config(config, ctx.policy))
+    return "keras-metadata"

@@ -19,7 +19,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     data = stream.read()
     name = ctx.display_name(member)
     if name.endswith("keras_metadata.pb"):
-        return _keras_metadata(ctx, data, member)
+        from modelseal.scanning.formats.keras import scan_keras_metadata
+
+        return scan_keras_metadata(ctx, data, member)
     try:
         ctx.add_all(member, onnx.check(data, ctx.directory(member)))
         return "onnx"
@@ -34,18 +36,3 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         elif not member:
             ctx.data_only = True  # a protobuf of no model format: data
     return "protobuf"
-
-
-def _keras_metadata(ctx: ScanContext, data: bytes, member: str) -> str:
-    """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
-    from modelseal.scanning.formats import savedmodel
-    from modelseal.scanning.formats.keras import check_config
-
-    try:
-        configs = savedmodel.keras_metadata(data)
-    except savedmodel.SavedModelError as exc:
-        ctx.gap(member, f"keras_metadata.pb could not be read ({exc})")
-        return "keras-metadata"
-    for config in configs:
-        ctx.add_all(member, check_config(config, ctx.policy))
-    return "keras-metadata"
