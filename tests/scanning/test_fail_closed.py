@@ -297,15 +297,27 @@ def test_v7_tar_without_magic_is_read(tmp_path: Path) -> None:
 
 def test_nested_pickles_share_the_file_budget(tmp_path: Path) -> None:
     """Each zlib literal nested in a pickle once got a fresh opcode allowance."""
-    inner = b"\x80\x04" + b"".join(b"K" + bytes([i % 251]) + b"0" for i in range(400)) + b"N."
-    literal = zlib.compress(inner)
-    body = b"".join(binbytes(literal) + b"0" for _ in range(10))
+
+    def literal(n: int) -> bytes:
+        inner = b"\x80\x04J" + struct.pack("<i", n) + b"0"  # each differs: identical ones are scanned once
+        inner += b"".join(b"K" + bytes([i % 251]) + b"0" for i in range(400)) + b"N."
+        return binbytes(zlib.compress(inner)) + b"0"
+
     sample = tmp_path / "nested.pkl"
-    sample.write_bytes(b"\x80\x04" + body + b"N.")
+    sample.write_bytes(b"\x80\x04" + b"".join(literal(n) for n in range(10)) + b"N.")
     limits = Limits(max_opcodes=2_000)
     assert scan_file(sample).status is Status.SCANNED  # 10 x 800 opcodes: well within the default budget
     result = scan_file(sample, ScanOptions(limits=limits))
     assert result.status is Status.INCOMPLETE and any("opcodes" in n for n in result.notes), result.notes
+
+
+def test_a_repeated_nested_payload_is_judged_once(tmp_path: Path) -> None:
+    payload = zlib.compress(b"\x80\x04" + touch(tmp_path / "ran") + b".")
+    sample = tmp_path / "repeated.pkl"
+    sample.write_bytes(b"\x80\x04" + (binbytes(payload) + b"0") * 1_000 + b"N.")
+    result = scan_file(sample)
+    assert critical(result)
+    assert sum(1 for f in result.findings if f.rule == "PICKLE-DANGEROUS-CALL") == 1
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress, _zstd])

@@ -5,6 +5,7 @@ stream, checks the depth bound, and calls the registered scanner of the detected
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class ScanContext:
         self.gaps: list[str] = []
         self.notes: list[str] = []
         self.data_only = False  # set by the top-level scanner when the file holds nothing a loader runs
+        self._seen: set[bytes] = set()
 
     # --- what scanners report -------------------------------------------------------------------------------
 
@@ -81,6 +83,14 @@ class ScanContext:
         return None if member else self.path.parent
 
     # --- going down -----------------------------------------------------------------------------------------
+
+    def first_sight(self, data: bytes) -> bool:
+        """False when the same bytes were already scanned somewhere in this file (their findings stand)."""
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        return True
 
     def scan(self, stream: IO[bytes], size: int, member: str, depth: int) -> str:
         """Sniff a seekable stream of `size` bytes and scan it with its format's scanner; returns the format."""

@@ -31,7 +31,8 @@ def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, de
     headed = len(magic) == 2 and magic[0] == 0x80 and magic[1] <= 5
 
     def nested(data: bytes, label: str, offset: int) -> None:
-        ctx.scan_bytes(data, join(member, label), depth + 1)
+        if ctx.first_sight(data):  # a payload repeated a thousand times is judged once
+            ctx.scan_bytes(data, join(member, label), depth + 1)
 
     def region(offset: int, length: int, label: str) -> None:
         with window(stream, offset, length) as part:

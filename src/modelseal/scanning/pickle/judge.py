@@ -291,7 +291,7 @@ class PickleJudge:
 
         if self.nested is None:
             return
-        found = embedded_payload(value)
+        found = embedded_payload(value, self.budget)
         if found is not None:
             data, encoding = found
             self.emit(

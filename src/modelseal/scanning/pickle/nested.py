@@ -7,6 +7,8 @@ import binascii
 import re
 import zlib
 
+from modelseal.scanning.budget import Budget
+
 MAX_NESTED_BYTES = 256 << 20
 _BASE64 = re.compile(rb"^[A-Za-z0-9+/\s]+={0,2}\s*$")
 _HEX = re.compile(rb"^[0-9a-fA-F]+$")
@@ -25,7 +27,7 @@ def looks_serialised(data: bytes) -> str | None:
     return None
 
 
-def _decoded(raw: bytes) -> tuple[bytes, str] | None:
+def _decoded(raw: bytes, budget: Budget) -> tuple[bytes, str] | None:
     """Hex, base64 or zlib text that decodes to something serialised."""
     stripped = raw.strip()
     if len(stripped) >= 16 and len(stripped) % 2 == 0 and _HEX.match(stripped):
@@ -40,16 +42,25 @@ def _decoded(raw: bytes) -> tuple[bytes, str] | None:
         if looks_serialised(decoded):
             return decoded, "base64"
     if raw[:1] == b"\x78":
-        try:
-            decoded = zlib.decompressobj().decompress(raw, MAX_NESTED_BYTES)
-        except zlib.error:
-            decoded = b""
-        if looks_serialised(decoded):
-            return decoded, "zlib"
+        return _zlib_payload(raw, budget)
     return None
 
 
-def embedded_payload(value: bytes | bytearray | str) -> tuple[bytes, str] | None:
+def _zlib_payload(raw: bytes, budget: Budget) -> tuple[bytes, str] | None:
+    """Peek at the first bytes; only a serialised payload is expanded whole, charged to the file's budget."""
+    try:
+        if not looks_serialised(zlib.decompressobj().decompress(raw, 256)):
+            return None
+        inflater = zlib.decompressobj()
+        decoded = inflater.decompress(raw, MAX_NESTED_BYTES)
+    except zlib.error:
+        return None
+    budget.expand(len(decoded))
+    budget.check_ratio(len(decoded), len(raw))
+    return decoded, "zlib"
+
+
+def embedded_payload(value: bytes | bytearray | str, budget: Budget) -> tuple[bytes, str] | None:
     """(decoded bytes, how they were encoded) when the literal carries a payload, else None."""
     if len(value) > MAX_NESTED_BYTES:
         return None
@@ -63,4 +74,4 @@ def embedded_payload(value: bytes | bytearray | str) -> tuple[bytes, str] | None
         raw, kind = bytes(value), "bytes"
     if looks_serialised(raw):
         return raw, kind
-    return _decoded(raw)
+    return _decoded(raw, budget)
