@@ -33,7 +33,7 @@ def _worker(connection: Connection, directory: str) -> None:
     from modelseal.scanning.pickle.names import canonical
     from modelseal.scanning.policy import DEFAULT_POLICY, Verdict
     from modelseal.scanning.scanner import ScanOptions, scan_file
-    from tests.fuzz.reference import imported_names
+    from tests.fuzz.reference import called_names
 
     options = ScanOptions(limits=Limits(max_seconds=20))
     sample = Path(directory, "input")
@@ -51,7 +51,7 @@ def _worker(connection: Connection, directory: str) -> None:
         scan_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         loadable: list[str] = []
         try:
-            names = imported_names(data) if passed else []
+            names = called_names(data) if passed else []
         except MemoryError:
             names = []
         if passed:
@@ -89,7 +89,7 @@ class _Scanner:
             return None
         try:
             return self.connection.recv()
-        except EOFError:  # the worker died: a crash of the interpreter itself
+        except (EOFError, OSError, SystemError):  # the worker died (a crash of the interpreter or a C library)
             self.restart()
             return "died"
 

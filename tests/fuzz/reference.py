@@ -1,7 +1,7 @@
-"""The reference for "would a loader run code from these bytes?", answered by the loaders' own parsers without
-running anything: Python's unpickler with a `find_class` that records the name and hands back an inert stand-in,
-behind Python's zipfile, tarfile, numpy's header reader and the real decompressors. A fuzzed input that this
-reference says imports a name outside the allowlist, while the scanner passes it, is a miss."""
+"""The reference for "would a loader call code from these bytes?", answered by the loaders' own parsers without
+running anything: Python's unpickler with a `find_class` that hands back a stand-in recording every call,
+behind Python's zipfile, tarfile, numpy's header reader and the real decompressors. A fuzzed input from which
+this reference would call a name outside the allowlist, while the scanner passes it, is a miss."""
 
 from __future__ import annotations
 
@@ -18,41 +18,44 @@ from typing import Any
 MAX_BYTES = 64 << 20
 
 
-class _Inert:
-    """Whatever the pickle asks for: callable, instantiable, accepts any state; does nothing."""
+def _stand_in(name: str, called: list[str]) -> type:
+    """A class standing for `name`: calling or instantiating it records the name and does nothing else."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    class StandIn:
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            called.append(name)
+            return object.__new__(cls)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
 
-    def __setstate__(self, state: Any) -> None:
-        pass
+        def __setstate__(self, state: Any) -> None:
+            pass
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        pass
+        def __setitem__(self, key: Any, value: Any) -> None:
+            pass
 
-    def append(self, value: Any) -> None:
-        pass
+        def append(self, value: Any) -> None:
+            pass
 
-    def extend(self, values: Any) -> None:
-        pass
+        def extend(self, values: Any) -> None:
+            pass
+
+    return StandIn
 
 
 class _Recorder(pickle.Unpickler):
-    def __init__(self, stream: io.BytesIO, names: list[str]) -> None:
+    def __init__(self, stream: io.BytesIO, called: list[str]) -> None:
         super().__init__(stream)
-        self.names = names
+        self.called = called
 
     def find_class(self, module: str, name: str) -> Any:
         if not all(part.isidentifier() for part in f"{module}.{name}".split(".")):
             raise pickle.UnpicklingError(f"no module can be named {module!r}.{name!r}: the import fails")
-        self.names.append(f"{module}.{name}")
-        return _Inert
+        return _stand_in(f"{module}.{name}", self.called)
 
     def persistent_load(self, pid: Any) -> Any:
-        return _Inert()
+        return None
 
 
 def _unpickle(data: bytes, names: list[str]) -> None:
@@ -87,15 +90,15 @@ def _decompressed(data: bytes) -> bytes | None:
     return None
 
 
-def imported_names(data: bytes, depth: int = 0) -> list[str]:
-    """Every global a loader would import from `data` (through containers, decompressors and npy headers)."""
+def called_names(data: bytes, depth: int = 0) -> list[str]:
+    """Every global a loader would call from `data` (through containers, decompressors and npy headers)."""
     names: list[str] = []
     if depth > 4:
         return names
     _unpickle(data, names)
     inner = _decompressed(data)
     if inner is not None:
-        names += imported_names(inner, depth + 1)
+        names += called_names(inner, depth + 1)
     if data[:6] == b"\x93NUMPY":
         names += _npy(data)
     stream = io.BytesIO(data)
@@ -103,7 +106,7 @@ def imported_names(data: bytes, depth: int = 0) -> list[str]:
         try:
             with zipfile.ZipFile(stream) as archive:
                 for info in archive.infolist()[:64]:
-                    names += imported_names(archive.read(info)[:MAX_BYTES], depth + 1)
+                    names += called_names(archive.read(info)[:MAX_BYTES], depth + 1)
         except Exception:  # noqa: BLE001 - what zipfile cannot read, numpy and joblib cannot either
             pass
     try:
@@ -111,7 +114,7 @@ def imported_names(data: bytes, depth: int = 0) -> list[str]:
             for member in archive.getmembers()[:64]:
                 extracted = archive.extractfile(member) if member.isfile() else None
                 if extracted is not None:
-                    names += imported_names(extracted.read(MAX_BYTES), depth + 1)
+                    names += called_names(extracted.read(MAX_BYTES), depth + 1)
     except Exception:  # noqa: BLE001 - not a tar
         pass
     return names

@@ -24,7 +24,7 @@ from modelseal.scanning.registry import REGISTRY, Format, scanner_for
 from modelseal.scanning.scanner import scan_file
 from tests.fuzz.campaign import run, summary
 from tests.fuzz.mutate import mutate
-from tests.fuzz.reference import imported_names
+from tests.fuzz.reference import called_names
 from tests.fuzz.seeds import build_seeds
 
 SEEDS = build_seeds("/nonexistent/modelseal-canary")
@@ -44,7 +44,7 @@ def test_every_format_scanner_survives_hostile_bytes(tmp_path: Path, fmt: Format
 
 def _loadable(data: bytes) -> bool:
     """The reference loaders would import a name outside the allowlist from these bytes."""
-    for name in imported_names(data):
+    for name in called_names(data):
         module, _, attribute = name.rpartition(".")
         if DEFAULT_POLICY.verdict(".".join(canonical(module, attribute, 2))) is not Verdict.ALLOWED:
             return True

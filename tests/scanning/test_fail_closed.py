@@ -433,3 +433,12 @@ def test_partly_overlapping_zip_members_are_reported(tmp_path: Path) -> None:
     sample = tmp_path / "overlap.zip"
     sample.write_bytes(data[:cd_offset] + directory + end)
     assert "ZIP-OVERLAP" in {f.rule for f in scan_file(sample).findings}
+
+
+def test_global_names_are_read_as_utf8_like_the_unpickler(tmp_path: Path) -> None:
+    """pickletools reads GLOBAL lines as ASCII with escapes; pickle.load reads UTF-8 as is. Found by scripts/fuzz:
+    a non-ASCII attribute name made the whole file 'data'."""
+    sample = tmp_path / "model.pkl"
+    sample.write_bytes(call(global_("mödule", "fünc"), unicode("x")) + b".")
+    result = scan_file(sample)
+    assert result.format == "pickle" and any(f.target == "mödule.fünc" for f in result.findings), result

@@ -61,6 +61,22 @@ def _read_string_latin1(stream: IO[bytes]) -> str:
     return str(codecs.escape_decode(raw)[0].decode("latin-1"))
 
 
+def _read_name(stream: IO[bytes]) -> str:
+    """A GLOBAL/INST name as the unpickler reads it: UTF-8 up to the newline, no escapes (pickletools reads ASCII
+    and applies escapes, so it would call a non-ASCII name malformed where `pickle.load` imports it)."""
+    line = stream.readline()
+    if not line.endswith(b"\n"):
+        raise MalformedPickleError("no newline found when trying to read a name")
+    try:
+        return line[:-1].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPickleError("a module or attribute name that is not UTF-8") from exc
+
+
+def _read_name_pair(stream: IO[bytes]) -> str:
+    return f"{_read_name(stream)} {_read_name(stream)}"
+
+
 _STRUCTS = {
     "int4": struct.Struct("<i"),
     "uint4": struct.Struct("<I"),
@@ -73,9 +89,9 @@ _TEXT_READERS: dict[str, Callable[[IO[bytes]], Any]] = {
     "decimalnl_long": pickletools.read_decimalnl_long,
     "floatnl": pickletools.read_floatnl,
     "stringnl": _read_string_latin1,
-    "stringnl_noescape": pickletools.read_stringnl_noescape,
+    "stringnl_noescape": _read_name,
     "unicodestringnl": pickletools.read_unicodestringnl,
-    "stringnl_noescape_pair": pickletools.read_stringnl_noescape_pair,
+    "stringnl_noescape_pair": _read_name_pair,
 }
 
 
