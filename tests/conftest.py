@@ -215,3 +215,16 @@ def pki(tmp_path: Path) -> Pki:
         root_pair=(root, root_key),
         intermediate_pair=(intermediate, int_key),
     )
+
+
+def without_root_privileges(*args: str | Path) -> list[str]:
+    """`python -m modelseal ARGS`, and when run as root, as uid 0 without the capabilities that let root read
+    anything: file permissions then apply to it, so unreadable files and directories can be tested in CI."""
+    import sys
+
+    command = [sys.executable, "-m", "modelseal", *map(str, args)]
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities"
+    return [setpriv, "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup", "--bounding-set", "-all", *command]

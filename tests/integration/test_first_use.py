@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KeyPair, copy_tree
+from tests.conftest import KeyPair, copy_tree, without_root_privileges
 from tests.integration.test_cli import modelseal, no_traceback
 
 
@@ -52,22 +52,6 @@ def test_a_signature_kept_elsewhere_verifies_a_copy_that_carries_its_own(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _without_root_privileges(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "modelseal", *map(str, args)]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities"
-        command = [
-            setpriv,
-            "--securebits",
-            "+noroot,+noroot_locked,+no_setuid_fixup",
-            "--bounding-set",
-            "-all",
-            *command,
-        ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_check_on_an_unreadable_file_is_inconclusive(
     model_dir: Path, make_key_pair: Callable[..., KeyPair], tmp_path: Path
 ) -> None:
@@ -77,7 +61,8 @@ def test_check_on_an_unreadable_file_is_inconclusive(
     policy.write_text(f'version = 1\n\n[[signers]]\nname = "me"\nmethod = "key"\npublic-key = "{pair.public}"\n')
     (model_dir / "weights.bin").chmod(0)
     try:
-        result = _without_root_privileges("check", model_dir, "--policy", policy)
+        command = without_root_privileges("check", model_dir, "--policy", policy)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     finally:
         (model_dir / "weights.bin").chmod(0o644)
     assert result.returncode == 3, result.stdout + result.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import without_root_privileges
 from tests.integration.test_cli import modelseal, no_traceback
 from tests.scanning.pickles import call, global_, stop, system, unicode
 
@@ -149,19 +150,6 @@ def test_json_report_matches_its_published_schema(model_tree: Path) -> None:
 # --- nothing unscanned is ever PASS (issue 10) ---------------------------------------------------------------
 
 
-def _without_root_privileges(*args: str | Path) -> list[str]:
-    """The CLI as uid 0 without the capabilities that let root read anything: permissions then apply to it."""
-    import shutil
-    import sys
-
-    command = [sys.executable, "-m", "modelseal", *map(str, args)]
-    if os.geteuid() != 0:
-        return command
-    setpriv = shutil.which("setpriv")
-    assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities"
-    return [setpriv, "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup", "--bounding-set", "-all", *command]
-
-
 def test_unreadable_directory_and_file_are_inconclusive_and_the_scan_goes_on(model_tree: Path) -> None:
     import subprocess
 
@@ -173,7 +161,7 @@ def test_unreadable_directory_and_file_are_inconclusive_and_the_scan_goes_on(mod
     (model_tree / "secret.pkl").chmod(0)
     try:
         result = subprocess.run(
-            _without_root_privileges("scan", "--format", "json", model_tree),
+            without_root_privileges("scan", "--format", "json", model_tree),
             capture_output=True,
             text=True,
             timeout=120,
