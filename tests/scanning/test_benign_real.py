@@ -199,3 +199,32 @@ def test_models_shipped_in_the_gensim_wheel(path: Path) -> None:
     result = scan_file(path)
     assert result.worst is None or result.worst < Severity.HIGH, result
     assert result.status is not Status.INCOMPLETE, result
+
+
+class ScriptedNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x).view([1, 2])
+
+
+def test_torchscript_debug_tables_are_not_alarms(tmp_path: Path) -> None:
+    """Every TorchScript file holds `torch.jit._pickle.build_intlist([...])` in its debug pickles: allowed by
+    its exact name for literal arguments only (it was CRITICAL under the `torch.jit` deny prefix)."""
+    torch.jit.save(torch.jit.script(ScriptedNet()), tmp_path / "scripted.pt")
+    result = scan_file(tmp_path / "scripted.pt")
+    assert below_high(result), result
+    assert "TORCHSCRIPT-CODE" in {f.rule for f in result.findings}  # still says torch.jit.load compiles code
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_time_zone_aware_pandas_objects(tmp_path: Path, protocol: int) -> None:
+    """pandas pickles `zoneinfo.ZoneInfo` as `getattr(ZoneInfo, '_unpickle')(key, 1)`: the getattr of a literal
+    name on an allowed class is judged as the dotted name it resolves to."""
+    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=3, tz="Europe/Paris"), "x": [1, 2, 3]})
+    path = tmp_path / "frame.pkl"
+    frame.to_pickle(path, protocol=protocol)
+    result = scan_file(path)
+    assert clean(result), result

@@ -304,3 +304,45 @@ def test_unknown_import_never_called_is_medium(scan_bytes: Scan) -> None:
     """Importing a module runs its top-level code, even if nothing from it is called."""
     result = scan_bytes(stop(b"(" + global_("somepackage.plugins", "Handler") + b"l"))
     assert [(f.rule, f.severity) for f in result.findings] == [("PICKLE-UNKNOWN-IMPORT", Severity.MEDIUM)]
+
+
+# --- argument contracts and getattr on literal names (issue 11, first step) ---------------------------------
+
+
+def test_a_contract_callable_fed_a_callable_is_a_breach(tmp_path: Path) -> None:
+    """`build_intlist` is allowed for TorchScript's literal lists only."""
+    body = call(global_("torch.jit._pickle", "build_intlist"), b"(" + global_("os", "system") + b"l")
+    (tmp_path / "x.pkl").write_bytes(stop(body))
+    findings = scan_file(tmp_path / "x.pkl").findings
+    assert any(f.rule == "PICKLE-CONTRACT-BREACH" and f.severity is Severity.CRITICAL for f in findings)
+
+
+def test_a_contract_callable_elsewhere_in_torch_jit_stays_denied(tmp_path: Path) -> None:
+    (tmp_path / "x.pkl").write_bytes(stop(call(global_("torch.jit", "load"), unicode("model.pt"))))
+    assert scan_file(tmp_path / "x.pkl").worst is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [(("os", "path"), "os"), (("builtins", "print"), "__globals__"), (("subprocess", "Popen"), "__init__")],
+)
+def test_getattr_of_a_literal_name_is_judged_as_the_name(tmp_path: Path, owner: tuple[str, str], name: str) -> None:
+    resolved = call(global_("builtins", "getattr"), global_(*owner), unicode(name))
+    (tmp_path / "x.pkl").write_bytes(stop(call(resolved, unicode("id"))))
+    assert scan_file(tmp_path / "x.pkl").worst is Severity.CRITICAL
+
+
+def test_getattr_of_an_unknown_attribute_of_an_allowed_class(tmp_path: Path) -> None:
+    """`getattr(zoneinfo.ZoneInfo, '_unpickle')` is allowed by name; any other attribute of an allowed class is a
+    name outside the allowlist, called."""
+    resolved = call(global_("builtins", "getattr"), global_("collections", "OrderedDict"), unicode("os"))
+    (tmp_path / "x.pkl").write_bytes(stop(call(resolved, unicode("id"))))
+    worst = scan_file(tmp_path / "x.pkl").worst
+    assert worst is not None and worst >= Severity.HIGH
+
+
+def test_getattr_with_a_computed_name_stays_a_resolver(tmp_path: Path) -> None:
+    name = call(global_("builtins", "str"), unicode("system"))
+    resolved = call(global_("builtins", "getattr"), global_("os", "path"), name)
+    (tmp_path / "x.pkl").write_bytes(stop(call(resolved, unicode("id"))))
+    assert scan_file(tmp_path / "x.pkl").worst is Severity.CRITICAL

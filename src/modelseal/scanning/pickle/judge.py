@@ -18,7 +18,7 @@ from modelseal.scanning.budget import Budget, Limits
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
 from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError
-from modelseal.scanning.pickle.values import Call, Global, PDict, render
+from modelseal.scanning.pickle.values import Call, Global, PDict, Plain, PSet, render
 from modelseal.scanning.policy import ScanPolicy, Verdict
 
 NESTED_MIN_BYTES = 24
@@ -117,7 +117,10 @@ class PickleJudge:
 
     # --- call sites ------------------------------------------------------------------------------------------
 
-    def call(self, func: Any, args: Any, offset: int, kind: str) -> Call:
+    def call(self, func: Any, args: Any, offset: int, kind: str) -> Call | Global:
+        attribute = self._literal_getattr(func, args, offset)
+        if attribute is not None:
+            return attribute
         result = Call(func, args, offset, kind)
         payload = render(result)
         instantiate_only = kind in ("newobj", "newobj_ex")
@@ -178,14 +181,44 @@ class PickleJudge:
             )
         return result
 
+    def _literal_getattr(self, func: Any, args: Any, offset: int) -> Global | None:
+        """`getattr(X, 'name')` on an imported X with a literal name is the dotted name `X.name`, which the
+        unpickler could import directly: judge that name (pandas reaches `zoneinfo.ZoneInfo._unpickle` this way),
+        instead of the resolver. Anything else given to getattr stays a resolver call."""
+        if not (isinstance(func, Global) and func.name == "builtins.getattr" and func.verdict is Verdict.DENIED):
+            return None
+        if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], Global)):
+            return None
+        owner, name = args
+        if not isinstance(name, str) or not name.isidentifier() or owner.verdict is Verdict.DENIED:
+            return None
+        func.used = True
+        owner.used = True
+        module, _, qualname = owner.name.partition(".")
+        return self.import_global(module, f"{qualname}.{name}" if qualname else name, offset)
+
     def _is_resolver_result(self, value: Call) -> bool:
         return isinstance(value.func, Global) and (
             value.func.verdict is Verdict.DENIED or value.func.name in self.policy.resolvers
         )
 
     def _allowed_call(self, func: Global, args: Any, offset: int, payload: str) -> None:
-        """Allowed helpers whose arguments decide: class factories and torch's embedded loader."""
+        """Allowed helpers whose arguments decide: callables with a contract, class factories and torch's
+        embedded loader."""
         first = args[0] if isinstance(args, tuple) and args else None
+        if func.name in self.policy.contracts:
+            smuggled = _non_literal(args)
+            if smuggled is not None:
+                self.emit(
+                    "PICKLE-CONTRACT-BREACH",
+                    Severity.CRITICAL,
+                    f"{func.name} is allowed with literal arguments only, and receives {render(smuggled)}: whatever "
+                    "it does with that value runs at load time",
+                    offset,
+                    func.name,
+                    payload,
+                )
+            return
         if func.name in ("copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"):
             if isinstance(first, Global):
                 self.call(first, (), offset, "newobj")
@@ -301,6 +334,23 @@ class PickleJudge:
                 offset,
             )
             self.nested(data, f"{encoding} literal at offset {offset}", offset)
+
+
+def _non_literal(value: Any, depth: int = 0) -> Any:
+    """The first value inside `value` that is not a plain literal (a class, function or computed value), or None."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, bytearray, Plain)):
+        return None  # Plain: data the memo dropped, which never holds an import or a call
+    if depth > 20:
+        return value
+    if isinstance(value, (tuple, list)):
+        items: list[Any] = list(value)
+    elif isinstance(value, PDict):
+        items = [item for pair in value.items for item in pair]
+    elif isinstance(value, PSet):
+        items = list(value.items)
+    else:
+        return value
+    return next((found for item in items if (found := _non_literal(item, depth + 1)) is not None), None)
 
 
 def _is_dotted_identifier(name: str) -> bool:
