@@ -442,3 +442,19 @@ def test_global_names_are_read_as_utf8_like_the_unpickler(tmp_path: Path) -> Non
     sample.write_bytes(call(global_("mödule", "fünc"), unicode("x")) + b".")
     result = scan_file(sample)
     assert result.format == "pickle" and any(f.target == "mödule.fünc" for f in result.findings), result
+
+
+def test_pickle_in_the_user_block_of_an_hdf5_file_is_both(tmp_path: Path) -> None:
+    """h5py reads the superblock after the user block; pickle.load reads the user block: scan both halves."""
+    import h5py
+
+    sample = tmp_path / "model.h5"
+    config = {"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}
+    with h5py.File(sample, "w", userblock_size=512) as store:
+        store.attrs["model_config"] = json.dumps(config)
+    data = bytearray(sample.read_bytes())
+    payload = b"\x80\x04" + touch(tmp_path / "ran") + b"."
+    data[: len(payload)] = payload
+    sample.write_bytes(bytes(data))
+    rules = {f.rule for f in scan_file(sample).findings}
+    assert {"PICKLE-DANGEROUS-CALL", "POLYGLOT", "KERAS-LAMBDA"} <= rules, rules

@@ -15,7 +15,7 @@ from typing import IO
 from modelseal.scanning.budget import Budget, Limits, ScanBoundError
 from modelseal.scanning.findings import Finding
 from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
-from modelseal.scanning.registry import scanner_for
+from modelseal.scanning.registry import Format, scanner_for
 from modelseal.scanning.sniff import HEADER_BYTES, sniff_stream
 from modelseal.scanning.streams import Expanding
 
@@ -102,6 +102,11 @@ class ScanContext:
         stream.seek(0)
         label = scanner_for(fmt)(self, stream, size, member, depth)
         return label or fmt.value
+
+    def scan_as(self, fmt: Format, stream: IO[bytes], size: int, member: str, depth: int) -> str:
+        """Scan a stream as a format found by other means than its first bytes (a polyglot's other half)."""
+        stream.seek(0)
+        return scanner_for(fmt)(self, stream, size, member, depth) or fmt.value
 
     def scan_bytes(self, data: bytes, member: str, depth: int) -> str:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:

@@ -53,7 +53,7 @@ def _is_tar_header(header: bytes) -> bool:
     return stored == unsigned
 
 
-def _hdf5_user_block(stream: IO[bytes], size: int) -> bool:
+def hdf5_after_user_block(stream: IO[bytes], size: int) -> bool:
     """HDF5 allows a user block before the superblock: the library looks at 512, 1024, 2048, ... bytes."""
     offset = 512
     while offset + 8 <= size:
@@ -108,9 +108,9 @@ def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
 
 
 def sniff_stream(stream: IO[bytes], size: int, name: str = "") -> Format:
+    """The format of a seekable stream by its first bytes; where others loaders find other formats in the same
+    bytes (zip directories at the end, HDF5 after a user block) the format scanners look too."""
     stream.seek(0)
     fmt = sniff(stream.read(HEADER_BYTES), size, name)
-    if fmt in (Format.UNKNOWN, Format.PICKLE) and size > 520 and _hdf5_user_block(stream, size):
-        fmt = Format.HDF5
     stream.seek(0)
     return fmt

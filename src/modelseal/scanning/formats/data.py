@@ -1,7 +1,8 @@
 """Bytes in no format modelseal knows, and Git LFS pointers.
 
-Unknown bytes are data that no loader runs, with two exceptions that keep the verdict fail-closed: a zip directory
-at the end (Python's `zipfile`, and so numpy and joblib, find an archive behind any prefix), and a name that says
+Unknown bytes are data that no loader runs, with two exceptions that keep the verdict fail-closed: another format
+found where its own loader looks (a zip directory at the end, which `zipfile`, numpy and joblib find behind any
+prefix; an HDF5 superblock after a user block), and a name that says
 a code-running loader will be pointed at it (`model.pkl`, `weights.pt`) while its bytes are nothing we can read.
 """
 
@@ -11,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import IO
 
 from modelseal.scanning.context import ScanContext
+from modelseal.scanning.registry import Format
 
 # what a code-running loader is usually pointed at, by name
 LOADER_SUFFIXES = {
@@ -32,12 +34,25 @@ LOADER_SUFFIXES = {
 }
 
 
-def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+def other_readings(stream: IO[bytes], size: int) -> list[Format]:
+    """The formats other loaders find in the same bytes wherever they start: `zipfile` looks for its directory at
+    the end, HDF5 for its superblock after a user block."""
+    from modelseal.scanning.sniff import hdf5_after_user_block
+
+    found = []
     stream.seek(max(0, size - 65558))
     if b"PK\x05\x06" in stream.read():
-        from modelseal.scanning.containers import zip as zip_container
+        found.append(Format.ZIP)
+    if hdf5_after_user_block(stream, size):
+        found.append(Format.HDF5)
+    stream.seek(0)
+    return found
 
-        return zip_container.scan(ctx, stream, size, member, depth)
+
+def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    readings = other_readings(stream, size)
+    if readings:
+        return ", ".join(ctx.scan_as(fmt, stream, size, member, depth) for fmt in readings)
     loader = LOADER_SUFFIXES.get(PurePosixPath(ctx.display_name(member)).suffix.lower())
     if loader is not None:
         ctx.gap(

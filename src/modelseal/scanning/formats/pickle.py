@@ -76,15 +76,15 @@ def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, de
         return "data" if raw_storage else data.scan(ctx, stream, size, member, depth) or "data"
     if count > 1:
         ctx.note(member or "file", f"{count} concatenated pickles, all scanned")
-    _polyglot_zip(ctx, stream, size, member, depth)
+    _polyglots(ctx, stream, size, member, depth)
     return "pickle"
 
 
-def _polyglot_zip(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> None:
-    """A pickle with a zip appended is both: the zip half is what `zipfile` (and numpy, torch) would read."""
-    stream.seek(max(0, size - 65558))
-    if b"PK\x05\x06" in stream.read():
-        ctx.add(member, Finding("POLYGLOT", Severity.MEDIUM, "the file is both a pickle and a zip archive"))
-        from modelseal.scanning.containers import zip as zip_container
+def _polyglots(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> None:
+    """A pickle whose bytes another loader also reads (a zip appended, an HDF5 superblock after a pickle used as
+    its user block) is both: the other half is scanned too."""
+    from modelseal.scanning.formats.data import other_readings
 
-        zip_container.scan(ctx, stream, size, member, depth)
+    for fmt in other_readings(stream, size):
+        ctx.add(member, Finding("POLYGLOT", Severity.MEDIUM, f"the file is both a pickle and {fmt.value} data"))
+        ctx.scan_as(fmt, stream, size, member, depth)

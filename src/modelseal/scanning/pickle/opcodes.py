@@ -116,6 +116,8 @@ class OpcodeReader:
             return True
         if self.exhausted:
             return False
+        # from where this reader left off: a literal scanned in place may have moved the shared handle since
+        self.stream.seek(self.base + len(self.buffer))
         more = self.stream.read(max(CHUNK, count - available))
         self.base += self.index
         self.buffer = self.buffer[self.index :] + more
