@@ -458,3 +458,9 @@ def test_pickle_in_the_user_block_of_an_hdf5_file_is_both(tmp_path: Path) -> Non
     sample.write_bytes(bytes(data))
     rules = {f.rule for f in scan_file(sample).findings}
     assert {"PICKLE-DANGEROUS-CALL", "POLYGLOT", "KERAS-LAMBDA"} <= rules, rules
+
+
+def test_scan_file_on_a_fifo_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    result = scan_file(tmp_path / "pipe")  # a blocking open would wait here forever
+    assert result.status is Status.SKIPPED and result.format == "fifo"

@@ -26,8 +26,10 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     ctx = ScanContext(path, options or ScanOptions())
     label = "unreadable"
     try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is recognised and closed unread just below
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 return _not_regular(path, info.st_mode)
             label = ctx.scan(handle, info.st_size, "", 0)
@@ -165,9 +167,7 @@ def scan_target(path: Path, boundary: Path | None, options: ScanOptions) -> File
     if stat.S_ISDIR(mode):
         note = "a directory that could not be listed: what it holds was not scanned"
         return FileResult(str(path), "unreadable directory", Status.INCOMPLETE, notes=(note,))
-    if not stat.S_ISREG(mode):
-        return _not_regular(path, mode)
-    return scan_file(path, options)
+    return scan_file(path, options)  # which recognises FIFOs, sockets and devices without reading them
 
 
 def scan_paths(paths: list[Path] | list[str], options: ScanOptions | None = None) -> list[FileResult]:
