@@ -98,8 +98,7 @@ class ScanContext:
             self.gap(member, f"nested deeper than {self.options.limits.max_depth} levels (bound)")
             return "nested"
         self.budget.check_time()
-        fmt = sniff_stream(stream, size, self.display_name(member))
-        stream.seek(0)
+        fmt = sniff_stream(stream, size, self.display_name(member))  # leaves the stream at its start
         label = scanner_for(fmt)(self, stream, size, member, depth)
         return label or fmt.value
 
