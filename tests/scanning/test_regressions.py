@@ -262,9 +262,9 @@ def test_extension_registry_codes_are_high(scan_bytes: Scan) -> None:
     assert "PICKLE-EXTENSION" in rules(scan_bytes(stop(b"\x82\x01" + b"(tR")), Severity.HIGH)
 
 
-def test_build_on_a_class_object_writes_its_attributes(scan_bytes: Scan) -> None:
+def test_sleepy_pickle_build_on_a_class_object_writes_its_attributes(scan_bytes: Scan) -> None:
     body = global_("some.module", "Config") + b"}" + unicode("x") + unicode("y") + b"sb"
-    assert "PICKLE-ATTRIBUTE-WRITE" in rules(scan_bytes(stop(body)), Severity.HIGH)
+    assert "PICKLE-GLOBAL-MUTATION" in rules(scan_bytes(stop(body)), Severity.CRITICAL)
 
 
 def test_unknown_classes_are_medium_and_unknown_calls_high(scan_bytes: Scan) -> None:

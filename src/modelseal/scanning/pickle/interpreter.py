@@ -111,9 +111,27 @@ def _tuple_n(count: int) -> Handler:
     return build
 
 
-def _capped(items: list[Any], limit: int = KEEP_ITEMS) -> list[Any]:
-    """The first items of a container, long text cut: enough to render and to read small states."""
-    return [kept(v) for v in items[:limit]]
+def _capped(items: list[Any], limit: int = KEEP_ITEMS, step: int = 1) -> list[Any]:
+    """The first items of a container, long text cut: enough to render and to read small states; plus the first
+    later item (a `step`-sized group: a key and its value) that holds an import or a call, so what a contract
+    checks cannot hide behind `limit` literals."""
+    head = [kept(v) for v in items[:limit]]
+    for start in range(limit - limit % step, len(items), step):
+        group = items[start : start + step]
+        if any(_symbolic(v) for v in group):
+            return head + [kept(v) for v in group]
+    return head
+
+
+def _symbolic(value: Any) -> bool:
+    kind = type(value)
+    if kind is Global or kind is Call or kind is Opaque:
+        return True
+    if kind is tuple or kind is list:
+        return any(type(v) in (Global, Call, Opaque, tuple, list, PDict) and _symbolic(v) for v in value)
+    if kind is PDict:
+        return any(_symbolic(v) for pair in value.items for v in pair)
+    return False
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -145,14 +163,14 @@ def _add_items(kind: str) -> Handler:
         target = p.stack[-1]
         kind_of = type(target)
         if kind_of is list and appends:
-            if len(target) < KEEP_ITEMS:
-                target.extend(_capped(items[: KEEP_ITEMS - len(target)]))
+            if len(target) <= KEEP_ITEMS:
+                target.extend(_capped(items, max(KEEP_ITEMS - len(target), 0)))
         elif kind_of is PDict and setitems:
-            if len(target.items) < KEEP_ITEMS:
-                target.items.extend(_pairs(_capped(items, 2 * (KEEP_ITEMS - len(target.items)))))
+            if len(target.items) <= KEEP_ITEMS:
+                target.items.extend(_pairs(_capped(items, 2 * max(KEEP_ITEMS - len(target.items), 0), 2)))
         elif kind_of is PSet and kind == "ADDITEMS":
-            if len(target.items) < KEEP_ITEMS:
-                target.items.extend(_capped(items[: KEEP_ITEMS - len(target.items)]))
+            if len(target.items) <= KEEP_ITEMS:
+                target.items.extend(_capped(items, max(KEEP_ITEMS - len(target.items), 0)))
         elif not isinstance(target, Plain):
             p.machine.mutate(target, offset, kind.lower())
 
@@ -269,6 +287,8 @@ def _build(p: _Pickle, arg: Any, offset: int) -> None:
         return
     if isinstance(target, Global):  # instances were judged when they were created
         p.machine.mutate(target, offset, "BUILD (attribute writes)")
+    elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == "functools.partial":
+        target.state = state  # partial.__setstate__ replaces the callable and its bound arguments
     elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == JOBLIB_ARRAY_WRAPPER:
         p.machine.skip_joblib_array(p.reader, state, lambda: Interpreter(p.machine).run(p.reader))
         p.previous = p.reader.position  # the raw bytes lie outside any frame
@@ -284,12 +304,20 @@ def _extension(p: _Pickle, arg: Any, offset: int) -> None:
     p.stack.append(Opaque(f"extension {arg}"))
 
 
+def _persistent(record: Any) -> Any:
+    """What a persistent id stands for. torch's legacy loader returns the class named by a ('module', cls,
+    source file, source) record (every whole-module pickle before torch 1.6); anything else is opaque."""
+    if isinstance(record, tuple) and len(record) >= 2 and record[0] == "module" and isinstance(record[1], Global):
+        return record[1]
+    return Opaque(f"persistent id {render(record)}")
+
+
 def _persid(p: _Pickle, arg: Any, offset: int) -> None:
-    p.stack.append(Opaque(f"persistent id {render(arg)}"))
+    p.stack.append(_persistent(arg))
 
 
 def _binpersid(p: _Pickle, arg: Any, offset: int) -> None:
-    p.stack.append(Opaque(f"persistent id {render(p.pop())}"))
+    p.stack.append(_persistent(p.pop()))
 
 
 def _ignore(p: _Pickle, arg: Any, offset: int) -> None:
@@ -332,7 +360,7 @@ HANDLERS: dict[str, Handler] = {
     "TUPLE2": _tuple_n(2),
     "TUPLE3": _tuple_n(3),
     "LIST": _from_mark(_capped),
-    "DICT": _from_mark(lambda items: PDict(_pairs(_capped(items, 2 * KEEP_ITEMS)))),
+    "DICT": _from_mark(lambda items: PDict(_pairs(_capped(items, 2 * KEEP_ITEMS, 2)))),
     "FROZENSET": _from_mark(lambda items: PSet(_capped(items))),
     **{name: _add_items(name) for name in ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")},
     "POP": _pop,

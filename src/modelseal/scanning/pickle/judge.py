@@ -18,8 +18,8 @@ from modelseal.scanning.budget import Budget, Limits
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
 from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError
-from modelseal.scanning.pickle.values import Call, Global, PDict, Plain, PSet, render
-from modelseal.scanning.policy import ScanPolicy, Verdict
+from modelseal.scanning.pickle.values import Call, Global, Opaque, PDict, Plain, PSet, render
+from modelseal.scanning.policy import Contract, ContractKind, ScanPolicy, Verdict
 
 NESTED_MIN_BYTES = 24
 MAX_FINDINGS_PER_TARGET = 5
@@ -113,16 +113,22 @@ class PickleJudge:
                 return "a nested loader that deserialises more data, and can run anything it contains"
             if name in self.policy.resolvers:
                 return "turns strings into arbitrary callables at load time"
+            sink = self.policy.deny_reason(name)
+            if sink is not None:
+                return sink
         return "a module or function that can run commands, touch files or the network, or execute code"
 
     # --- call sites ------------------------------------------------------------------------------------------
 
-    def call(self, func: Any, args: Any, offset: int, kind: str) -> Call | Global:
+    def call(self, func: Any, args: Any, offset: int, kind: str, via: str | None = None) -> Call | Global:
+        """Judge `func(*args)` as the unpickler would make it (`kind`: the opcode family), or as an allowed helper
+        would make it on the pickle's behalf (`via`: that helper, named in the finding)."""
         attribute = self._literal_getattr(func, args, offset)
         if attribute is not None:
             return attribute
         result = Call(func, args, offset, kind)
-        payload = render(result)
+        payload = render(result) + (f" via {via}" if via else "")
+        laundered = f" (laundered through {via})" if via else ""
         instantiate_only = kind in ("newobj", "newobj_ex")
         if isinstance(func, Global):
             func.used = True
@@ -131,19 +137,20 @@ class PickleJudge:
                 self.emit(
                     "PICKLE-DANGEROUS-CALL",
                     Severity.CRITICAL,
-                    f"calls {func.name} at load time: {reason}",
+                    f"calls {func.name} at load time{laundered}: {reason}",
                     offset,
                     func.name,
                     payload,
                 )
             elif func.verdict is Verdict.ALLOWED or func.name in self.policy.embedded_loaders:
-                self._allowed_call(func, args, offset, payload)
+                if not instantiate_only:
+                    self._allowed_call(func, args, offset, payload)
             elif instantiate_only:
                 self.emit(
                     "PICKLE-UNKNOWN-CLASS",
                     Severity.MEDIUM,
                     f"instantiates {func.name}, a class outside the allowlist (its __new__ and "
-                    "__setstate__ run at load time)",
+                    f"__setstate__ run at load time){laundered}",
                     offset,
                     func.name,
                     payload,
@@ -151,15 +158,15 @@ class PickleJudge:
             else:
                 self.emit(
                     "PICKLE-UNKNOWN-CALL",
-                    Severity.HIGH,
-                    f"calls {func.name}, a callable outside the allowlist, at load time",
+                    Severity.CRITICAL if via else Severity.HIGH,
+                    f"calls {func.name}, a callable outside the allowlist, at load time{laundered}",
                     offset,
                     func.name,
                     payload,
                 )
-        elif isinstance(func, Call) and isinstance(func.func, Global) and func.func.name == "functools.partial":
-            inner = func.args[0] if isinstance(func.args, tuple) and func.args else None
-            self.call(inner, args, offset, kind)
+        elif _is_partial(func):
+            bound, inner = _partial_binding(func)
+            self.call(inner, bound + (args if isinstance(args, tuple) else (args,)), offset, kind, "functools.partial")
         elif isinstance(func, Call):
             severity = Severity.CRITICAL if self._is_resolver_result(func) else Severity.HIGH
             self.emit(
@@ -203,72 +210,137 @@ class PickleJudge:
         )
 
     def _allowed_call(self, func: Global, args: Any, offset: int, payload: str) -> None:
-        """Allowed helpers whose arguments decide: callables with a contract, class factories and torch's
-        embedded loader."""
-        first = args[0] if isinstance(args, tuple) and args else None
-        if func.name in self.policy.contracts:
-            smuggled = _non_literal(args)
-            if smuggled is not None:
-                self.emit(
-                    "PICKLE-CONTRACT-BREACH",
-                    Severity.CRITICAL,
-                    f"{func.name} is allowed with literal arguments only, and receives {render(smuggled)}: whatever "
-                    "it does with that value runs at load time",
-                    offset,
-                    func.name,
-                    payload,
-                )
+        """An allowed callable is held to its contract: what it may receive, and what it calls or instantiates
+        with what it receives (judged as if the pickle had made that call)."""
+        contract = self.policy.contract(func.name)
+        if contract is None:
+            if func.name in self.policy.embedded_loaders:
+                self._embedded_load(func, args, offset, payload)
             return
-        if func.name in ("copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"):
-            if isinstance(first, Global):
-                self.call(first, (), offset, "newobj")
-            elif first is not None:
-                self.emit(
-                    "PICKLE-COMPUTED-CALL",
-                    Severity.HIGH,
-                    "instantiates a class computed at load time",
-                    offset,
-                    None,
-                    payload,
-                )
-        elif func.name in self.policy.embedded_loaders:
-            if isinstance(first, (bytes, bytearray)):  # the literal itself was scanned when it was pushed
-                self.emit(
-                    "PICKLE-EMBEDDED-LOAD",
-                    Severity.LOW,
-                    f"{func.name} loads embedded bytes (scanned as a nested file)",
-                    offset,
-                    func.name,
-                )
-            else:
-                self.emit(
-                    "PICKLE-DANGEROUS-CALL",
-                    Severity.CRITICAL,
-                    f"{func.name} loads bytes computed at load time",
-                    offset,
-                    func.name,
-                    payload,
-                )
+        positional = args if isinstance(args, tuple) else ()
+        checked = set(contract.classes)
+        for position in contract.classes:
+            if position < len(positional):
+                self._instantiate(positional[position], offset, func.name, payload)
+        if contract.kind is ContractKind.CALLS:
+            checked |= self._laundered_call(contract, positional, offset, func.name)
+        elif contract.kind is ContractKind.PARTIAL:
+            return  # the bound callable is an import now, and a call when the partial is called
+        rest = tuple(value for position, value in enumerate(positional) if position not in checked)
+        if not isinstance(args, tuple):
+            rest = (args,)
+        if contract.kind is ContractKind.LITERALS:
+            smuggled, allowed = _non_literal(rest), "literal arguments only"
+        else:
+            smuggled, allowed = self._callable_in(rest), "data arguments only (no callables)"
+        if smuggled is not None:
+            self.emit(
+                "PICKLE-CONTRACT-BREACH",
+                Severity.CRITICAL,
+                f"{func.name} is allowed with {allowed}, and receives {render(smuggled)}: whatever it does with "
+                "that value runs at load time",
+                offset,
+                func.name,
+                payload,
+            )
+
+    def _laundered_call(self, contract: Contract, positional: tuple[Any, ...], offset: int, via: str) -> set[int]:
+        """A higher-order helper calls one of its arguments with others: judge that call. The positions used."""
+        if contract.callable >= len(positional):
+            return set()
+        if isinstance(contract.args, int):
+            passed = positional[contract.args] if contract.args < len(positional) else ()
+            used = {contract.callable, contract.args}
+            call_args: Any = passed if isinstance(passed, tuple) else (passed,)
+        else:
+            call_args = tuple(positional[i] for i in contract.args if i < len(positional))
+            used = {contract.callable}
+        self.call(positional[contract.callable], call_args, offset, "reduce", via)
+        return used
+
+    def _instantiate(self, value: Any, offset: int, via: str, payload: str) -> None:
+        """A helper creates an instance of `value` (`cls.__new__`, then maybe `__init__`/`__setstate__`)."""
+        if isinstance(value, Global):
+            self.call(value, (), offset, "newobj", via if value.verdict is not Verdict.ALLOWED else None)
+        elif isinstance(value, (Call, Opaque)):
+            self.emit(
+                "PICKLE-COMPUTED-CALL",
+                Severity.HIGH,
+                f"{via} instantiates a class computed at load time",
+                offset,
+                None,
+                payload,
+            )
+        elif _non_literal(value) is not None:
+            self.emit(
+                "PICKLE-CONTRACT-BREACH",
+                Severity.CRITICAL,
+                f"{via} is given {render(value)} where it expects a class",
+                offset,
+                via,
+                payload,
+            )
+
+    def _callable_in(self, value: Any, depth: int = 0) -> Any:
+        """The first callable inside `value`: a name outside the allowlist, a partial, or an allowed helper that
+        calls or instantiates what it is given. Objects built by allowed classes are data."""
+        if isinstance(value, Global):
+            contract = self.policy.contract(value.name)
+            if value.verdict is not Verdict.ALLOWED or (contract and contract.kind is not ContractKind.DATA):
+                return value
+            return None
+        if isinstance(value, Call):
+            if _is_partial(value):
+                return value
+            container = isinstance(value.func, Global) and value.func.name in _CONTAINER_CLASSES
+            return self._callable_in(value.args, depth + 1) if container and depth < 20 else None
+        if depth > 20 or not isinstance(value, (tuple, list, PDict, PSet)):
+            return None
+        items = value.items if isinstance(value, PSet) else value
+        flat = [v for pair in value.items for v in pair] if isinstance(value, PDict) else list(items)
+        return next((found for item in flat if (found := self._callable_in(item, depth + 1)) is not None), None)
+
+    def _embedded_load(self, func: Global, args: Any, offset: int, payload: str) -> None:
+        first = args[0] if isinstance(args, tuple) and args else None
+        if isinstance(first, (bytes, bytearray)):  # the literal itself was scanned when it was pushed
+            self.emit(
+                "PICKLE-EMBEDDED-LOAD",
+                Severity.LOW,
+                f"{func.name} loads embedded bytes (scanned as a nested file)",
+                offset,
+                func.name,
+            )
+        else:
+            self.emit(
+                "PICKLE-DANGEROUS-CALL",
+                Severity.CRITICAL,
+                f"{func.name} loads bytes computed at load time",
+                offset,
+                func.name,
+                payload,
+            )
 
     def mutate(self, target: Any, offset: int, method: str) -> None:
-        """APPEND/SETITEM/ADDITEMS/BUILD on something other than a fresh container calls its methods."""
-        origin = target.func if isinstance(target, Call) else target
-        if isinstance(origin, Global):
-            if origin.verdict is Verdict.DENIED:
+        """APPEND/SETITEM/ADDITEMS/BUILD on something other than a fresh container calls its methods. On an
+        imported name itself (a module, class or function, never an instance) it rewrites live code: model
+        tampering as in Sleepy Pickle, whatever the name's verdict."""
+        if isinstance(target, Global):
+            self.emit(
+                "PICKLE-GLOBAL-MUTATION",
+                Severity.CRITICAL,
+                f"{method} on {target.name} itself: rewrites attributes of a live module, class or function, "
+                "for every later user of it (sleepy-pickle)",
+                offset,
+                target.name,
+            )
+        elif isinstance(target, Call) and isinstance(target.func, Global):
+            if target.func.verdict is Verdict.DENIED:
                 self.emit(
                     "PICKLE-DANGEROUS-CALL",
                     Severity.CRITICAL,
-                    f"calls {origin.name} object's {method}",
+                    f"calls {target.func.name} object's {method}",
                     offset,
-                    origin.name,
-                )
-            elif origin.verdict is Verdict.UNKNOWN and isinstance(target, Global):
-                self.emit(
-                    "PICKLE-ATTRIBUTE-WRITE",
-                    Severity.HIGH,
-                    f"{method} on {origin.name} itself (writes attributes of a class, function or module)",
-                    offset,
-                    origin.name,
+                    target.func.name,
                 )
         elif isinstance(target, Call):
             self.emit("PICKLE-COMPUTED-CALL", Severity.HIGH, f"{method} on a value computed at load time", offset)
@@ -351,6 +423,34 @@ def _non_literal(value: Any, depth: int = 0) -> Any:
     else:
         return value
     return next((found for item in items if (found := _non_literal(item, depth + 1)) is not None), None)
+
+
+_CONTAINER_CLASSES = frozenset(
+    {
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "builtins.frozenset",
+    }
+)
+
+
+def _is_partial(value: Any) -> bool:
+    return isinstance(value, Call) and isinstance(value.func, Global) and value.func.name == "functools.partial"
+
+
+def _partial_binding(partial: Call) -> tuple[tuple[Any, ...], Any]:
+    """(bound positional arguments, callable) of a `functools.partial`: from its constructor arguments, or from
+    the state its `__setstate__` receives (func, args, kwds, dict), which is how pickle restores one."""
+    state = partial.state
+    if isinstance(state, tuple) and state:
+        bound = state[1] if len(state) > 1 and isinstance(state[1], tuple) else ()
+        return bound, state[0]
+    args = partial.args if isinstance(partial.args, tuple) else ()
+    return tuple(args[1:]), args[0] if args else None
 
 
 def _is_dotted_identifier(name: str) -> bool:

@@ -14,7 +14,16 @@ def canonical(module: str, name: str, protocol: int) -> tuple[str, str]:
     return module, name
 
 
+# the names libraries import their dependencies under: `sklearn.utils` + `np.load` reaches `numpy.load`
+MODULE_ALIASES = {"np": "numpy", "pd": "pandas", "tf": "tensorflow", "nn": "torch.nn", "F": "torch.nn.functional"}
+
+
 def reachable_names(module: str, name: str) -> list[str]:
-    """Every name a dotted lookup can reach: `shlex` + `os.system` is also `os.system` (shlex imports os)."""
+    """Every name a dotted lookup can reach: `shlex` + `os.system` is also `os.system` (shlex imports os), and a
+    module re-exported under its usual alias is that module."""
     parts = name.split(".")
-    return [f"{module}.{name}", *(".".join(parts[i:]) for i in range(len(parts) - 1))]
+    tails = [".".join(parts[i:]) for i in range(len(parts) - 1)]
+    aliased = [
+        f"{MODULE_ALIASES[t.split('.')[0]]}.{t.partition('.')[2]}" for t in tails if t.split(".")[0] in MODULE_ALIASES
+    ]
+    return [f"{module}.{name}", *tails, *aliased]

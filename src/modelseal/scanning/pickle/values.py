@@ -23,6 +23,7 @@ class Call:
     args: Any
     offset: int
     kind: str
+    state: Any = None  # what BUILD gave it, where the judge needs it (functools.partial)
 
 
 @dataclass(eq=False)
