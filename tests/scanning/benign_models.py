@@ -94,7 +94,6 @@ def torch_export_program(out: Path) -> None:
 
 @producer
 def torch_distributed_checkpoint(out: Path) -> None:
-    import torch
     import torch.distributed.checkpoint as dcp
 
     dcp.save({"model": _net().state_dict()}, checkpoint_id=str(out / "dcp"), no_dist=True)

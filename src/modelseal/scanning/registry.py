@@ -40,6 +40,13 @@ class Format(StrEnum):
     YAML = "yaml"
     JINJA = "jinja"
     PYTHON = "python"
+    TFLITE = "tflite"
+    LIGHTGBM = "lightgbm"
+    CATBOOST = "catboost"
+    XGBOOST_UBJ = "xgboost-ubj"
+    SENTENCEPIECE = "sentencepiece"
+    EXECUTABLE = "executable"
+    R_DATA = "r-data"
     GIT_LFS_POINTER = "git-lfs-pointer"
     UNKNOWN = "unknown"
 
@@ -74,6 +81,13 @@ REGISTRY: dict[Format, str] = {
     Format.YAML: "modelseal.scanning.formats.yaml",
     Format.JINJA: "modelseal.scanning.formats.templates",
     Format.PYTHON: "modelseal.scanning.formats.hf",
+    Format.TFLITE: "modelseal.scanning.formats.tflite",
+    Format.LIGHTGBM: "modelseal.scanning.formats.native",
+    Format.CATBOOST: "modelseal.scanning.formats.native",
+    Format.XGBOOST_UBJ: "modelseal.scanning.formats.native",
+    Format.SENTENCEPIECE: "modelseal.scanning.formats.native",
+    Format.EXECUTABLE: "modelseal.scanning.formats.executable",
+    Format.R_DATA: "modelseal.scanning.containers.unreadable",
     Format.GIT_LFS_POINTER: "modelseal.scanning.formats.data",
     Format.UNKNOWN: "modelseal.scanning.formats.data",
 }

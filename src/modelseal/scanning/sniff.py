@@ -33,6 +33,14 @@ _MAGIC: tuple[tuple[int, bytes, Format], ...] = (
     (0, b"GGUF", Format.GGUF),
     (257, b"ustar", Format.TAR),
     (0, b"\x5d\x00\x00", Format.LZMA),
+    (4, b"TFL3", Format.TFLITE),  # flatbuffer file identifier
+    (0, b"CBM1", Format.CATBOOST),
+    (0, b"tree\nversion=v", Format.LIGHTGBM),
+    (0, b"{L\x00\x00\x00\x00\x00\x00\x00\x07learner", Format.XGBOOST_UBJ),
+    (0, b"RDX2\n", Format.R_DATA),  # save() / .RData
+    (0, b"RDX3\n", Format.R_DATA),
+    (0, b"X\n\x00\x00\x00", Format.R_DATA),  # saveRDS, XDR
+    (0, b"B\n\x00\x00\x00", Format.R_DATA),  # saveRDS, native binary
 )
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
@@ -78,7 +86,54 @@ def _by_magic(header: bytes) -> Format | None:
         return Format.ZLIB
     if _is_tar_header(header):
         return Format.TAR
+    if executable_kind(header) is not None:
+        return Format.EXECUTABLE
     return None
+
+
+_EXECUTABLES = {b"\x7fELF": "ELF", b"MZqFpD": "llamafile (actually-portable executable)", b"MZ": "PE (Windows)"}
+_MACHO = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+
+
+def executable_kind(header: bytes) -> str | None:
+    """The kind of executable `header` starts, or None. A PE needs its `PE\\0\\0` signature where the DOS header
+    points, so text that merely starts with "MZ" is not one."""
+    if header.startswith(_MACHO):
+        return "Mach-O"
+    for magic, kind in _EXECUTABLES.items():
+        if header.startswith(magic):
+            if kind.startswith("PE"):
+                offset = int.from_bytes(header[0x3C:0x40], "little") if len(header) >= 0x40 else -1
+                return kind if 0 < offset <= len(header) - 4 and header[offset : offset + 4] == b"PE\0\0" else None
+            return kind
+    return None
+
+
+def is_sentencepiece(head: bytes) -> bool:
+    """The first fields of `head` are sentencepiece pieces: field 1, length-delimited, each a message whose first
+    field is the piece's text."""
+    position, pieces = 0, 0
+    while position < len(head) and pieces < 8:
+        if head[position] != 0x0A:
+            return False
+        length, position = _varint(head, position + 1)
+        if length is None or position >= len(head) or head[position] != 0x0A:
+            return False
+        position += length
+        pieces += 1
+    return pieces >= 3 or position >= len(head) > 0
+
+
+def _varint(data: bytes, position: int) -> tuple[int | None, int]:
+    value = shift = 0
+    while position < len(data) and shift < 64:
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        position += 1
+        if not byte & 0x80:
+            return value, position
+        shift += 7
+    return None, position
 
 
 def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
@@ -91,6 +146,8 @@ def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
     base = name.rsplit("/", 1)[-1]
     if len(header) > 2 and header[0] == 0x08 and 0 < header[1] <= 20 and header[2:3] in _PROTOBUF_NEXT_FIELD:
         return Format.PROTOBUF  # ONNX ModelProto or TensorFlow SavedModel: told apart by parsing
+    if header[:1] == b"\x0a" and is_sentencepiece(header):
+        return Format.SENTENCEPIECE  # tokenizer.model, spiece.model: pieces first, specs after
     if base in _PROTOBUF_NAMES:
         return Format.PROTOBUF  # a SavedModel may start with any field: its name is the hint, parsing decides
     text = header.lstrip()

@@ -296,8 +296,10 @@ class PickleJudge:
             return self._callable_in(value.args, depth + 1) if container and depth < 20 else None
         if depth > 20 or not isinstance(value, (tuple, list, PDict, PSet)):
             return None
-        items = value.items if isinstance(value, PSet) else value
-        flat = [v for pair in value.items for v in pair] if isinstance(value, PDict) else list(items)
+        if isinstance(value, PDict):
+            flat = [v for pair in value.items for v in pair]
+        else:
+            flat = list(value.items if isinstance(value, PSet) else value)
         return next((found for item in flat if (found := self._callable_in(item, depth + 1)) is not None), None)
 
     def _embedded_load(self, func: Global, args: Any, offset: int, payload: str) -> None:

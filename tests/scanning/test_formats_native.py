@@ -1,0 +1,112 @@
+"""Issue 11, formats read to the depth their loaders read: TFLite operator codes, executables, R serialization,
+and model formats whose loaders run no code (recognised, scanned and clean)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import flatbuffers
+import pytest
+
+from modelseal.scanning.findings import FileResult, Severity, Status
+from modelseal.scanning.scanner import scan_file
+from tests.scanning.pickles import system
+
+
+def scan(tmp_path: Path, data: bytes, name: str) -> FileResult:
+    (tmp_path / name).write_bytes(data)
+    return scan_file(tmp_path / name)
+
+
+def tflite_model(custom_ops: list[str], builtin_ops: int = 2) -> bytes:
+    """A TFLite flatbuffer as the converter lays it out (schema v3): Model.version, Model.operator_codes (each
+    OperatorCode with deprecated_builtin_code, custom_code, version, builtin_code), no subgraphs or buffers."""
+    builder = flatbuffers.Builder(256)
+    codes = []
+    for name in custom_ops:
+        text = builder.CreateString(name)
+        builder.StartObject(4)
+        builder.PrependUOffsetTRelativeSlot(1, text, 0)
+        builder.PrependInt32Slot(3, 32, 0)  # BuiltinOperator.CUSTOM
+        codes.append(builder.EndObject())
+    for code in range(builtin_ops):
+        builder.StartObject(4)
+        builder.PrependInt32Slot(3, code + 1, 0)
+        codes.append(builder.EndObject())
+    builder.StartVector(4, len(codes), 4)
+    for code in reversed(codes):
+        builder.PrependUOffsetTRelative(code)
+    vector = builder.EndVector()
+    builder.StartObject(5)
+    builder.PrependUint32Slot(0, 3, 0)
+    builder.PrependUOffsetTRelativeSlot(1, vector, 0)
+    builder.Finish(builder.EndObject(), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_tflite_with_builtin_operators_is_clean(tmp_path: Path) -> None:
+    result = scan(tmp_path, tflite_model([]), "model.tflite")
+    assert (result.format, result.status, result.findings) == ("tflite", Status.SCANNED, ())
+
+
+def test_tflite_custom_operator_is_named(tmp_path: Path) -> None:
+    result = scan(tmp_path, tflite_model(["MyVendorOp"]), "model.tflite")
+    assert [(f.rule, f.severity, f.target) for f in result.findings] == [
+        ("TFLITE-CUSTOM-OP", Severity.MEDIUM, "MyVendorOp")
+    ]
+
+
+def test_tflite_flex_kernel_that_writes_files(tmp_path: Path) -> None:
+    result = scan(tmp_path, tflite_model(["FlexWriteFile", "FlexAddV2"]), "model.tflite")
+    assert {(f.rule, f.severity) for f in result.findings} == {
+        ("TFLITE-FLEX-EFFECT", Severity.HIGH),
+        ("TFLITE-CUSTOM-OP", Severity.MEDIUM),
+    }
+
+
+def test_tflite_with_offsets_outside_the_file_is_incomplete(tmp_path: Path) -> None:
+    data = bytearray(tflite_model(["MyVendorOp"]))
+    data[0:4] = (len(data) + 100).to_bytes(4, "little")
+    assert scan(tmp_path, bytes(data), "model.tflite").status is Status.INCOMPLETE
+
+
+def test_real_sentencepiece_model_is_recognised(tmp_path: Path) -> None:
+    import sentencepiece
+
+    (tmp_path / "corpus.txt").write_text("a model is signed\nthen scanned\nand checked before use\n" * 50)
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(tmp_path / "corpus.txt"), model_prefix=str(tmp_path / "tokenizer"), vocab_size=26
+    )
+    result = scan_file(tmp_path / "tokenizer.model")
+    assert (result.format, result.status, result.findings) == ("sentencepiece", Status.SCANNED, ())
+
+
+def test_an_elf_executable_is_never_clean(tmp_path: Path) -> None:
+    shutil.copy(shutil.which("true") or "/bin/true", tmp_path / "model.bin")
+    result = scan_file(tmp_path / "model.bin")
+    assert result.format == "elf" and "EXECUTABLE" in {f.rule for f in result.findings}
+
+
+def test_llamafile_style_executable_with_weights_inside(tmp_path: Path) -> None:
+    """A llamafile is a shell/PE polyglot with a zip of weights appended: both readings are reported."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("weights.pkl", system())
+    result = scan(tmp_path, b"MZqFpD='\n\n" + b"\0" * 200 + archive.getvalue(), "model.llamafile")
+    assert {"EXECUTABLE", "PICKLE-DANGEROUS-CALL"} <= {f.rule for f in result.findings}
+
+
+def test_text_that_starts_with_mz_is_not_an_executable(tmp_path: Path) -> None:
+    assert scan(tmp_path, b"MZ is a postcode\n" * 10, "notes.txt").findings == ()
+
+
+@pytest.mark.parametrize("header", [b"X\n\x00\x00\x00\x03", b"RDX3\nX\n"])
+def test_cve_2024_27322_r_serialization_is_incomplete(tmp_path: Path, header: bytes) -> None:
+    """readRDS/load evaluate promises stored in the stream; modelseal cannot read R's format: never clean."""
+    result = scan(tmp_path, gzip.compress(header + b"\x00" * 64), "model.rds")
+    assert result.status is Status.INCOMPLETE
+    assert any("CVE-2024-27322" in note for note in result.notes)
