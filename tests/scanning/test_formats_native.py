@@ -110,3 +110,12 @@ def test_cve_2024_27322_r_serialization_is_incomplete(tmp_path: Path, header: by
     result = scan(tmp_path, gzip.compress(header + b"\x00" * 64), "model.rds")
     assert result.status is Status.INCOMPLETE
     assert any("CVE-2024-27322" in note for note in result.notes)
+
+
+def test_compiled_python_in_a_model_repository(tmp_path: Path) -> None:
+    import py_compile
+
+    (tmp_path / "modeling.py").write_text("VALUE = 1\n")
+    py_compile.compile(str(tmp_path / "modeling.py"), cfile=str(tmp_path / "modeling.pyc"))
+    result = scan_file(tmp_path / "modeling.pyc")
+    assert (result.format, [f.rule for f in result.findings]) == ("python-bytecode", ["PYTHON-BYTECODE"])

@@ -162,3 +162,50 @@ def test_cve_2025_8747_and_9906_dangerous_functions(tmp_path: Path, function: st
 def test_modelaudit_keras_samples() -> None:
     assert scan_file(KERAS_SAMPLES / "malicious_lambda.h5").worst is Severity.CRITICAL
     assert not scan_file(KERAS_SAMPLES / "safe_model.h5").findings
+
+
+def test_real_torch_module_wrapper_embeds_a_checkpoint_that_is_scanned(tmp_path: Path) -> None:
+    """Keras 3 saves a TorchModuleWrapper's module as a base64 `torch.save` of the whole module, which loading
+    gives to torch.load: named MEDIUM, and the checkpoint is scanned as a nested file (clean here)."""
+    import torch
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.TorchModuleWrapper(torch.nn.Linear(4, 2))])
+    model.save(tmp_path / "wrapped.keras")
+    result = scan_file(tmp_path / "wrapped.keras")
+    assert {(f.rule, f.severity) for f in result.findings} == {("KERAS-TORCH-MODULE", Severity.MEDIUM)}
+    assert result.status is Status.SCANNED
+
+
+def test_torch_module_wrapper_carrying_a_malicious_pickle(tmp_path: Path) -> None:
+    import base64
+
+    from tests.scanning.pickles import system
+
+    layer = {
+        "class_name": "TorchModuleWrapper",
+        "module": "keras.layers",
+        "config": {"module": base64.b64encode(system()).decode()},
+    }
+    config = {"module": "keras", "class_name": "Sequential", "config": {"layers": [layer]}}
+    (tmp_path / "model.keras").write_bytes(keras_archive(config))
+    result = scan_file(tmp_path / "model.keras")
+    assert any(f.rule == "PICKLE-DANGEROUS-CALL" and f.member.endswith(".module") for f in result.findings)
+
+
+def test_lookup_layer_reading_a_vocabulary_file_named_in_the_config(tmp_path: Path) -> None:
+    layer = {"class_name": "StringLookup", "module": "keras.layers", "config": {"vocabulary": "/etc/passwd"}}
+    config = {"module": "keras", "class_name": "Sequential", "config": {"layers": [layer]}}
+    (tmp_path / "model.keras").write_bytes(keras_archive(config))
+    assert "KERAS-FILE-REFERENCE" in {f.rule for f in scan_file(tmp_path / "model.keras").findings}
+
+
+def test_two_config_entries_are_both_judged(tmp_path: Path) -> None:
+    """zipfile (and so Keras) reads the last of two entries with one name; the first is what a naive scanner reads."""
+    lambda_layer = {"class_name": "Lambda", "config": {"function": "lambda x: __import__('os').system('id')"}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, pytest.warns(UserWarning):
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": []}}))
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": [lambda_layer]}}))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.8.0"}))
+    (tmp_path / "model.keras").write_bytes(buffer.getvalue())
+    assert "KERAS-LAMBDA" in {f.rule for f in scan_file(tmp_path / "model.keras").findings}

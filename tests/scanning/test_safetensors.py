@@ -104,3 +104,18 @@ def test_a_pickle_named_safetensors_is_scanned_as_a_pickle(tmp_path: Path) -> No
 def test_header_length_beyond_the_file(tmp_path: Path) -> None:
     (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", 10**9) + b'{"a": 1}')
     assert scan_file(tmp_path / "m.safetensors").format != "safetensors"
+
+
+def test_hydra_target_in_safetensors_metadata(tmp_path: Path) -> None:
+    """Training frameworks keep their config as JSON in `__metadata__`; a `_target_` there is instantiated by
+    whoever rebuilds the model from it (issue 11: config-driven calls)."""
+    config = json.dumps({"model": {"_target_": "builtins.exec", "_args_": ["import os"]}})
+    header = json.dumps(
+        {"__metadata__": {"config": config}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    )
+    raw = header.encode()
+    (tmp_path / "model.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * 4)
+    result = scan_file(tmp_path / "model.safetensors")
+    assert [(f.rule, f.severity) for f in result.findings if f.rule.startswith("CONFIG")] == [
+        ("CONFIG-DANGEROUS-TARGET", Severity.CRITICAL)
+    ]

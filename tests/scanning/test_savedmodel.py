@@ -118,3 +118,25 @@ def test_keras_metadata_lambda(tmp_path: Path) -> None:
     (tmp_path / "keras_metadata.pb").write_bytes(data)
     result = scan_file(tmp_path / "keras_metadata.pb")
     assert result.format == "keras-metadata" and result.worst is Severity.CRITICAL
+
+
+def string_attr(key: str, value: str) -> bytes:
+    return field(5, field(1, key) + field(2, field(2, value)))
+
+
+def string_list_attr(key: str, *values: str) -> bytes:
+    return field(5, field(1, key) + field(2, field(1, b"".join(field(2, v) for v in values))))
+
+
+def test_print_v2_to_a_file_stream_in_the_function_library(tmp_path: Path) -> None:
+    """tf.print(output_stream="file:///...") writes wherever the graph says, each time the function runs."""
+    printer = node("p", "PrintV2", string_attr("output_stream", "file:///home/user/.bashrc"))
+    console = node("q", "PrintV2", string_attr("output_stream", "stderr"))
+    result = scan_model(tmp_path, saved_model(graph(console, functions=(function("__inference_call_7", printer),))))
+    assert [(f.rule, f.severity) for f in result.findings] == [("TF-FILE-OP", Severity.HIGH)]  # type: ignore[attr-defined]
+
+
+def test_debug_identity_with_a_file_url(tmp_path: Path) -> None:
+    debug = node("d", "DebugIdentityV2", string_list_attr("debug_urls", "file:///tmp/dump"))
+    result = scan_model(tmp_path, saved_model(graph(debug)))
+    assert [f.rule for f in result.findings] == ["TF-FILE-OP"]  # type: ignore[attr-defined]

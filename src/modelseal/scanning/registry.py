@@ -40,6 +40,7 @@ class Format(StrEnum):
     YAML = "yaml"
     JINJA = "jinja"
     PYTHON = "python"
+    PYTHON_BYTECODE = "python-bytecode"
     TFLITE = "tflite"
     LIGHTGBM = "lightgbm"
     CATBOOST = "catboost"
@@ -81,6 +82,7 @@ REGISTRY: dict[Format, str] = {
     Format.YAML: "modelseal.scanning.formats.yaml",
     Format.JINJA: "modelseal.scanning.formats.templates",
     Format.PYTHON: "modelseal.scanning.formats.hf",
+    Format.PYTHON_BYTECODE: "modelseal.scanning.formats.hf",
     Format.TFLITE: "modelseal.scanning.formats.tflite",
     Format.LIGHTGBM: "modelseal.scanning.formats.native",
     Format.CATBOOST: "modelseal.scanning.formats.native",

@@ -88,6 +88,8 @@ def _by_magic(header: bytes) -> Format | None:
         return Format.TAR
     if executable_kind(header) is not None:
         return Format.EXECUTABLE
+    if len(header) >= 16 and header[2:4] == b"\r\n" and 3000 <= int.from_bytes(header[:2], "little") < 4000:
+        return Format.PYTHON_BYTECODE  # CPython 3's .pyc magic: a version number, then CR LF
     return None
 
 

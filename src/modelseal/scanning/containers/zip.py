@@ -251,19 +251,19 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     if shared > MAX_SHARED_LISTED:
         ctx.note(member or "archive", f"{shared - MAX_SHARED_LISTED:,} more members share data already scanned")
     if keras:
-        _keras_configs(ctx, stream, archive, member)
+        _keras_configs(ctx, stream, archive, member, depth)
     if skops and _skops_schema(ctx, stream, archive, member):
         return "skops"
     return "pytorch-zip" if torch else "keras" if keras else "zip"
 
 
-def _keras_configs(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str) -> None:
+def _keras_configs(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str, depth: int) -> None:
     from modelseal.scanning.formats import keras as keras_format
 
     for entry in (m for m in archive.members if m.name == "config.json"):  # Keras reads the last one; all judged
         document = _json_member(ctx, stream, entry, member)
         if document is not None:
-            ctx.add_all(join(member, entry.name), keras_format.check_config(document, ctx.policy))
+            keras_format.scan_config(ctx, document, join(member, entry.name), depth)
 
 
 def _skops_schema(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str) -> bool:

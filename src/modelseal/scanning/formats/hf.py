@@ -137,3 +137,18 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         return "python"
     ctx.add_all(member, check_python(stream.read().decode("utf-8", "replace"), ctx.display_name(member)))
     return "python"
+
+
+def scan_python_bytecode(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """Compiled Python (`.pyc`): imported like source when it sits on the path (sourceless modules, `__pycache__`
+    beside a remote-code module), yet unreviewable. Never disassembled: `marshal` is not safe on hostile bytes."""
+    magic = int.from_bytes(stream.read(2), "little")
+    ctx.add(
+        member,
+        Finding(
+            "PYTHON-BYTECODE",
+            Severity.HIGH,
+            f"compiled Python bytecode (magic {magic}): it runs when imported, and its source cannot be reviewed",
+        ),
+    )
+    return "python-bytecode"

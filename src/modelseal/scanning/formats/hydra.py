@@ -7,15 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelseal.scanning.findings import Finding, Severity
+from modelseal.scanning.pickle.names import reachable_names
 from modelseal.scanning.policy import ScanPolicy, Verdict
 
 MAX_NODES = 1_000_000
-
-
-def _reachable(target: str) -> list[str]:
-    """`a.b.os.system` resolves through attributes: every suffix is a name it may end up as."""
-    parts = target.split(".")
-    return [target, *(".".join(parts[i:]) for i in range(1, len(parts) - 1))]
 
 
 def check_targets(document: Any, policy: ScanPolicy) -> list[Finding]:
@@ -41,7 +36,8 @@ def check_targets(document: Any, policy: ScanPolicy) -> list[Finding]:
 
 
 def _judge(target: str, where: str, policy: ScanPolicy) -> Finding | None:
-    names = _reachable(target.strip())
+    module, _, qualname = target.strip().partition(".")
+    names = reachable_names(module, qualname) if qualname else [module]  # `a.b.os.system` reaches os.system
     verdicts = [policy.verdict(name) for name in names]
     dunder = policy.dunder_in(target)
     if Verdict.DENIED in verdicts or dunder:

@@ -87,11 +87,54 @@ def _lambda_finding(where: str, function: Any) -> Finding:
     )
 
 
+# layers whose `from_config` reads a file named in the config (a lookup vocabulary given as a path)
+FILE_READING_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization", "Hashing"})
+
+
+def scan_config(ctx: ScanContext, config: Any, member: str, depth: int) -> None:
+    """Judge a Keras model config and scan what it embeds: a TorchModuleWrapper's module is a base64 torch
+    checkpoint that `from_config` gives to `torch.load`."""
+    ctx.add_all(member, check_config(config, ctx.policy))
+    for where, node in _nodes(config):
+        inner = node.get("config")
+        module = (
+            inner.get("module") if node.get("class_name") == "TorchModuleWrapper" and isinstance(inner, dict) else None
+        )
+        if isinstance(module, str):
+            try:
+                checkpoint = base64.b64decode(module, validate=True)
+            except (binascii.Error, ValueError):
+                ctx.gap(member, f"{where}: TorchModuleWrapper module is not base64")
+                continue
+            from modelseal.scanning.context import join
+
+            ctx.scan_bytes(checkpoint, join(member, f"{where}.module"), depth + 1)
+
+
 def check_config(config: Any, policy: ScanPolicy) -> list[Finding]:
     findings: list[Finding] = []
     for where, node in _nodes(config):
         class_name, module = node.get("class_name"), node.get("module")
         inner = node.get("config")
+        if class_name == "TorchModuleWrapper" and isinstance(inner, dict) and isinstance(inner.get("module"), str):
+            findings.append(
+                Finding(
+                    "KERAS-TORCH-MODULE",
+                    Severity.MEDIUM,
+                    f"{where}: TorchModuleWrapper holds a base64 torch checkpoint that loading gives to torch.load "
+                    "(a full pickle; scanned as a nested file)",
+                )
+            )
+        vocabulary = inner.get("vocabulary") if isinstance(inner, dict) else None
+        if class_name in FILE_READING_LAYERS and isinstance(vocabulary, str):
+            findings.append(
+                Finding(
+                    "KERAS-FILE-REFERENCE",
+                    Severity.MEDIUM,
+                    f"{where}: {class_name} reads its vocabulary from the file {vocabulary[:200]!r} when the model "
+                    "is loaded (a path outside the model exposes that file's contents)",
+                )
+            )
         if class_name == "Lambda":
             findings.append(_lambda_finding(where, inner.get("function") if isinstance(inner, dict) else None))
         if (
@@ -182,11 +225,11 @@ def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth
     except (ValueError, RecursionError) as exc:
         ctx.gap(member, f"Keras model_config is not JSON ({type(exc).__name__})")
         return "keras-h5"
-    ctx.add_all(member, check_config(config, ctx.policy))
+    scan_config(ctx, config, member, depth)
     return "keras-h5"
 
 
-def scan_keras_metadata(ctx: ScanContext, data: bytes, member: str) -> str:
+def scan_keras_metadata(ctx: ScanContext, data: bytes, member: str, depth: int) -> str:
     """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
     from modelseal.scanning.formats import savedmodel
 
@@ -196,5 +239,5 @@ def scan_keras_metadata(ctx: ScanContext, data: bytes, member: str) -> str:
         ctx.gap(member, f"keras_metadata.pb could not be read ({exc})")
         return "keras-metadata"
     for config in configs:
-        ctx.add_all(member, check_config(config, ctx.policy))
+        scan_config(ctx, config, member, depth)
     return "keras-metadata"

@@ -21,7 +21,7 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     if name.endswith("keras_metadata.pb"):
         from modelseal.scanning.formats.keras import scan_keras_metadata
 
-        return scan_keras_metadata(ctx, data, member)
+        return scan_keras_metadata(ctx, data, member, depth)
     try:
         ctx.add_all(member, onnx.check(data, ctx.directory(member)))
         return "onnx"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
+from modelseal.scanning.formats.hydra import check_targets
+from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
 
 if TYPE_CHECKING:
     from modelseal.scanning.context import ScanContext
@@ -92,7 +94,7 @@ def _tensor_span(name: str, info: Any, data_size: int) -> Span:
     return Span(name, begin, end)
 
 
-def _metadata_findings(metadata: Any) -> list[Finding]:
+def _metadata_findings(metadata: Any, policy: ScanPolicy) -> list[Finding]:
     if metadata is None:
         return []
     if not isinstance(metadata, dict) or not all(
@@ -101,6 +103,7 @@ def _metadata_findings(metadata: Any) -> list[Finding]:
         return [Finding("SAFETENSORS-METADATA-TYPE", Severity.LOW, "__metadata__ is not a string-to-string map")]
     findings = []
     for key, value in metadata.items():
+        findings.extend(_config_targets(key, value, policy))
         if _CODE.search(value) or _SHELL.search(value):
             findings.append(
                 Finding(
@@ -117,7 +120,22 @@ def _metadata_findings(metadata: Any) -> list[Finding]:
     return findings
 
 
-def check(handle: IO[bytes], size: int, scan_region: Callable[[int, int, str], None]) -> list[Finding]:
+def _config_targets(key: str, value: str, policy: ScanPolicy) -> list[Finding]:
+    """A metadata value holding a JSON config (training frameworks store theirs there) is judged like any config
+    a framework instantiates: its `_target_`s."""
+    if not value.lstrip().startswith(("{", "[")):
+        return []
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return []
+    findings = check_targets(document, policy)
+    return [replace(f, message=f"metadata {key!r}: {f.message}") for f in findings]
+
+
+def check(
+    handle: IO[bytes], size: int, scan_region: Callable[[int, int, str], None], policy: ScanPolicy = DEFAULT_POLICY
+) -> list[Finding]:
     """Validate the header and layout; regions no tensor describes are handed to `scan_region`."""
     handle.seek(0)
     prefix = handle.read(8)
@@ -133,7 +151,7 @@ def check(handle: IO[bytes], size: int, scan_region: Callable[[int, int, str], N
     if not isinstance(header, dict):
         raise SafetensorsError("header is not a JSON object")
     data_start, data_size = 8 + length, size - 8 - length
-    findings = _metadata_findings(header.get("__metadata__"))
+    findings = _metadata_findings(header.get("__metadata__"), policy)
     spans = sorted(
         (_tensor_span(name, info, data_size) for name, info in header.items() if name != "__metadata__"),
         key=lambda s: (s.begin, s.end),
@@ -176,7 +194,7 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
             ctx.scan(region, length, join(member, label), depth + 1)
 
     try:
-        ctx.add_all(member, check(stream, size, scan_region))
+        ctx.add_all(member, check(stream, size, scan_region, ctx.policy))
     except SafetensorsError as exc:
         ctx.add(
             member,

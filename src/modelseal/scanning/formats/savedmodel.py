@@ -14,6 +14,10 @@ CRITICAL_OPS = frozenset({"PyFunc", "EagerPyFunc", "PyFuncStateless"})
 FILE_OPS = frozenset(
     {"ReadFile", "WriteFile", "MatchingFiles", "WholeFileReader", "WholeFileReaderV2", "LoadLibrary", "ImmutableConst"}
 )
+# ops that write wherever a string attribute says: a file stream for PrintV2, file:// or grpc:// debug URLs
+STREAM_OPS = {"PrintV2": "output_stream"}
+DEBUG_URL_OPS = frozenset({"DebugIdentity", "DebugIdentityV2", "DebugNanCount", "DebugNumericSummary"})
+CONSOLE_STREAMS = frozenset({"stdout", "stderr", "log(info)", "log(warning)", "log(error)", ""})
 SAVER_OPS = frozenset({"Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints"})
 MAX_DEPTH = 32
 
@@ -27,6 +31,7 @@ class Node:
     name: str
     op: str
     where: str
+    strings: tuple[tuple[str, str], ...] = ()  # (attribute, value) for string and list-of-string attributes
 
 
 def _varint(data: memoryview, index: int) -> tuple[int, int]:
@@ -88,8 +93,15 @@ def _nodes_of_graph(graph: memoryview, where: str, depth: int) -> Iterator[Node]
 
 
 def _node(node: memoryview, where: str, depth: int) -> Iterator[Node]:
-    yield Node(_text(node, 1), _text(node, 2), where)
+    strings = []
     for entry in _messages(node, 5):  # NodeDef.attr: map entries {1: key, 2: AttrValue}
+        key = _text(entry, 1)
+        for value in _messages(entry, 2):
+            strings.extend((key, bytes(v).decode("utf-8", "replace")) for v in _messages(value, 2))  # AttrValue.s
+            for listed in _messages(value, 1):  # AttrValue.list
+                strings.extend((key, bytes(v).decode("utf-8", "replace")) for v in _messages(listed, 2))
+    yield Node(_text(node, 1), _text(node, 2), where, tuple(strings))
+    for entry in _messages(node, 5):
         for value in _messages(entry, 2):
             for tensor in _messages(value, 8):  # AttrValue.tensor
                 for string in _messages(tensor, 8):  # TensorProto.string_val: may hold a serialised graph
@@ -109,6 +121,15 @@ def _in_saver(node: Node) -> bool:
     return node.name.startswith(("save/", "save_", "saver")) or any(
         word in node.where for word in ("save", "restore", "Save", "Restore")
     )
+
+
+def _writes_outside(node: Node) -> str | None:
+    """Where a printing or debugging op writes, when that is a file or a URL rather than the console."""
+    if node.op in STREAM_OPS:
+        return next((v for k, v in node.strings if k == STREAM_OPS[node.op] and v not in CONSOLE_STREAMS), None)
+    if node.op in DEBUG_URL_OPS:
+        return next((v for k, v in node.strings if k == "debug_urls" and "://" in v), None)
+    return None
 
 
 def check(data: bytes) -> list[Finding]:
@@ -134,6 +155,14 @@ def check(data: bytes) -> list[Finding]:
                         "TF-FILE-OP",
                         Severity.HIGH,
                         f"{node.where}: node {node.name!r} is {node.op}, which reads or writes files",
+                    )
+                )
+            elif _writes_outside(node):
+                findings.append(
+                    Finding(
+                        "TF-FILE-OP",
+                        Severity.HIGH,
+                        f"{node.where}: node {node.name!r} is {node.op}, writing to {_writes_outside(node)!r}",
                     )
                 )
             elif node.op in SAVER_OPS and not _in_saver(node):
