@@ -110,3 +110,32 @@ def test_model_exported_by_torch_onnx_is_clean(tmp_path: Path) -> None:
         torch.onnx.export(model, (torch.randn(1, 4),), str(tmp_path / "model.onnx"), dynamo=False)
     result = scan_file(tmp_path / "model.onnx")
     assert result.format == "onnx" and result.status is Status.SCANNED and not result.findings, result
+
+
+def test_external_data_in_a_loop_body_constant_and_a_sparse_initializer(tmp_path: Path) -> None:
+    """A loader fills every external tensor, however deep: Constant values inside a subgraph, sparse initializers."""
+    from onnx import TensorProto, helper
+
+    def external(name: str, location: str) -> TensorProto:
+        tensor = helper.make_tensor(name, TensorProto.FLOAT, [1], [0.0])
+        tensor.ClearField("float_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value=location)
+        return tensor
+
+    constant = helper.make_node("Constant", [], ["c"], value=external("c", "/etc/passwd"))
+    body = helper.make_graph([constant], "body", [], [helper.make_tensor_value_info("c", TensorProto.FLOAT, [1])])
+    loop = helper.make_node("If", ["cond"], ["out"], then_branch=body, else_branch=body)
+    sparse = helper.make_sparse_tensor(
+        external("v", "../../outside.bin"), helper.make_tensor("i", TensorProto.INT64, [1], [0]), [4]
+    )
+    graph = helper.make_graph(
+        [loop],
+        "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1])],
+        sparse_initializer=[sparse],
+    )
+    (tmp_path / "model.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    messages = [f.message for f in scan_file(tmp_path / "model.onnx").findings if f.rule.startswith("ONNX-EXTERNAL")]
+    assert any("/etc/passwd" in m for m in messages) and any("outside.bin" in m for m in messages)

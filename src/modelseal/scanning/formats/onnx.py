@@ -87,6 +87,21 @@ def _check_location(name: str, info: dict[str, str], base: Path | None) -> Findi
     return None
 
 
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor a loader may fill from external data: initializers (dense and sparse) and tensors held in node
+    attributes (Constant's value, tensor lists), in this graph; subgraphs come from `_graphs`."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            if attribute.HasField("sparse_tensor"):
+                yield from (attribute.sparse_tensor.values, attribute.sparse_tensor.indices)
+            yield from attribute.tensors
+
+
 def check(data: bytes, base: Path | None) -> list[Finding]:
     """Findings for a parsed model; `base` is the model's directory (None inside archives)."""
     model = parse(data)
@@ -101,7 +116,7 @@ def check(data: bytes, base: Path | None) -> list[Finding]:
                 )
             )
     for graph in _graphs(model.graph):
-        for tensor in [*graph.initializer, *(a.t for n in graph.node for a in n.attribute if a.HasField("t"))]:
+        for tensor in _tensors(graph):
             if tensor.data_location == tensor.EXTERNAL:
                 problem = _check_location(tensor.name, _external(tensor), base)
                 if problem is not None:

@@ -93,7 +93,7 @@ def _nodes_of_graph(graph: memoryview, where: str, depth: int) -> Iterator[Node]
 
 
 def _node(node: memoryview, where: str, depth: int) -> Iterator[Node]:
-    strings = []
+    strings: list[tuple[str, str]] = []
     for entry in _messages(node, 5):  # NodeDef.attr: map entries {1: key, 2: AttrValue}
         key = _text(entry, 1)
         for value in _messages(entry, 2):
