@@ -190,6 +190,22 @@ def sklearn_estimators_joblib(out: Path) -> None:
 
 
 @producer
+def joblib_structured_arrays(out: Path) -> None:
+    """Structured dtypes: raw bytes in the stream, or (with an object field) a whole nested pickle."""
+    import joblib
+    import numpy as np
+
+    arrays = {
+        "numbers": np.zeros(3, dtype=[("a", "i4"), ("b", "f8")]),
+        "objects": np.array([(1, "x"), (2, None)], dtype=[("a", "i4"), ("b", "O")]),
+        "subarray": np.zeros(2, dtype=[("a", "f4", (3,))]),
+        "after": [1, 2, 3],
+    }
+    joblib.dump(arrays, out / "arrays.joblib")
+    np.save(out / "objects.npy", arrays["objects"], allow_pickle=True)
+
+
+@producer
 def skops_function_transformer(out: Path) -> None:
     """skops trusts numpy ufuncs in a FunctionTransformer; so must we."""
     import numpy as np

@@ -287,11 +287,14 @@ def _build(p: _Pickle, arg: Any, offset: int) -> None:
         return
     if isinstance(target, Global):  # instances were judged when they were created
         p.machine.mutate(target, offset, "BUILD (attribute writes)")
-    elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == "functools.partial":
-        target.state = state  # partial.__setstate__ replaces the callable and its bound arguments
+    elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name in _STATE_READERS:
+        target.state = state  # partial: the callable and its arguments; a dtype: its fields and flags
     elif isinstance(target, Call) and isinstance(target.func, Global) and target.func.name == JOBLIB_ARRAY_WRAPPER:
         p.machine.skip_joblib_array(p.reader, state, lambda: Interpreter(p.machine).run(p.reader))
         p.previous = p.reader.position  # the raw bytes lie outside any frame
+
+
+_STATE_READERS = frozenset({"functools.partial", "numpy.dtype"})
 
 
 def _extension(p: _Pickle, arg: Any, offset: int) -> None:

@@ -359,7 +359,7 @@ class PickleJudge:
             or not isinstance(descr, str)
         ):
             raise MalformedPickleError("a joblib array wrapper without a readable shape and dtype")
-        if descr.lstrip("<>|=").startswith("O"):
+        if descr.lstrip("<>|=").startswith("O") or _has_objects(dtype):
             saved = self.protocol
             run_nested()  # object arrays are a complete pickle of their own, without padding
             self.protocol = saved
@@ -460,6 +460,14 @@ def _is_dotted_identifier(name: str) -> bool:
 
 
 JOBLIB_ARRAY_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
+_NPY_ITEM_REFCOUNT = 0x01  # numpy's dtype flag for "holds Python objects", the 8th item of a dtype's state
+
+
+def _has_objects(dtype: Call) -> bool:
+    """A structured dtype with an object field: joblib then pickles the whole array instead of its raw bytes."""
+    state = dtype.state
+    flags = state[7] if isinstance(state, tuple) and len(state) > 7 else None
+    return isinstance(flags, int) and bool(flags & _NPY_ITEM_REFCOUNT)
 _DTYPE = re.compile(r"([?biufcmMOSUVa])(\d*)")
 
 
