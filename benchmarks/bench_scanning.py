@@ -78,23 +78,43 @@ def verdict(run: Run) -> str:
     return {0: "clean", 1: "flagged"}.get(run.returncode, f"exit {run.returncode}")
 
 
-def detection(bin_dir: Path, tools: list[str]) -> None:
-    """Per labelled sample of the peer corpus: which tools flag it (malicious caught, benign falsely flagged)."""
+def labelled_sets(work: Path) -> dict[str, list[tuple[Path, str]]]:
+    """The peer corpus's pickle-family samples as labelled in labels.json, and the sets of detection_set.py."""
+    from detection_set import build
+
     labels = [e for e in json.loads((CORPUS / "labels.json").read_text()) if e["format"] == "pickle-family"]
-    print(f"{'tool':<12}{'malicious caught':>18}{'benign flagged':>16}{'errors':>8}")
-    for tool in tools:
-        caught = false_alarms = errors = 0
-        for entry in labels:
-            run = timed(command(tool, CORPUS / entry["path"], bin_dir), check=False, env=QUIET, cwd=bin_dir.parent)
-            flagged = run.returncode == 1
-            errors += run.returncode not in (0, 1, 3)
-            if entry["label"] == "malicious":
-                caught += flagged
-            else:
-                false_alarms += flagged
-        malicious = sum(1 for e in labels if e["label"] == "malicious")
-        benign = len(labels) - malicious
-        print(f"{tool:<12}{f'{caught}/{malicious}':>18}{f'{false_alarms}/{benign}':>16}{errors:>8}")
+    return {"peer corpora (pickle family)": [(CORPUS / e["path"], e["label"]) for e in labels], **build(work)}
+
+
+def refused(tool: str, run: Run) -> bool:
+    """Whether the tool stops the file: modelseal refuses findings at or above HIGH (exit 1) and files it could
+    not fully read (exit 3); the peers flag with exit 1."""
+    return run.returncode in ((1, 3) if tool == "modelseal" else (1,))
+
+
+def detection(bin_dir: Path, tools: list[str], work: Path) -> None:
+    """Per labelled sample: which tools stop it (malicious caught, benign falsely flagged), set by set."""
+    for name, samples in labelled_sets(work).items():
+        malicious = sum(1 for _, label in samples if label == "malicious")
+        print(f"\n{name}: {malicious} malicious, {len(samples) - malicious} benign")
+        print(f"{'tool':<12}{'caught':>10}{'missed':>8}{'false alarms':>14}{'errors':>8}")
+        for tool in tools:
+            caught = false_alarms = errors = 0
+            missed: list[str] = []
+            for path, label in samples:
+                run = timed(command(tool, path, bin_dir), check=False, env=QUIET, cwd=bin_dir.parent)
+                stopped = refused(tool, run)
+                errors += run.returncode not in (0, 1, 3)
+                if label == "malicious":
+                    caught += stopped
+                    if not stopped:
+                        missed.append(path.name)
+                else:
+                    false_alarms += stopped
+            benign = len(samples) - malicious
+            print(f"{tool:<12}{f'{caught}/{malicious}':>10}{len(missed):>8}{f'{false_alarms}/{benign}':>14}{errors:>8}")
+            if tool == "modelseal" and missed:
+                print(f"{'':<12}missed: {', '.join(missed)}")
 
 
 def main() -> None:
@@ -107,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
     bin_dir = peers_venv(args.workdir, not args.no_install)
     if args.detection:
-        detection(bin_dir, args.tools.split(","))
+        detection(bin_dir, args.tools.split(","), args.workdir)
         return
     inputs = build_inputs(args.workdir)
     opcode_count = sum(1 for _ in pickletools.genops(inputs["2.4M-opcode pickle"].read_bytes()))

@@ -213,7 +213,8 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         return "zip"
     names = [m.name for m in archive.members]
     torch = any(n.endswith("data.pkl") for n in names)
-    keras = "config.json" in names and "metadata.json" in names
+    # Keras 3 needs only config.json (metadata.json is optional to its loader); the .keras suffix is what it requires
+    keras = "config.json" in names and ("metadata.json" in names or ctx.display_name(member).endswith(".keras"))
     skops = "schema.json" in names and not keras
     _archive_anomalies(ctx, archive, member)
     scanned: dict[tuple[int, int], str] = {}

@@ -468,6 +468,8 @@ def _has_objects(dtype: Call) -> bool:
     state = dtype.state
     flags = state[7] if isinstance(state, tuple) and len(state) > 7 else None
     return isinstance(flags, int) and bool(flags & _NPY_ITEM_REFCOUNT)
+
+
 _DTYPE = re.compile(r"([?biufcmMOSUVa])(\d*)")
 
 
