@@ -359,7 +359,7 @@ class PickleJudge:
             or not isinstance(descr, str)
         ):
             raise MalformedPickleError("a joblib array wrapper without a readable shape and dtype")
-        if descr.lstrip("<>|=").startswith("O") or _has_objects(dtype):
+        if descr.lstrip("<>|=").startswith("O") or (isinstance(dtype, Call) and _has_objects(dtype)):
             saved = self.protocol
             run_nested()  # object arrays are a complete pickle of their own, without padding
             self.protocol = saved
