@@ -250,6 +250,16 @@ def pandas_every_dtype(out: Path) -> None:
 
 
 @producer
+def pandas_hdf5(out: Path) -> None:
+    """PyTables files: object columns are a pickle per row, and some attributes are pickles too."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1, 2], "objects": [{"k": 1}, [1, 2]], "text": ["x", "y"]})
+    frame.to_hdf(out / "fixed.h5", key="frame", mode="w")
+    frame[["a", "text"]].to_hdf(out / "table.h5", key="frame", mode="w", format="table")
+
+
+@producer
 def statsmodels_results(out: Path) -> None:
     import numpy as np
     import statsmodels.api as sm

@@ -119,3 +119,23 @@ def test_compiled_python_in_a_model_repository(tmp_path: Path) -> None:
     py_compile.compile(str(tmp_path / "modeling.py"), cfile=str(tmp_path / "modeling.pyc"))
     result = scan_file(tmp_path / "modeling.pyc")
     assert (result.format, [f.rule for f in result.findings]) == ("python-bytecode", ["PYTHON-BYTECODE"])
+
+
+def test_pytables_object_rows_and_pickled_attributes(tmp_path: Path) -> None:
+    """pandas' HDF5 files: PyTables unpickles every row of an object atom and string attributes that hold a
+    pickle. Both are scanned, each as its own nested file."""
+    import h5py
+    import numpy as np
+    import pandas as pd
+
+    path = tmp_path / "frame.h5"
+    pd.DataFrame({"objects": [{"k": 1}, [1, 2]]}).to_hdf(path, key="frame", mode="w")
+    with h5py.File(path, "a") as store:
+        store["frame/block0_values"][0] = np.frombuffer(system(), dtype=np.uint8)
+        store["frame"].attrs["non_index_axes"] = np.bytes_(system())
+    result = scan_file(path)
+    assert result.format == "pytables"
+    assert {f.member for f in result.findings if f.rule == "PICKLE-DANGEROUS-CALL"} == {
+        "frame/block0_values[0]",
+        "frame@non_index_axes",
+    }

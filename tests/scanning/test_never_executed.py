@@ -59,11 +59,11 @@ AUDITED_SCAN = textwrap.dedent("""
 
     FORBIDDEN = ("pickle.find_class", "os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
                  "os.fork", "exec", "compile", "marshal.loads", "ctypes.dlopen", "socket.connect", "urllib.Request")
-    from modelseal.scanning.formats.keras import _READ_MODEL_CONFIG
+    from modelseal.scanning.formats.hdf5 import _READER
     seen, readers = [], []
 
     def hook(event, args):
-        if event == "subprocess.Popen" and list(args[1][:3]) == [sys.executable, "-c", _READ_MODEL_CONFIG]:
+        if event == "subprocess.Popen" and list(args[1][:3]) == [sys.executable, "-c", _READER]:
             readers.append(args[1][3])  # the one child a scan starts: HDF5's reader, killable when it loops
             return
         if event in FORBIDDEN or event.startswith(("os.exec", "os.spawn")):

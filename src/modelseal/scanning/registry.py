@@ -74,7 +74,7 @@ REGISTRY: dict[Format, str] = {
     Format.LZ4: "modelseal.scanning.containers.compressed",
     Format.ZSTD: "modelseal.scanning.containers.compressed",
     Format.NPY: "modelseal.scanning.formats.npy",
-    Format.HDF5: "modelseal.scanning.formats.keras",
+    Format.HDF5: "modelseal.scanning.formats.hdf5",
     Format.GGUF: "modelseal.scanning.formats.gguf",
     Format.SAFETENSORS: "modelseal.scanning.formats.safetensors",
     Format.PROTOBUF: "modelseal.scanning.formats.protobuf",

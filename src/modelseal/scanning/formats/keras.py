@@ -175,60 +175,6 @@ def check_config(config: Any, policy: ScanPolicy) -> list[Finding]:
     return findings
 
 
-# HDF5's C library can loop forever on hostile files, beyond the reach of any Python-level bound: the attribute is
-# read in a child process that is killed when it overstays the file's budget.
-_READ_MODEL_CONFIG = """
-import json, sys, h5py
-with h5py.File(sys.argv[1], "r") as store:
-    raw = store.attrs.get("model_config")
-if isinstance(raw, bytes):
-    raw = raw.decode("utf-8", "replace")
-json.dump(None if raw is None else str(raw), sys.stdout)
-"""
-HDF5_SECONDS = 60.0
-HDF5_MEMORY = 2 << 30
-
-
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (HDF5_MEMORY, HDF5_MEMORY))
-
-
-def scan_hdf5(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    """Legacy Keras H5: the model config lives in a root attribute; weights-only files have none."""
-    import json
-    import subprocess
-    import sys
-
-    with ctx.as_file(stream, member, ".h5") as path:
-        try:
-            child = subprocess.run(
-                [sys.executable, "-c", _READ_MODEL_CONFIG, path],
-                capture_output=True,
-                timeout=min(HDF5_SECONDS, max(1.0, ctx.budget.seconds_left())),
-                preexec_fn=_limit_memory,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            ctx.gap(member, f"the HDF5 reader did not finish within {HDF5_SECONDS:.0f} s (bound)")
-            return "hdf5"
-    if child.returncode != 0:
-        reason = child.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
-        ctx.gap(member, f"HDF5 file unreadable ({reason[0][:200]})")
-        return "hdf5"
-    raw = json.loads(child.stdout)
-    if raw is None:
-        return "hdf5"
-    try:
-        config = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        ctx.gap(member, f"Keras model_config is not JSON ({type(exc).__name__})")
-        return "keras-h5"
-    scan_config(ctx, config, member, depth)
-    return "keras-h5"
-
-
 def scan_keras_metadata(ctx: ScanContext, data: bytes, member: str, depth: int) -> str:
     """TF-Keras SavedModels keep each layer's config as JSON inside keras_metadata.pb."""
     from modelseal.scanning.formats import savedmodel
