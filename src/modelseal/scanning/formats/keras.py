@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.policy import ScanPolicy, Verdict
