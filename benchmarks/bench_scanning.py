@@ -93,13 +93,14 @@ def refused(tool: str, run: Run) -> bool:
 
 
 def detection(bin_dir: Path, tools: list[str], work: Path) -> None:
-    """Per labelled sample: which tools stop it (malicious caught, benign falsely flagged), set by set."""
+    """Per labelled sample: which tools stop it (malicious caught, benign falsely flagged, benign refused because
+    it could not be read: modelseal's exit 3), set by set."""
     for name, samples in labelled_sets(work).items():
         malicious = sum(1 for _, label in samples if label == "malicious")
         print(f"\n{name}: {malicious} malicious, {len(samples) - malicious} benign")
-        print(f"{'tool':<12}{'caught':>10}{'missed':>8}{'false alarms':>14}{'errors':>8}")
+        print(f"{'tool':<12}{'caught':>10}{'missed':>8}{'false alarms':>14}{'incomplete':>12}{'errors':>8}")
         for tool in tools:
-            caught = false_alarms = errors = 0
+            caught = false_alarms = incomplete = errors = 0
             missed: list[str] = []
             for path, label in samples:
                 run = timed(command(tool, path, bin_dir), check=False, env=QUIET, cwd=bin_dir.parent)
@@ -109,10 +110,15 @@ def detection(bin_dir: Path, tools: list[str], work: Path) -> None:
                     caught += stopped
                     if not stopped:
                         missed.append(path.name)
-                else:
-                    false_alarms += stopped
+                elif run.returncode == 1:
+                    false_alarms += 1
+                elif stopped:
+                    incomplete += 1  # refused unread (encrypted, unreadable), not alarmed
             benign = len(samples) - malicious
-            print(f"{tool:<12}{f'{caught}/{malicious}':>10}{len(missed):>8}{f'{false_alarms}/{benign}':>14}{errors:>8}")
+            print(
+                f"{tool:<12}{f'{caught}/{malicious}':>10}{len(missed):>8}{f'{false_alarms}/{benign}':>14}"
+                f"{incomplete:>12}{errors:>8}"
+            )
             if tool == "modelseal" and missed:
                 print(f"{'':<12}missed: {', '.join(missed)}")
 
