@@ -183,3 +183,20 @@ def test_legacy_torch_module_record_is_the_class_it_names(tmp_path: Path) -> Non
         call(global_("copyreg", "_reconstructor"), evil + b"Q", global_("builtins", "object"), b"N"), protocol=2
     )
     assert findings(scan(tmp_path, sample), "PICKLE-UNKNOWN-CLASS", Severity.MEDIUM)
+
+
+def test_cve_2025_32434_torchscript_setstate_writing_a_file(tmp_path: Path) -> None:
+    """A TorchScript `__setstate__` mapping a file writable with `aten::from_file(shared=True)`."""
+    import io
+    import zipfile
+
+    code = (
+        "class Evil(Module):\n  def __setstate__(self, state: Tuple[Tensor]) -> NoneType:\n"
+        "    t = ops.aten.from_file('/home/user/.bashrc', True, 64)\n    return None\n"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model/data.pkl", stop(b"N"))
+        archive.writestr("model/code/__torch__/evil.py", code)
+    result = scan(tmp_path, buffer.getvalue(), "model.pt")
+    assert findings(result, "TORCHSCRIPT-FILE-ACCESS", Severity.HIGH)

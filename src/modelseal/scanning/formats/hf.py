@@ -135,8 +135,34 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     if size > MAX_TEXT_BYTES:
         ctx.gap(member, "Python source larger than the scan bound")
         return "python"
-    ctx.add_all(member, check_python(stream.read().decode("utf-8", "replace"), ctx.display_name(member)))
+    source = stream.read().decode("utf-8", "replace")
+    if "/code/__torch__/" in f"/{member}":  # TorchScript, compiled by torch.jit.load: no imports, its own ops
+        ctx.add_all(member, check_torchscript(source))
+        return "torchscript"
+    ctx.add_all(member, check_python(source, ctx.display_name(member)))
     return "python"
+
+
+# TorchScript operations that reach files or native libraries (CVE-2025-32434 exploits write files through
+# `aten::from_file(..., shared=True)` in a scripted __setstate__)
+_TORCHSCRIPT_EFFECTS = re.compile(
+    r"\b(?:ops\.aten\.from_file|torch\.from_file|ops\.aten\.save|torch\.save|torch\.load|load_library|"
+    r"_load_for_mobile|ops\.profiler|torch\.classes\.\w+)\b"
+)
+
+
+def check_torchscript(source: str) -> list[Finding]:
+    effects = sorted(set(_TORCHSCRIPT_EFFECTS.findall(source)))
+    if not effects:
+        return []
+    return [
+        Finding(
+            "TORCHSCRIPT-FILE-ACCESS",
+            Severity.HIGH,
+            f"TorchScript code calls {', '.join(effects)}: files or native libraries, when torch.jit.load runs it "
+            "(CVE-2025-32434)",
+        )
+    ]
 
 
 def scan_python_bytecode(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
