@@ -246,7 +246,8 @@ def pandas_every_dtype(out: Path) -> None:
         index=index,
     )
     frame.to_pickle(out / "frame.pkl")
-    frame["tz"].to_pickle(out / "series.pkl.gz")
+    for suffix in ("gz", "bz2", "xz", "zst", "zip", "tar"):  # pandas' compressions: by suffix, one member archives
+        frame["tz"].to_pickle(out / f"series.pkl.{suffix}")
 
 
 @producer
