@@ -15,6 +15,7 @@ from modelseal.scanning.pickle.judge import JOBLIB_ARRAY_WRAPPER, NESTED_MIN_BYT
 from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError, OpcodeReader
 from modelseal.scanning.pickle.values import (
     KEEP_ITEMS,
+    LEAVES,
     PLAIN_VALUE,
     Call,
     Global,
@@ -25,6 +26,7 @@ from modelseal.scanning.pickle.values import (
     kept,
     render,
     retained,
+    symbolic,
 )
 
 Handler = Callable[["_Pickle", Any, int], None]
@@ -116,22 +118,17 @@ def _capped(items: list[Any], limit: int = KEEP_ITEMS, step: int = 1) -> list[An
     later item (a `step`-sized group: a key and its value) that holds an import or a call, so what a contract
     checks cannot hide behind `limit` literals."""
     head = [kept(v) for v in items[:limit]]
-    for start in range(limit - limit % step, len(items), step):
-        group = items[start : start + step]
-        if any(_symbolic(v) for v in group):
-            return head + [kept(v) for v in group]
+    start = limit - limit % step
+    for index in range(start, len(items)):
+        item = items[index]
+        if type(item) not in LEAVES and symbolic(item):
+            group = index - (index - start) % step
+            return head + [kept(v) for v in items[group : group + step]]
     return head
 
 
-def _symbolic(value: Any) -> bool:
-    kind = type(value)
-    if kind is Global or kind is Call or kind is Opaque:
-        return True
-    if kind is tuple or kind is list:
-        return any(type(v) in (Global, Call, Opaque, tuple, list, PDict) and _symbolic(v) for v in value)
-    if kind is PDict:
-        return any(_symbolic(v) for pair in value.items for v in pair)
-    return False
+def _dict(pairs: list[tuple[Any, Any]]) -> PDict:
+    return PDict(pairs, any(symbolic(k) or symbolic(v) for k, v in pairs))
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -163,11 +160,16 @@ def _add_items(kind: str) -> Handler:
         target = p.stack[-1]
         kind_of = type(target)
         if kind_of is list and appends:
-            if len(target) <= KEEP_ITEMS:
-                target.extend(_capped(items, max(KEEP_ITEMS - len(target), 0)))
+            room = KEEP_ITEMS - len(target)
+            if len(items) <= room:
+                target.extend([kept(v) for v in items])
+            elif room >= 0:
+                target.extend(_capped(items, room))
         elif kind_of is PDict and setitems:
             if len(target.items) <= KEEP_ITEMS:
-                target.items.extend(_pairs(_capped(items, 2 * max(KEEP_ITEMS - len(target.items), 0), 2)))
+                added = _pairs(_capped(items, 2 * max(KEEP_ITEMS - len(target.items), 0), 2))
+                target.items.extend(added)
+                target.symbolic = target.symbolic or any(symbolic(k) or symbolic(v) for k, v in added)
         elif kind_of is PSet and kind == "ADDITEMS":
             if len(target.items) <= KEEP_ITEMS:
                 target.items.extend(_capped(items, max(KEEP_ITEMS - len(target.items), 0)))
@@ -363,7 +365,7 @@ HANDLERS: dict[str, Handler] = {
     "TUPLE2": _tuple_n(2),
     "TUPLE3": _tuple_n(3),
     "LIST": _from_mark(_capped),
-    "DICT": _from_mark(lambda items: PDict(_pairs(_capped(items, 2 * KEEP_ITEMS, 2)))),
+    "DICT": _from_mark(lambda items: _dict(_pairs(_capped(items, 2 * KEEP_ITEMS, 2)))),
     "FROZENSET": _from_mark(lambda items: PSet(_capped(items))),
     **{name: _add_items(name) for name in ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")},
     "POP": _pop,

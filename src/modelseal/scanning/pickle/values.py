@@ -36,6 +36,7 @@ class Opaque:
 @dataclass(eq=False)
 class PDict:
     items: list[tuple[Any, Any]] = field(default_factory=list)
+    symbolic: bool = False  # holds an import, a call or an opaque value among its kept items (kept up to date)
 
 
 @dataclass(eq=False)
@@ -64,7 +65,7 @@ def retained(value: Any) -> Any:
     if kind is str:
         return value if len(value) <= 128 and _NAME.fullmatch(value) else PLAIN_VALUE
     if kind is PDict:
-        return value if any(isinstance(v, (Global, Call)) for pair in value.items for v in pair) else PLAIN_DICT
+        return value if value.symbolic else PLAIN_DICT
     if kind in _KEPT_AS_IS or value is None:
         return value
     if isinstance(value, list):
@@ -77,6 +78,27 @@ def retained(value: Any) -> Any:
 
 
 _KEPT_AS_IS = frozenset({Global, Call, Opaque, tuple, int, float, bool})
+LEAVES = frozenset({int, float, str, bytes, bytearray, bool, complex, type(None), Plain})
+
+
+def symbolic(value: Any) -> bool:
+    """Whether `value` is, or holds among its kept items, an import, a call or an opaque value: what an argument
+    contract looks for. Containers are capped, so this is cheap; dicts carry the answer."""
+    kind = type(value)
+    if kind in LEAVES:
+        return False
+    if kind is Global or kind is Call or kind is Opaque:
+        return True
+    if kind is PDict:
+        return bool(value.symbolic)
+    if kind is tuple or kind is list:
+        for item in value:  # noqa: SIM110 - a plain loop: this runs for every item past a container's cap
+            if type(item) not in LEAVES and symbolic(item):
+                return True
+        return False
+    if kind is PSet:
+        return any(symbolic(item) for item in value.items)
+    return False
 
 
 def kept(value: Any) -> Any:
