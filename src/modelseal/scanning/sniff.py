@@ -114,28 +114,21 @@ def executable_kind(header: bytes) -> str | None:
 def is_sentencepiece(head: bytes) -> bool:
     """The first fields of `head` are sentencepiece pieces: field 1, length-delimited, each a message whose first
     field is the piece's text."""
+    from modelseal.scanning.formats.savedmodel import SavedModelError, read_varint
+
     position, pieces = 0, 0
     while position < len(head) and pieces < 8:
         if head[position] != 0x0A:
             return False
-        length, position = _varint(head, position + 1)
-        if length is None or position >= len(head) or head[position] != 0x0A:
+        try:
+            length, position = read_varint(head, position + 1)
+        except SavedModelError:
+            return False
+        if position >= len(head) or head[position] != 0x0A:
             return False
         position += length
         pieces += 1
     return pieces >= 3 or position >= len(head) > 0
-
-
-def _varint(data: bytes, position: int) -> tuple[int | None, int]:
-    value = shift = 0
-    while position < len(data) and shift < 64:
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        position += 1
-        if not byte & 0x80:
-            return value, position
-        shift += 7
-    return None, position
 
 
 def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:

@@ -34,7 +34,8 @@ class Node:
     strings: tuple[tuple[str, str], ...] = ()  # (attribute, value) for string and list-of-string attributes
 
 
-def _varint(data: memoryview, index: int) -> tuple[int, int]:
+def read_varint(data: memoryview | bytes, index: int) -> tuple[int, int]:
+    """A protobuf varint at `index`: (value, index after it); SavedModelError when truncated or oversized."""
     result = shift = 0
     while True:
         if index >= len(data) or shift > 63:
@@ -51,13 +52,13 @@ def fields(data: memoryview) -> Iterator[tuple[int, int, memoryview | int]]:
     """(field number, wire type, value) for one message; length-delimited values are zero-copy views."""
     index = 0
     while index < len(data):
-        key, index = _varint(data, index)
+        key, index = read_varint(data, index)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, index = _varint(data, index)
+            value, index = read_varint(data, index)
             yield number, wire, value
         elif wire == 2:
-            length, index = _varint(data, index)
+            length, index = read_varint(data, index)
             if index + length > len(data):
                 raise SavedModelError(f"field {number} claims {length:,} bytes beyond its message")
             yield number, wire, data[index : index + length]
