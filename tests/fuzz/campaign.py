@@ -27,6 +27,18 @@ MEMORY_LIMIT = 1 << 30  # bytes of peak RSS while scanning one input
 REFERENCE_MEMORY = 6 << 30
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory since it started its program. Not `ru_maxrss`: Linux carries that over
+    exec from the fork, so a worker spawned by a large test process (torch, catboost, ... loaded) would start
+    "over memory" before scanning anything. VmHWM belongs to the current program's memory map."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _worker(connection: Connection, directory: str) -> None:
     from modelseal.scanning.budget import Limits
     from modelseal.scanning.findings import Severity, Status
@@ -48,7 +60,7 @@ def _worker(connection: Connection, directory: str) -> None:
         passed = result.status in (Status.SCANNED, Status.UNSUPPORTED) and (
             result.worst is None or result.worst < Severity.HIGH
         )
-        scan_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        scan_peak = _peak_rss()
         loadable: list[str] = []
         try:
             names = called_names(data) if passed else []
@@ -60,7 +72,7 @@ def _worker(connection: Connection, directory: str) -> None:
                 full = ".".join(canonical(module, attribute, 2))
                 if DEFAULT_POLICY.verdict(full) is not Verdict.ALLOWED:
                     loadable.append(name)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = _peak_rss()
         connection.send((result.format, result.status.value, loadable, scan_peak, list(result.notes)[:2], peak))
 
 
