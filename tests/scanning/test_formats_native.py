@@ -139,3 +139,15 @@ def test_pytables_object_rows_and_pickled_attributes(tmp_path: Path) -> None:
         "frame/block0_values[0]",
         "frame@non_index_axes",
     }
+
+
+def test_tensorflow_checkpoint_index_is_recognised(tmp_path: Path) -> None:
+    """A TF table ends with a 48-byte footer: two block handles, padding, then the table magic number."""
+    footer = bytes([1, 2, 3, 4]) + b"\0" * 36 + (0xDB4775248B80FB57).to_bytes(8, "little")
+    result = scan(tmp_path, b"\0\x05\x00" + b"block" * 20 + footer, "model.ckpt-100.index")
+    assert (result.format, result.status, result.findings) == ("tf-checkpoint-index", Status.SCANNED, ())
+
+
+def test_torch7_file_is_incomplete(tmp_path: Path) -> None:
+    """Lua Torch7's torch.load runs the Lua functions such a file may hold; modelseal cannot read the format."""
+    assert scan(tmp_path, b"\x04\x00\x00\x00\x01\x00\x00\x00" * 8, "model.t7").status is Status.INCOMPLETE

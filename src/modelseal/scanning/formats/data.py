@@ -31,7 +31,11 @@ LOADER_SUFFIXES = {
     ".hdf5": "keras.models.load_model",
     ".nemo": "NeMo's restore_from",
     ".mar": "TorchServe",
+    ".t7": "Lua Torch7's torch.load (Torch7 files may hold Lua functions)",
 }
+# a TensorFlow checkpoint's `.index` is a TF table: this magic number ends the file (its `.data-*` shards are raw
+# tensor bytes, data); TF reads tensors from it and runs nothing
+TF_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 
 
 def other_readings(stream: IO[bytes], size: int) -> list[Format]:
@@ -53,6 +57,10 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     readings = other_readings(stream, size)
     if readings:
         return ", ".join(ctx.scan_as(fmt, stream, size, member, depth) for fmt in readings)
+    if size >= 48:
+        stream.seek(size - 8)
+        if stream.read(8) == TF_TABLE_MAGIC:
+            return "tf-checkpoint-index"
     loader = LOADER_SUFFIXES.get(PurePosixPath(ctx.display_name(member)).suffix.lower())
     if loader is not None:
         ctx.gap(
