@@ -127,8 +127,15 @@ def _capped(items: list[Any], limit: int = KEEP_ITEMS, step: int = 1) -> list[An
     return head
 
 
-def _dict(pairs: list[tuple[Any, Any]]) -> PDict:
-    return PDict(pairs, any(symbolic(k) or symbolic(v) for k, v in pairs))
+def _any_symbolic(items: list[Any]) -> bool:
+    for item in items:  # noqa: SIM110 - a plain loop: this runs for every dict a pickle builds
+        if type(item) not in LEAVES and symbolic(item):
+            return True
+    return False
+
+
+def _dict(items: list[Any]) -> PDict:
+    return PDict(_pairs(items), _any_symbolic(items))
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -140,6 +147,24 @@ def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
 
 def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
     return list(zip(items[::2], items[1::2], strict=False))
+
+
+def _extend_list(target: list[Any], items: list[Any]) -> None:
+    room = KEEP_ITEMS - len(target)
+    if len(items) <= room:
+        target.extend([kept(v) for v in items])
+    elif room >= 0:
+        target.extend(_capped(items, room))
+
+
+def _extend_dict(target: PDict, items: list[Any]) -> None:
+    """SETITEM(S) on a fresh dict: `items` is keys and values, flat."""
+    room = 2 * (KEEP_ITEMS - len(target.items))
+    if room >= 0:
+        added = [kept(v) for v in items] if len(items) <= room else _capped(items, room, 2)
+        target.items.extend(_pairs(added))
+        if not target.symbolic:
+            target.symbolic = _any_symbolic(added)
 
 
 def _add_items(kind: str) -> Handler:
@@ -160,16 +185,9 @@ def _add_items(kind: str) -> Handler:
         target = p.stack[-1]
         kind_of = type(target)
         if kind_of is list and appends:
-            room = KEEP_ITEMS - len(target)
-            if len(items) <= room:
-                target.extend([kept(v) for v in items])
-            elif room >= 0:
-                target.extend(_capped(items, room))
+            _extend_list(target, items)
         elif kind_of is PDict and setitems:
-            if len(target.items) <= KEEP_ITEMS:
-                added = _pairs(_capped(items, 2 * max(KEEP_ITEMS - len(target.items), 0), 2))
-                target.items.extend(added)
-                target.symbolic = target.symbolic or any(symbolic(k) or symbolic(v) for k, v in added)
+            _extend_dict(target, items)
         elif kind_of is PSet and kind == "ADDITEMS":
             if len(target.items) <= KEEP_ITEMS:
                 target.items.extend(_capped(items, max(KEEP_ITEMS - len(target.items), 0)))
@@ -365,7 +383,7 @@ HANDLERS: dict[str, Handler] = {
     "TUPLE2": _tuple_n(2),
     "TUPLE3": _tuple_n(3),
     "LIST": _from_mark(_capped),
-    "DICT": _from_mark(lambda items: _dict(_pairs(_capped(items, 2 * KEEP_ITEMS, 2)))),
+    "DICT": _from_mark(lambda items: _dict(_capped(items, 2 * KEEP_ITEMS, 2))),
     "FROZENSET": _from_mark(lambda items: PSet(_capped(items))),
     **{name: _add_items(name) for name in ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")},
     "POP": _pop,
