@@ -200,3 +200,12 @@ def test_cve_2025_32434_torchscript_setstate_writing_a_file(tmp_path: Path) -> N
         archive.writestr("model/code/__torch__/evil.py", code)
     result = scan(tmp_path, buffer.getvalue(), "model.pt")
     assert findings(result, "TORCHSCRIPT-FILE-ACCESS", Severity.HIGH)
+
+
+def test_hide_and_seek_partial_keywords_smuggle_a_key_function(tmp_path: Path) -> None:
+    """`partial(sorted, key=f)` restored by BUILD: `sorted` is allowed for data only, and `key=` hands it a callable."""
+    keywords = EMPTY_DICT + unicode("key") + global_("somepkg", "run") + b"s"
+    state = tuple_(global_("builtins", "sorted"), EMPTY_TUPLE, keywords, b"N")
+    partial = call(global_("functools", "partial"), global_("builtins", "sorted")) + state + BUILD
+    result = scan(tmp_path, stop(call(partial, MARK + unicode("id") + LIST)))
+    assert findings(result, "PICKLE-CONTRACT-BREACH")

@@ -450,7 +450,8 @@ def _partial_binding(partial: Call) -> tuple[tuple[Any, ...], Any]:
     state = partial.state
     if isinstance(state, tuple) and state:
         bound = state[1] if len(state) > 1 and isinstance(state[1], tuple) else ()
-        return bound, state[0]
+        keywords = state[2] if len(state) > 2 and isinstance(state[2], PDict) and state[2].items else None
+        return bound + ((keywords,) if keywords is not None else ()), state[0]  # keywords, as data to check
     args = partial.args if isinstance(partial.args, tuple) else ()
     return tuple(args[1:]), args[0] if args else None
 
