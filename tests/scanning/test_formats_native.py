@@ -151,3 +151,17 @@ def test_tensorflow_checkpoint_index_is_recognised(tmp_path: Path) -> None:
 def test_torch7_file_is_incomplete(tmp_path: Path) -> None:
     """Lua Torch7's torch.load runs the Lua functions such a file may hold; modelseal cannot read the format."""
     assert scan(tmp_path, b"\x04\x00\x00\x00\x01\x00\x00\x00" * 8, "model.t7").status is Status.INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "label"),
+    [
+        ("model.pte", b"\x1c\x00\x00\x00ET12" + b"\0" * 56, "executorch"),
+        ("model-0000.params", (0x112).to_bytes(8, "little") + b"\0" * 56, "mxnet-params"),
+        ("model.xml", b'<?xml version="1.0"?>\n<net name="m" version="11">\n<layers/></net>\n', "openvino-ir"),
+        ("model.pmml", b'<?xml version="1.0"?>\n<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"/>\n', "pmml"),
+    ],
+)
+def test_model_formats_without_code_are_recognised(tmp_path: Path, name: str, data: bytes, label: str) -> None:
+    result = scan(tmp_path, data, name)
+    assert (result.format, result.status, result.findings) == (label, Status.SCANNED, ())

@@ -46,6 +46,9 @@ class Format(StrEnum):
     CATBOOST = "catboost"
     XGBOOST_UBJ = "xgboost-ubj"
     SENTENCEPIECE = "sentencepiece"
+    EXECUTORCH = "executorch"
+    MXNET_PARAMS = "mxnet-params"
+    MODEL_XML = "model-xml"
     EXECUTABLE = "executable"
     R_DATA = "r-data"
     GIT_LFS_POINTER = "git-lfs-pointer"
@@ -88,6 +91,9 @@ REGISTRY: dict[Format, str] = {
     Format.CATBOOST: "modelseal.scanning.formats.native",
     Format.XGBOOST_UBJ: "modelseal.scanning.formats.native",
     Format.SENTENCEPIECE: "modelseal.scanning.formats.native",
+    Format.EXECUTORCH: "modelseal.scanning.formats.native",
+    Format.MXNET_PARAMS: "modelseal.scanning.formats.native",
+    Format.MODEL_XML: "modelseal.scanning.formats.native",
     Format.EXECUTABLE: "modelseal.scanning.formats.executable",
     Format.R_DATA: "modelseal.scanning.containers.unreadable",
     Format.GIT_LFS_POINTER: "modelseal.scanning.formats.data",

@@ -10,6 +10,7 @@ break ties where bytes cannot (source code, YAML, SavedModel protobufs).
 from __future__ import annotations
 
 import pickletools
+import re
 from typing import IO
 
 from modelseal.scanning.registry import Format
@@ -36,6 +37,8 @@ _MAGIC: tuple[tuple[int, bytes, Format], ...] = (
     (4, b"TFL3", Format.TFLITE),  # flatbuffer file identifier
     (0, b"CBM1", Format.CATBOOST),
     (0, b"tree\nversion=v", Format.LIGHTGBM),
+    (4, b"ET12", Format.EXECUTORCH),  # flatbuffer file identifier of ExecuTorch programs (.pte)
+    (0, (0x112).to_bytes(8, "little"), Format.MXNET_PARAMS),  # MXNet's NDArray-list magic
     (0, b"{L\x00\x00\x00\x00\x00\x00\x00\x07learner", Format.XGBOOST_UBJ),
     (0, b"RDX2\n", Format.R_DATA),  # save() / .RData
     (0, b"RDX3\n", Format.R_DATA),
@@ -46,6 +49,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
 _PROTOBUF_NAMES = ("saved_model.pb", "keras_metadata.pb")
 _YAML_SUFFIXES = (".yaml", ".yml")
+_MODEL_XML = re.compile(rb"<(net\b[^>]*\bversion=|PMML\b)")  # OpenVINO IR, PMML
 
 
 def _is_tar_header(header: bytes) -> bool:
@@ -154,6 +158,8 @@ def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
         return Format.YAML
     if text[:1] in (b"{", b"["):
         return Format.JSON
+    if text[:1] == b"<" and _MODEL_XML.search(header[:4096]):
+        return Format.MODEL_XML
     if header[:1] and header[0] in PICKLE_OPCODES:
         return Format.PICKLE  # the emulator decides whether the unpickler would run anything from it
     return Format.UNKNOWN

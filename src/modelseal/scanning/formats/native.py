@@ -1,6 +1,7 @@
 """Model files whose loaders read numbers and names, never code: LightGBM text models, CatBoost `.cbm`, XGBoost
-UBJSON, sentencepiece `.model`, a SavedModel's `fingerprint.pb`. Each is recognised by the structure its own
-loader requires and reported scanned and clean; bytes that only look like one are data."""
+UBJSON, sentencepiece `.model`, ExecuTorch `.pte` programs (operators are resolved against kernels the runtime was
+built with), MXNet `.params`, OpenVINO IR and PMML documents. Each is recognised by the structure its own loader
+requires and reported scanned and clean; bytes that only look like one are data."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ def scan_sentencepiece(ctx: ScanContext, stream: IO[bytes], size: int, member: s
             ctx.data_only = True
         return None
     return "sentencepiece"
+
+
+def scan_executorch(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    return "executorch"
+
+
+def scan_mxnet_params(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    return "mxnet-params"
+
+
+def scan_model_xml(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
+    """OpenVINO IR (`<net ... version=...>`, weights in a `.bin` beside it) or PMML: layer and model descriptions."""
+    return "pmml" if b"<PMML" in stream.read(4096) else "openvino-ir"
