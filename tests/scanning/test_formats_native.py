@@ -165,3 +165,17 @@ def test_torch7_file_is_incomplete(tmp_path: Path) -> None:
 def test_model_formats_without_code_are_recognised(tmp_path: Path, name: str, data: bytes, label: str) -> None:
     result = scan(tmp_path, data, name)
     assert (result.format, result.status, result.findings) == (label, Status.SCANNED, ())
+
+
+def test_flax_msgpack_checkpoint_is_recognised(tmp_path: Path) -> None:
+    """Flax's `msgpack_serialize` layout: nested maps of names, arrays as msgpack ext types (here built with
+    msgpack itself, as flax.serialization does). Its first byte is also a pickle opcode: the emulator calls it data
+    first, then its layout names it."""
+    import msgpack
+    import numpy as np
+
+    kernel = np.ones((2, 3), dtype=np.float32)
+    array = msgpack.ExtType(1, msgpack.packb((kernel.shape, kernel.dtype.name, kernel.tobytes())))
+    data = msgpack.packb({"params": {"Dense_0": {"kernel": array, "bias": array}}})
+    result = scan(tmp_path, data, "flax_model.msgpack")
+    assert (result.format, result.status, result.findings) == ("flax-msgpack", Status.SCANNED, ())

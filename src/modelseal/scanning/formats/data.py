@@ -61,6 +61,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         stream.seek(size - 8)
         if stream.read(8) == TF_TABLE_MAGIC:
             return "tf-checkpoint-index"
+    stream.seek(0)
+    if is_flax_msgpack(stream.read(64 * 1024)):
+        return "flax-msgpack"
     loader = LOADER_SUFFIXES.get(PurePosixPath(ctx.display_name(member)).suffix.lower())
     if loader is not None:
         ctx.gap(
@@ -70,6 +73,23 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     if not member:
         ctx.data_only = True
     return "unknown"
+
+
+def is_flax_msgpack(head: bytes) -> bool:
+    """A msgpack map whose first key is text (`params`, `opt_state`, ...): Flax's checkpoint layout. Its values
+    are nested maps and ext-typed arrays, which msgpack decodes to data only."""
+    if not head or not (0x80 < head[0] <= 0x8F or head[0] in (0xDE, 0xDF)):
+        return False
+    import msgpack
+
+    unpacker = msgpack.Unpacker(max_buffer_size=len(head), raw=False, strict_map_key=False)
+    unpacker.feed(head)
+    try:
+        unpacker.read_map_header()
+        key = unpacker.unpack()
+    except (ValueError, msgpack.OutOfData, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return False
+    return isinstance(key, str) and key.isidentifier()
 
 
 def scan_git_lfs_pointer(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
