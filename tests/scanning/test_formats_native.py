@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -179,3 +180,23 @@ def test_flax_msgpack_checkpoint_is_recognised(tmp_path: Path) -> None:
     data = msgpack.packb({"params": {"Dense_0": {"kernel": array, "bias": array}}})
     result = scan(tmp_path, data, "flax_model.msgpack")
     assert (result.format, result.status, result.findings) == ("flax-msgpack", Status.SCANNED, ())
+
+
+def test_torchserve_archive_names_its_shipped_handler(tmp_path: Path) -> None:
+    manifest = {"model": {"modelName": "m", "handler": "handler.py", "serializedFile": "model.pt"}}
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("MAR-INF/MANIFEST.json", json.dumps(manifest))
+        zipped.writestr("handler.py", "import os\nclass Handler:\n    pass\n")
+    result = scan(tmp_path, archive.getvalue(), "model.mar")
+    assert result.format == "torchserve-mar"
+    assert {"TORCHSERVE-HANDLER", "PYTHON-SOURCE"} <= {f.rule for f in result.findings}
+
+
+def test_core_ml_and_paddle_programs_are_recognised(tmp_path: Path) -> None:
+    core_ml = b"\x08\x04\x12\x02\x0a\x00"  # specificationVersion 4, an empty description
+    assert scan(tmp_path, core_ml, "model.mlmodel").format == "coreml"
+    op = b"\x1a\x07py_func"  # OpDesc.type
+    program = b"\x0a" + bytes([len(op) + 6]) + b"\x08\x00\x10\x00\x22" + bytes([len(op)]) + op
+    result = scan(tmp_path, program, "inference.pdmodel")
+    assert (result.format, [f.rule for f in result.findings]) == ("paddle-program", ["PADDLE-PY-FUNC"])

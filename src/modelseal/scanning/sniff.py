@@ -48,6 +48,7 @@ _MAGIC: tuple[tuple[int, bytes, Format], ...] = (
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _PROTOBUF_NEXT_FIELD = frozenset({b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42"})
 _PROTOBUF_NAMES = ("saved_model.pb", "keras_metadata.pb")
+_PROTOBUF_SUFFIXES = (".mlmodel", ".pdmodel")  # Core ML specs, PaddlePaddle programs
 _YAML_SUFFIXES = (".yaml", ".yml")
 _MODEL_XML = re.compile(rb"<(net\b[^>]*\bversion=|PMML\b)")  # OpenVINO IR, PMML
 
@@ -147,7 +148,7 @@ def sniff(header: bytes, size: int | None = None, name: str = "") -> Format:
         return Format.PROTOBUF  # ONNX ModelProto or TensorFlow SavedModel: told apart by parsing
     if header[:1] == b"\x0a" and is_sentencepiece(header):
         return Format.SENTENCEPIECE  # tokenizer.model, spiece.model: pieces first, specs after
-    if base in _PROTOBUF_NAMES:
+    if base in _PROTOBUF_NAMES or base.endswith(_PROTOBUF_SUFFIXES):
         return Format.PROTOBUF  # a SavedModel may start with any field: its name is the hint, parsing decides
     text = header.lstrip()
     if text[:2] in (b"{%", b"{{", b"{#"):

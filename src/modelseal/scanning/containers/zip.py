@@ -255,7 +255,26 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         _keras_configs(ctx, stream, archive, member, depth)
     if skops and _skops_schema(ctx, stream, archive, member):
         return "skops"
+    if "MAR-INF/MANIFEST.json" in names:
+        _torchserve_handler(ctx, stream, archive, member)
+        return "torchserve-mar"
     return "pytorch-zip" if torch else "keras" if keras else "zip"
+
+
+def _torchserve_handler(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str) -> None:
+    """TorchServe imports the handler its manifest names: a module shipped in the archive is code that runs on
+    every model load (its source is judged as Python too); a built-in handler name is TorchServe's own."""
+    entry = next(m for m in archive.members if m.name == "MAR-INF/MANIFEST.json")
+    manifest = _json_member(ctx, stream, entry, member)
+    model = manifest.get("model") if isinstance(manifest, dict) else None
+    handler = model.get("handler") if isinstance(model, dict) else None
+    if not isinstance(handler, str):
+        return
+    module = handler.split(":")[0]
+    shipped = {m.name for m in archive.members}
+    if module in shipped or f"{module}.py" in shipped:
+        message = f"TorchServe imports and runs the handler {handler!r} shipped in the archive on every model load"
+        ctx.add(join(member, entry.name), Finding("TORCHSERVE-HANDLER", Severity.MEDIUM, message, target=handler))
 
 
 def _keras_configs(ctx: ScanContext, stream: IO[bytes], archive: Archive, member: str, depth: int) -> None:

@@ -33,6 +33,30 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     except savedmodel.SavedModelError as exc:
         if name.endswith("saved_model.pb"):
             ctx.gap(member, f"SavedModel could not be read ({exc})")
-        elif not member:
-            ctx.data_only = True  # a protobuf of no model format: data
-    return "protobuf"
+            return "protobuf"
+    label = _named_protobuf(ctx, data, name, member)
+    if label is None and not member:
+        ctx.data_only = True  # a protobuf of no model format: data
+    return label or "protobuf"
+
+
+def _named_protobuf(ctx: ScanContext, data: bytes, name: str, member: str) -> str | None:
+    """Protobuf model formats known by their file names: Core ML (`.mlmodel`: layer specs; a custom layer names a
+    native class the app must ship) and PaddlePaddle programs (`.pdmodel`: op descriptions; `py_func` ops call
+    Python functions registered in the loading process)."""
+    from modelseal.scanning.findings import Finding, Severity
+
+    if name.endswith(".mlmodel"):
+        return "coreml"
+    if name.endswith(".pdmodel"):
+        if b"\x07py_func" in data:  # an OpDesc type string: length 7, "py_func"
+            ctx.add(
+                member,
+                Finding(
+                    "PADDLE-PY-FUNC",
+                    Severity.MEDIUM,
+                    "the program holds a py_func op: it calls a Python function registered by the loading process",
+                ),
+            )
+        return "paddle-program"
+    return None
