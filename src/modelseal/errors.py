@@ -36,12 +36,12 @@ class SymlinkError(ModelTreeError):
     """A symbolic link was found where the symlink policy forbids one."""
 
 
-class FileChangedError(InputError):
-    """A file changed while it was being hashed, so no digest of it can be trusted."""
-
-
 class UnreadableFileError(ModelsealError):
     """A file of the model could not be read (permissions, I/O error): no verdict either way, so inconclusive."""
+
+
+class FileChangedError(UnreadableFileError):
+    """A file changed while it was being hashed, so no digest of it can be trusted: no verdict (inconclusive)."""
 
 
 class ServiceError(ModelsealError):

@@ -221,7 +221,7 @@ def sign(
         progress=progress,
         cache=cache,
     )
-    bundle = signer.sign(build_statement(manifest, shard_size_as_float=compat))
+    bundle = signer.sign(build_statement(manifest))
     write_atomically(signature, bundle.to_json())
     if not documents:
         return SignResult(signature, manifest, warnings)

@@ -196,3 +196,19 @@ def test_public_key_is_exported_from_a_private_key(make_key_pair: Callable[..., 
     assert exported.stdout.encode() == pair.public.read_bytes()
     neither = modelseal("public-key")
     assert neither.returncode == 2 and "exactly one of --pkcs11-uri and --private-key" in neither.stderr
+
+
+def test_a_file_changing_while_it_is_hashed_is_inconclusive(
+    model_dir: Path, make_key_pair: Callable[..., KeyPair]
+) -> None:
+    """Exit 3 (no verdict), as documented: the bytes were not wrong, they would not hold still."""
+    from tests.conftest import concurrent_writer
+
+    big = model_dir / "growing.bin"
+    big.write_bytes(os.urandom(32 << 20))
+    with concurrent_writer(big):
+        result = modelseal("sign", "key", model_dir, "--private-key", make_key_pair().private)
+    assert result.returncode == 3, result.stderr
+    assert "growing.bin" in result.stderr and "changed" in result.stderr
+    no_traceback(result)
+    assert not (model_dir / "model.sig").exists()

@@ -88,6 +88,21 @@ def test_reference_verifies_our_single_file_signature_in_compat_mode(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_reference_verifies_our_shard_signature_in_compat_mode(
+    rich_model: Path, make_key_pair: Callable[..., KeyPair]
+) -> None:
+    """model-signing's verifier reads the serialization from the signature to re-hash: it needs an integer shard
+    size (a float, its own writer's spelling, ends in a TypeError there)."""
+    from model_signing import verifying
+
+    pair = make_key_pair()
+    signed = sign(rich_model, KeySigner.from_file(pair.private), shard_size=1024, compat=True)
+    verifying.Config().use_elliptic_key_verifier(public_key=pair.public).verify(rich_model, signed.signature)
+    (rich_model / "another-empty").write_bytes(b"!")
+    with pytest.raises(ValueError, match="another-empty"):
+        verifying.Config().use_elliptic_key_verifier(public_key=pair.public).verify(rich_model, signed.signature)
+
+
 def test_we_verify_reference_key_signature(
     rich_model: Path, make_key_pair: Callable[..., KeyPair], tmp_path: Path
 ) -> None:

@@ -35,11 +35,11 @@ def _resources_json(resources: tuple[Resource, ...]) -> str:
     )
 
 
-def build_statement(manifest: Manifest, *, shard_size_as_float: bool = False) -> bytes:
-    """The payload bytes to sign for `manifest`: `canonical_json` of the statement."""
+def build_statement(manifest: Manifest) -> bytes:
+    """The payload bytes to sign for `manifest`: `canonical_json` of the statement. The shard size is written as an
+    integer in every mode: model-signing's verifier reads the size back to re-hash, and a float (its own writer's
+    spelling) makes that verifier fail with a TypeError."""
     serialization = serialization_json(manifest.serialization)
-    if manifest.serialization.method == "shards" and shard_size_as_float:
-        serialization["shard_size"] = float(serialization["shard_size"])
     statement = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": manifest.model_name, "digest": {"sha256": manifest.root_digest()}}],
