@@ -21,14 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.scanning.pickles import call, global_, stack_global, stop, unicode  # noqa: E402
+from tests.scanning.pickles import call, global_, stack_global, stop, tuple_, unicode  # noqa: E402
 
 CANARY = "/tmp/modelseal-canary"
-MARK, TUPLE, BUILD, EMPTY_DICT = b"(", b"t", b"b", b"}"
-
-
-def _tuple(*items: bytes) -> bytes:
-    return MARK + b"".join(items) + TUPLE
+MARK, BUILD, EMPTY_DICT = b"(", b"b", b"}"
 
 
 def _touch() -> bytes:
@@ -57,7 +53,7 @@ def malicious_samples() -> dict[str, bytes]:
     """technique file name -> bytes. Every sample runs its canary (or reads/writes a file) when loaded."""
     touch = _touch()
     rebuild = global_("torch._tensor", "_rebuild_from_type_v2")
-    partial_state = _tuple(global_("pathlib", "Path.touch"), _tuple(touch), EMPTY_DICT, b"N")
+    partial_state = tuple_(global_("pathlib", "Path.touch"), tuple_(touch), EMPTY_DICT, b"N")
     two_configs = io.BytesIO()
     with zipfile.ZipFile(two_configs, "w") as archive:
         archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": []}}))
@@ -75,7 +71,7 @@ def malicious_samples() -> dict[str, bytes]:
     npy_header += b" " * (63 - (len(npy_header) + 10) % 64) + b"\n"
     return {
         "rebuild_from_type_v2.pkl": stop(
-            call(rebuild, global_("pathlib", "Path.touch"), global_("torch", "Tensor"), _tuple(touch), EMPTY_DICT)
+            call(rebuild, global_("pathlib", "Path.touch"), global_("torch", "Tensor"), tuple_(touch), EMPTY_DICT)
         ),
         "numpy_randomstate_ctor.pkl": stop(
             call(global_("numpy.random._pickle", "__randomstate_ctor"), touch, global_("pathlib", "Path.touch"))
@@ -98,7 +94,7 @@ def malicious_samples() -> dict[str, bytes]:
         "sklearn_fetch_remote.pkl": stop(call(global_("sklearn.datasets._base", "_fetch_remote"), unicode("data:,x"))),
         "typing_forward_ref.pkl": stop(call(global_("typing", "get_type_hints"), touch)),
         "dataclasses_create_fn.pkl": stop(
-            call(global_("dataclasses", "_create_fn"), unicode("f"), _tuple(), unicode("pass"))
+            call(global_("dataclasses", "_create_fn"), unicode("f"), tuple_(), unicode("pass"))
         ),
         "torch_import_dotted_name.pkl": stop(
             call(global_("torch._utils", "_import_dotted_name"), unicode("os.getcwd"))
@@ -115,7 +111,7 @@ def malicious_samples() -> dict[str, bytes]:
             call(global_("copyreg", "add_extension"), unicode("pathlib"), unicode("Path"), b"K\xf0")
             + b"0"
             + b"\x82\xf0"
-            + _tuple(unicode(CANARY))
+            + tuple_(unicode(CANARY))
             + b"R"
         ),
         "keras_torch_module_wrapper.keras": _keras(

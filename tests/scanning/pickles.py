@@ -27,6 +27,11 @@ def stack_global(module: str, name: str) -> bytes:
     return unicode(module) + unicode(name) + b"\x93"
 
 
+def tuple_(*items: bytes) -> bytes:
+    """A tuple of the pushed items: MARK ... TUPLE."""
+    return b"(" + b"".join(items) + b"t"
+
+
 def call(func: bytes, *args: bytes) -> bytes:
     """func(*args) via MARK ... TUPLE REDUCE."""
     return func + b"(" + b"".join(args) + b"tR"

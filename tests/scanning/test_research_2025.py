@@ -15,13 +15,9 @@ import pytest
 
 from modelseal.scanning.findings import FileResult, Severity
 from modelseal.scanning.scanner import scan_file
-from tests.scanning.pickles import call, global_, stack_global, stop, unicode
+from tests.scanning.pickles import call, global_, stack_global, stop, tuple_, unicode
 
-BUILD, EMPTY_DICT, EMPTY_TUPLE, MARK, TUPLE, LIST = b"b", b"}", b")", b"(", b"t", b"l"
-
-
-def tuple_(*items: bytes) -> bytes:
-    return MARK + b"".join(items) + TUPLE
+BUILD, EMPTY_DICT, EMPTY_TUPLE, MARK, LIST = b"b", b"}", b")", b"(", b"l"
 
 
 def scan(tmp_path: Path, data: bytes, name: str = "model.pkl") -> FileResult:

@@ -96,11 +96,8 @@ def scan_config(ctx: ScanContext, config: Any, member: str, depth: int) -> None:
     checkpoint that `from_config` gives to `torch.load`."""
     ctx.add_all(member, check_config(config, ctx.policy))
     for where, node in _nodes(config):
-        inner = node.get("config")
-        module = (
-            inner.get("module") if node.get("class_name") == "TorchModuleWrapper" and isinstance(inner, dict) else None
-        )
-        if isinstance(module, str):
+        module = _torch_checkpoint(node)
+        if module is not None:
             try:
                 checkpoint = base64.b64decode(module, validate=True)
             except (binascii.Error, ValueError):
@@ -111,12 +108,19 @@ def scan_config(ctx: ScanContext, config: Any, member: str, depth: int) -> None:
             ctx.scan_bytes(checkpoint, join(member, f"{where}.module"), depth + 1)
 
 
+def _torch_checkpoint(node: dict[str, Any]) -> str | None:
+    """The base64 torch checkpoint a TorchModuleWrapper layer carries in its config, if this node is one."""
+    inner = node.get("config")
+    module = inner.get("module") if node.get("class_name") == "TorchModuleWrapper" and isinstance(inner, dict) else None
+    return module if isinstance(module, str) else None
+
+
 def check_config(config: Any, policy: ScanPolicy) -> list[Finding]:
     findings: list[Finding] = []
     for where, node in _nodes(config):
         class_name, module = node.get("class_name"), node.get("module")
         inner = node.get("config")
-        if class_name == "TorchModuleWrapper" and isinstance(inner, dict) and isinstance(inner.get("module"), str):
+        if _torch_checkpoint(node) is not None:
             findings.append(
                 Finding(
                     "KERAS-TORCH-MODULE",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import IO
 
 from modelseal.scanning.context import ScanContext
+from modelseal.scanning.findings import Finding, Severity
 
 MAX_PROTOBUF_BYTES = 2 << 30  # protobuf's own message limit
 
@@ -44,8 +45,6 @@ def _named_protobuf(ctx: ScanContext, data: bytes, name: str, member: str) -> st
     """Protobuf model formats known by their file names: Core ML (`.mlmodel`: layer specs; a custom layer names a
     native class the app must ship) and PaddlePaddle programs (`.pdmodel`: op descriptions; `py_func` ops call
     Python functions registered in the loading process)."""
-    from modelseal.scanning.findings import Finding, Severity
-
     if name.endswith(".mlmodel"):
         return "coreml"
     if name.endswith(".pdmodel"):

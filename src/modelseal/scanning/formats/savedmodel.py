@@ -94,19 +94,21 @@ def _nodes_of_graph(graph: memoryview, where: str, depth: int) -> Iterator[Node]
 
 
 def _node(node: memoryview, where: str, depth: int) -> Iterator[Node]:
+    """The node, then any graph serialised in its string tensors; its attributes are walked once."""
     strings: list[tuple[str, str]] = []
+    tensor_strings: list[memoryview] = []
     for entry in _messages(node, 5):  # NodeDef.attr: map entries {1: key, 2: AttrValue}
         key = _text(entry, 1)
         for value in _messages(entry, 2):
             strings.extend((key, bytes(v).decode("utf-8", "replace")) for v in _messages(value, 2))  # AttrValue.s
             for listed in _messages(value, 1):  # AttrValue.list
                 strings.extend((key, bytes(v).decode("utf-8", "replace")) for v in _messages(listed, 2))
-    yield Node(_text(node, 1), _text(node, 2), where, tuple(strings))
-    for entry in _messages(node, 5):
-        for value in _messages(entry, 2):
             for tensor in _messages(value, 8):  # AttrValue.tensor
-                for string in _messages(tensor, 8):  # TensorProto.string_val: may hold a serialised graph
-                    yield from _embedded_graph(string, f"{where} > string tensor in {_text(node, 1)!r}", depth + 1)
+                tensor_strings.extend(_messages(tensor, 8))  # TensorProto.string_val: may hold a serialised graph
+    name = _text(node, 1)
+    yield Node(name, _text(node, 2), where, tuple(strings))
+    for string in tensor_strings:
+        yield from _embedded_graph(string, f"{where} > string tensor in {name!r}", depth + 1)
 
 
 def _embedded_graph(data: memoryview, where: str, depth: int) -> Iterator[Node]:
@@ -158,12 +160,12 @@ def check(data: bytes) -> list[Finding]:
                         f"{node.where}: node {node.name!r} is {node.op}, which reads or writes files",
                     )
                 )
-            elif _writes_outside(node):
+            elif destination := _writes_outside(node):
                 findings.append(
                     Finding(
                         "TF-FILE-OP",
                         Severity.HIGH,
-                        f"{node.where}: node {node.name!r} is {node.op}, writing to {_writes_outside(node)!r}",
+                        f"{node.where}: node {node.name!r} is {node.op}, writing to {destination!r}",
                     )
                 )
             elif node.op in SAVER_OPS and not _in_saver(node):

@@ -10,38 +10,29 @@ from typing import IO
 
 from modelseal.scanning.context import ScanContext
 from modelseal.scanning.findings import Finding, Severity
+from modelseal.scanning.formats import savedmodel
 
 MAX_TFLITE_HEADER_BYTES = 64 << 20  # operator codes sit near the start; buffers (weights) are never read
 MAX_OPERATOR_CODES = 100_000
-# TensorFlow kernels with effects outside the model, reachable through the Flex delegate
-FLEX_EFFECTS = frozenset(
-    {
-        "WriteFile",
-        "ReadFile",
-        "PrintV2",
-        "Save",
-        "SaveV2",
-        "SaveSlices",
-        "Restore",
-        "RestoreV2",
-        "RestoreSlice",
-        "MatchingFiles",
-        "DebugIdentityV2",
-        "DebugIdentityV3",
-        "PyFunc",
-        "EagerPyFunc",
-        "PyFuncStateless",
-        "ImmutableConst",
-        "MergeV2Checkpoints",
-        "ShardedFilename",
-        "TFRecordDataset",
-        "FixedLengthRecordDataset",
-        "TextLineDataset",
-        "WholeFileReader",
-        "WholeFileReaderV2",
-        "ExperimentalSaveDataset",
-        "SaveDataset",
-    }
+# TensorFlow kernels with effects outside the model, reachable through the Flex delegate: the ones a SavedModel
+# graph is judged by, plus the dataset readers and writers a graph of a converted model could carry
+FLEX_EFFECTS = (
+    savedmodel.CRITICAL_OPS
+    | savedmodel.FILE_OPS
+    | savedmodel.SAVER_OPS
+    | savedmodel.DEBUG_URL_OPS
+    | frozenset(savedmodel.STREAM_OPS)
+    | frozenset(
+        {
+            "DebugIdentityV3",
+            "ShardedFilename",
+            "TFRecordDataset",
+            "FixedLengthRecordDataset",
+            "TextLineDataset",
+            "ExperimentalSaveDataset",
+            "SaveDataset",
+        }
+    )
 )
 
 

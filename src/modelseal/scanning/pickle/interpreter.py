@@ -127,15 +127,8 @@ def _capped(items: list[Any], limit: int = KEEP_ITEMS, step: int = 1) -> list[An
     return head
 
 
-def _any_symbolic(items: list[Any]) -> bool:
-    for item in items:  # noqa: SIM110 - a plain loop: this runs for every dict a pickle builds
-        if type(item) not in LEAVES and symbolic(item):
-            return True
-    return False
-
-
 def _dict(items: list[Any]) -> PDict:
-    return PDict(_pairs(items), _any_symbolic(items))
+    return PDict(_pairs(items), symbolic(items))
 
 
 def _from_mark(factory: Callable[[list[Any]], Any]) -> Handler:
@@ -150,6 +143,7 @@ def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
 
 
 def _extend_list(target: list[Any], items: list[Any]) -> None:
+    """APPEND(S) on a fresh list, ADDITEMS on a fresh set (its kept items)."""
     room = KEEP_ITEMS - len(target)
     if len(items) <= room:
         target.extend([kept(v) for v in items])
@@ -164,7 +158,7 @@ def _extend_dict(target: PDict, items: list[Any]) -> None:
         added = [kept(v) for v in items] if len(items) <= room else _capped(items, room, 2)
         target.items.extend(_pairs(added))
         if not target.symbolic:
-            target.symbolic = _any_symbolic(added)
+            target.symbolic = symbolic(added)
 
 
 def _add_items(kind: str) -> Handler:
@@ -189,8 +183,7 @@ def _add_items(kind: str) -> Handler:
         elif kind_of is PDict and setitems:
             _extend_dict(target, items)
         elif kind_of is PSet and kind == "ADDITEMS":
-            if len(target.items) <= KEEP_ITEMS:
-                target.items.extend(_capped(items, max(KEEP_ITEMS - len(target.items), 0)))
+            _extend_list(target.items, items)
         elif not isinstance(target, Plain):
             p.machine.mutate(target, offset, kind.lower())
 

@@ -18,7 +18,7 @@ from modelseal.scanning.budget import Budget, Limits
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
 from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError
-from modelseal.scanning.pickle.values import Call, Global, Opaque, PDict, Plain, PSet, render
+from modelseal.scanning.pickle.values import LEAVES, Call, Global, Opaque, PDict, PSet, render
 from modelseal.scanning.policy import Contract, ContractKind, ScanPolicy, Verdict
 
 NESTED_MIN_BYTES = 24
@@ -226,9 +226,7 @@ class PickleJudge:
             checked |= self._laundered_call(contract, positional, offset, func.name)
         elif contract.kind is ContractKind.PARTIAL:
             return  # the bound callable is an import now, and a call when the partial is called
-        rest = tuple(value for position, value in enumerate(positional) if position not in checked)
-        if not isinstance(args, tuple):
-            rest = (args,)
+        rest = tuple(v for at, v in enumerate(args) if at not in checked) if isinstance(args, tuple) else (args,)
         if contract.kind is ContractKind.LITERALS:
             smuggled, allowed = _non_literal(rest), "literal arguments only"
         else:
@@ -294,13 +292,10 @@ class PickleJudge:
                 return value
             container = isinstance(value.func, Global) and value.func.name in _CONTAINER_CLASSES
             return self._callable_in(value.args, depth + 1) if container and depth < 20 else None
-        if depth > 20 or not isinstance(value, (tuple, list, PDict, PSet)):
+        items = _items(value) if depth <= 20 else None
+        if items is None:
             return None
-        if isinstance(value, PDict):
-            flat = [v for pair in value.items for v in pair]
-        else:
-            flat = list(value.items if isinstance(value, PSet) else value)
-        return next((found for item in flat if (found := self._callable_in(item, depth + 1)) is not None), None)
+        return next((found for item in items if (found := self._callable_in(item, depth + 1)) is not None), None)
 
     def _embedded_load(self, func: Global, args: Any, offset: int, payload: str) -> None:
         first = args[0] if isinstance(args, tuple) and args else None
@@ -410,19 +405,23 @@ class PickleJudge:
             self.nested(data, f"{encoding} literal at offset {offset}", offset)
 
 
+def _items(value: Any) -> list[Any] | None:
+    """The kept items of an emulated container (a dict's keys and values, flat), or None for anything else."""
+    if type(value) is tuple or type(value) is list:
+        return list(value)
+    if isinstance(value, PDict):
+        return [item for pair in value.items for item in pair]
+    if isinstance(value, PSet):
+        return list(value.items)
+    return None
+
+
 def _non_literal(value: Any, depth: int = 0) -> Any:
     """The first value inside `value` that is not a plain literal (a class, function or computed value), or None."""
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, bytearray, Plain)):
+    if type(value) in LEAVES:
         return None  # Plain: data the memo dropped, which never holds an import or a call
-    if depth > 20:
-        return value
-    if isinstance(value, (tuple, list)):
-        items: list[Any] = list(value)
-    elif isinstance(value, PDict):
-        items = [item for pair in value.items for item in pair]
-    elif isinstance(value, PSet):
-        items = list(value.items)
-    else:
+    items = _items(value) if depth <= 20 else None
+    if items is None:
         return value
     return next((found for item in items if (found := _non_literal(item, depth + 1)) is not None), None)
 

@@ -22,8 +22,6 @@ def reachable_names(module: str, name: str) -> list[str]:
     """Every name a dotted lookup can reach: `shlex` + `os.system` is also `os.system` (shlex imports os), and a
     module re-exported under its usual alias is that module."""
     parts = name.split(".")
-    tails = [".".join(parts[i:]) for i in range(len(parts) - 1)]
-    aliased = [
-        f"{MODULE_ALIASES[t.split('.')[0]]}.{t.partition('.')[2]}" for t in tails if t.split(".")[0] in MODULE_ALIASES
-    ]
-    return [f"{module}.{name}", *tails, *aliased]
+    tails = [parts[i:] for i in range(len(parts) - 1)]
+    aliased = [[MODULE_ALIASES[tail[0]], *tail[1:]] for tail in tails if tail[0] in MODULE_ALIASES]
+    return [f"{module}.{name}", *(".".join(tail) for tail in tails + aliased)]
