@@ -464,3 +464,17 @@ def test_scan_file_on_a_fifo_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     result = scan_file(tmp_path / "pipe")  # a blocking open would wait here forever
     assert result.status is Status.SKIPPED and result.format == "fifo"
+
+
+@pytest.mark.parametrize("first", [0x8D, 0x8E, 0x81, 0x85, 0x8F])
+def test_raw_weights_that_start_like_a_pickle_or_msgpack_are_data(tmp_path: Path, first: int) -> None:
+    """Random tensor bytes: BINUNICODE8/BINBYTES8 with a length past the file system's largest offset, msgpack maps
+    with unhashable keys. Found by CI on os.urandom weights: they were 'incomplete', not data."""
+    import random
+
+    rng = random.Random(first)
+    for _ in range(60):
+        path = tmp_path / "weights.bin"
+        path.write_bytes(bytes([first]) + rng.randbytes(2000))
+        result = scan_file(path)
+        assert result.status is not Status.INCOMPLETE, result.notes

@@ -82,12 +82,12 @@ def is_flax_msgpack(head: bytes) -> bool:
         return False
     import msgpack
 
-    unpacker = msgpack.Unpacker(max_buffer_size=len(head), raw=False, strict_map_key=False)
+    unpacker = msgpack.Unpacker(max_buffer_size=len(head), raw=False)  # map keys: text or bytes only
     unpacker.feed(head)
     try:
         unpacker.read_map_header()
         key = unpacker.unpack()
-    except (ValueError, msgpack.OutOfData, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+    except (ValueError, TypeError, msgpack.OutOfData, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         return False
     return isinstance(key, str) and key.isidentifier()
 

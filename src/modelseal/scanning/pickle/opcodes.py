@@ -222,7 +222,10 @@ class OpcodeReader:
         offset = self.position
         if length >= 1 << 62:  # no stream is this long (and seek cannot even express it)
             raise MalformedPickleError(f"a {kind} of {length:,} bytes")
-        self.stream.seek(offset + length - 1)
+        try:
+            self.stream.seek(offset + length - 1)
+        except OSError as exc:  # EINVAL: past the largest offset the file system allows, so past the end
+            raise MalformedPickleError(f"expected {length} bytes in a {kind}, but the stream ends first") from exc
         if not self.stream.read(1):
             raise MalformedPickleError(f"expected {length} bytes in a {kind}, but the stream ends first")
         target = offset + length
