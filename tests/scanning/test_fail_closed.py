@@ -14,6 +14,7 @@ import json
 import lzma
 import os
 import pickle
+import random
 import struct
 import subprocess
 import sys
@@ -478,3 +479,105 @@ def test_raw_weights_that_start_like_a_pickle_or_msgpack_are_data(tmp_path: Path
         path.write_bytes(bytes([first]) + rng.randbytes(2000))
         result = scan_file(path)
         assert result.status is not Status.INCOMPLETE, result.notes
+
+
+@pytest.mark.parametrize("head", [b"\x78\xbb", b"\x78\x01", b"\x78\x9c", b"\x1f\x8b\x08", b"BZh9", b"\x5d\x00\x00"])
+def test_raw_weights_that_start_like_a_compressed_stream_are_data(tmp_path: Path, head: bytes) -> None:
+    """Random tensor bytes whose first bytes happen to be a zlib, gzip, bz2 or lzma header (one random file in
+    ~8,000 for zlib; CI met `78 bb`): the decoder refuses them before producing a byte, so no loader reads
+    anything from them; they were 'incomplete'."""
+    rng = random.Random(head)
+    for _ in range(40):
+        path = tmp_path / "weights.bin"
+        path.write_bytes(head + rng.randbytes(2000))
+        result = scan_file(path)
+        assert result.status in (Status.UNSUPPORTED, Status.SCANNED) and not result.findings, result.notes
+
+
+@pytest.mark.parametrize("compress", [zlib.compress, gzip.compress], ids=["zlib", "gzip"])
+def test_a_compressed_pickle_that_breaks_after_its_payload_is_caught(tmp_path: Path, compress: object) -> None:
+    """A streaming loader unpickles what decodes before the break, so the payload runs: what came before a break
+    is scanned as the loader reads it, never waved through as noise."""
+    noise = random.Random(0).randbytes(4000)
+    body = compress(b"\x80\x04" + touch(tmp_path / "ran") + b"." + noise)  # type: ignore[operator]
+    path = tmp_path / "model.bin"
+    path.write_bytes(body[: len(body) // 2] + b"\xff" * 200)
+    result = scan_file(path)
+    assert critical(result), result
+
+
+def test_a_compressed_pickle_cut_short_stays_incomplete(tmp_path: Path) -> None:
+    body = zlib.compress(pickle.dumps({"weights": list(range(5000))}, protocol=4))
+    path = tmp_path / "model.bin"
+    path.write_bytes(body[: len(body) // 2] + b"\xff" * 64)
+    assert scan_file(path).status is Status.INCOMPLETE
+
+
+def test_raw_weights_that_start_like_a_template_are_data(tmp_path: Path) -> None:
+    """`{{` then binary (found by a random sweep): transformers reads templates as strict UTF-8, so this is no
+    template and a syntax finding on it was a false alarm; a real template that large stays a bound."""
+    rng = random.Random(7)
+    path = tmp_path / "weights.bin"
+    for _ in range(20):
+        path.write_bytes(b"{{" + rng.randbytes(3000))
+        result = scan_file(path)
+        assert result.status is Status.UNSUPPORTED and not result.findings, result
+    path.write_bytes(b"{{ x }}" + b"\xff" * (2 << 20))
+    assert scan_file(path).status is Status.UNSUPPORTED
+    path.write_bytes(b"{{ x }}" + b"a" * (2 << 20))
+    assert scan_file(path).status is Status.INCOMPLETE
+
+
+def test_random_weights_are_data(tmp_path: Path) -> None:
+    """Raw tensor bytes start with anything: 3,000 seeded random files of three sizes are each data or scanned
+    clean, never a finding or 'incomplete'. The sweep that found the zlib, gzip and `{{` cases above."""
+    rng = random.Random(20261203)
+    path = tmp_path / "weights.bin"
+    for _ in range(3000):
+        path.write_bytes(rng.randbytes(rng.choice((64, 2000, 70000))))
+        result = scan_file(path)
+        assert result.status in (Status.UNSUPPORTED, Status.SCANNED) and not result.findings, (
+            path.read_bytes()[:8].hex(),
+            result,
+        )
+
+
+@pytest.mark.parametrize("ext", [b"\x82\x00", b"\x83\x00\x00", b"\x84\x00\x7f\xfd\xb3", b"\x84\x00\x00\x00\x00"])
+def test_an_extension_code_copyreg_cannot_register_is_data(tmp_path: Path, ext: bytes) -> None:
+    """EXT1/2/4 with a code <= 0: both unpicklers raise before importing anything (the random sweep met one)."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(ext + b"." + bytes(100))
+    result = scan_file(path)
+    assert result.status is Status.UNSUPPORTED and not result.findings, result
+
+
+@pytest.mark.parametrize("loader", ["pickle.load", "pickle._load"], ids=["C", "Python"])
+def test_pop_after_mark_discards_the_mark_not_the_callable(tmp_path: Path, loader: str) -> None:
+    """POP with nothing above the last MARK pops the MARK itself (both unpicklers): the callable under it stays
+    for REDUCE. The emulator popped the callable instead, read a different object and fell off the stack."""
+    canary = tmp_path / "ran"
+    sample = tmp_path / "model.bin"
+    marked = global_("os", "system") + b"(0" + b"(" + unicode(f"touch {canary}") + b"tR."
+    sample.write_bytes(marked)
+    assert critical(scan_file(sample))
+    assert runs_when_loaded(f"import pickle; {loader}(open({str(sample)!r}, 'rb'))", canary)
+
+
+def test_stop_with_nothing_above_the_mark_is_not_a_pickle(tmp_path: Path) -> None:
+    """`.` on an empty stack underflows in both unpicklers (the random sweep met `2e 82`): nothing was read."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b".\x82\xc1" + bytes(100))
+    assert scan_file(path).status is Status.UNSUPPORTED
+    path.write_bytes(b"N(." + bytes(100))
+    assert scan_file(path).status is Status.UNSUPPORTED
+
+
+@pytest.mark.parametrize("head", [b"\x80\x02m", b"\x80\x03\xb3", b"\x80\x00D", b"\x80\x05\xff"])
+def test_a_protocol_header_then_no_opcode_is_data(tmp_path: Path, head: bytes) -> None:
+    """Raw weights starting `80 0x` then a byte that is no opcode (the random sweep met four): the unpickler
+    refuses that byte before building anything. A pickle that breaks later stays a corrupt pickle (incomplete,
+    test_a_compressed_pickle_cut_short_stays_incomplete)."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(head + bytes(50))
+    result = scan_file(path)
+    assert result.status is Status.UNSUPPORTED and not result.findings, result

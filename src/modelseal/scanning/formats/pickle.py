@@ -2,7 +2,9 @@
 
 A stream reaches here whenever its first byte is a pickle opcode, PROTO or not. If the emulation breaks before the
 unpickler would have imported anything, nothing in it runs: without a PROTO header that is data (a README that
-starts with a letter), with one it is a corrupt pickle, which is reported and left inconclusive.
+starts with a letter), with one it is a corrupt pickle, which is reported and left inconclusive, unless the break is
+the byte right after PROTO, and that byte is no opcode at all (raw weights that start `80 02 6d`: the unpickler's own
+table refuses it before anything is built).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from modelseal.scanning.context import ScanContext, join
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.interpreter import Interpreter
 from modelseal.scanning.pickle.judge import PickleJudge
-from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader
+from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader, UnknownOpcodeError
 from modelseal.scanning.streams import window
 
 
@@ -49,7 +51,9 @@ def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, de
                 interpreter.run(reader)
                 count += 1
             except MalformedPickleError as exc:
-                if raw_storage or (count == 0 and judge.imports == 0 and not headed):
+                nothing_ran = count == 0 and judge.imports == 0
+                refused_at_once = isinstance(exc, UnknownOpcodeError) and exc.position == 2  # right after PROTO
+                if raw_storage or (nothing_ran and (not headed or refused_at_once)):
                     not_pickle = True  # the unpickler would run nothing from these bytes
                 elif count == 0:
                     collected.append(

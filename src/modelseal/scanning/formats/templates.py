@@ -135,7 +135,18 @@ def _filter_findings(node: nodes.Filter, where: str) -> list[Finding]:
 
 
 def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    """A standalone template file (transformers' chat_template.jinja)."""
-    text = stream.read().decode("utf-8", "replace")
+    """A standalone template file (transformers' chat_template.jinja). Bytes that are not UTF-8 are no template:
+    transformers reads the file as strict UTF-8, and random weights can start with `{{`."""
+    raw = stream.read(MAX_TEMPLATE_BYTES + 1)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if size <= MAX_TEMPLATE_BYTES or exc.start < MAX_TEMPLATE_BYTES - 3:  # not a character cut by the read
+            from modelseal.scanning.formats import data
+
+            return data.scan(ctx, stream, size, member, depth) or "data"
+        text = ""  # text up to a character the read cut: too large, said below
+    if size > MAX_TEMPLATE_BYTES:
+        raise ScanBoundError(f"a template larger than {MAX_TEMPLATE_BYTES:,} bytes is not parsed")
     ctx.add_all(member, check_template(text, ctx.display_name(member)))
     return "jinja"

@@ -49,10 +49,26 @@ class _Pickle:
         self.frame_end = -1
         self.previous = -1
 
+    @property
+    def fence(self) -> int:
+        """Where the stack above the last MARK starts: both unpicklers refuse to read below it ("stack
+        underflow"), so the emulator does too, or the two would build different objects from the same bytes."""
+        return self.marks[-1] if self.marks else 0
+
+    def above_fence(self, what: str) -> int:
+        """How many items lie above the fence; at least one, or the unpickler raises."""
+        count = len(self.stack) - self.fence
+        if count <= 0:
+            raise MalformedPickleError(f"{what} with nothing on the stack above the last MARK")
+        return count
+
     def pop(self) -> Any:
-        if not self.stack:
-            raise MalformedPickleError("pop from an empty stack")
+        self.above_fence("pop")
         return self.stack.pop()
+
+    def top(self, what: str) -> Any:
+        self.above_fence(what)
+        return self.stack[-1]
 
     def pop_mark(self) -> list[Any]:
         if not self.marks:
@@ -88,6 +104,7 @@ def _frame(p: _Pickle, arg: Any, offset: int) -> None:
 
 
 def _stop(p: _Pickle, arg: Any, offset: int) -> None:
+    p.above_fence("STOP")
     raise _Stop
 
 
@@ -104,8 +121,8 @@ def _mark(p: _Pickle, arg: Any, offset: int) -> None:
 
 def _tuple_n(count: int) -> Handler:
     def build(p: _Pickle, arg: Any, offset: int) -> None:
-        if len(p.stack) < count:
-            raise MalformedPickleError(f"TUPLE{count} on a stack of {len(p.stack)}")
+        if len(p.stack) - p.fence < count:
+            raise MalformedPickleError(f"TUPLE{count} with {len(p.stack) - p.fence} item(s) above the last MARK")
         items = tuple(kept(v) for v in p.stack[len(p.stack) - count :])
         del p.stack[len(p.stack) - count :]
         p.stack.append(items)
@@ -174,9 +191,7 @@ def _add_items(kind: str) -> Handler:
             items = [key, value]
         else:
             items = p.pop_mark()
-        if not p.stack:
-            raise MalformedPickleError(f"{kind} on an empty stack")
-        target = p.stack[-1]
+        target = p.top(kind)
         kind_of = type(target)
         if kind_of is list and appends:
             _extend_list(target, items)
@@ -191,7 +206,7 @@ def _add_items(kind: str) -> Handler:
 
 
 def _pop(p: _Pickle, arg: Any, offset: int) -> None:
-    if p.stack:
+    if len(p.stack) > p.fence:
         p.stack.pop()
     elif p.marks:
         p.marks.pop()
@@ -204,17 +219,13 @@ def _pop_mark(p: _Pickle, arg: Any, offset: int) -> None:
 
 
 def _dup(p: _Pickle, arg: Any, offset: int) -> None:
-    if not p.stack:
-        raise MalformedPickleError("DUP on an empty stack")
-    p.stack.append(p.stack[-1])
+    p.stack.append(p.top("DUP"))
 
 
 def _store(p: _Pickle, key: int) -> None:
-    if not p.stack:
-        raise MalformedPickleError("memo write from an empty stack")
+    top = p.top("memo write")
     if key < 0:
         raise MalformedPickleError(f"negative memo key {key}")
-    top = p.stack[-1]
     kind = type(top)
     value = PLAIN_VALUE if kind is list or kind is float or kind is bytes else retained(top)
     if kind is list and any(isinstance(v, (Global, Call)) for v in top):
@@ -293,9 +304,7 @@ def _newobj_ex(p: _Pickle, arg: Any, offset: int) -> None:
 
 def _build(p: _Pickle, arg: Any, offset: int) -> None:
     state = p.pop()
-    if not p.stack:
-        raise MalformedPickleError("BUILD on an empty stack")
-    target = p.stack[-1]
+    target = p.top("BUILD")
     if isinstance(target, Plain):
         return
     if isinstance(target, Global):  # instances were judged when they were created
@@ -311,6 +320,8 @@ _STATE_READERS = frozenset({"functools.partial", "numpy.dtype"})
 
 
 def _extension(p: _Pickle, arg: Any, offset: int) -> None:
+    if not isinstance(arg, int) or arg <= 0:  # copyreg registers 1..2**31-1; both unpicklers raise on the rest
+        raise MalformedPickleError(f"extension code {arg} is not one copyreg can register")
     p.machine.emit(
         "PICKLE-EXTENSION",
         Severity.HIGH,

@@ -26,6 +26,14 @@ class MalformedPickleError(ValueError):
     came before). Distinct from a bug in the emulator, which must never pass for an attacker's signal."""
 
 
+class UnknownOpcodeError(MalformedPickleError):
+    """A byte that is no opcode of any protocol: the unpickler's "invalid load key", read from the same table."""
+
+    def __init__(self, position: int, code: int) -> None:
+        super().__init__(f"at position {position}, opcode {bytes([code])!r} unknown")
+        self.position = position
+
+
 @dataclass(frozen=True)
 class LargeLiteral:
     """A string or bytes literal too long to buffer: where it lies in the stream, to be scanned in place."""
@@ -272,7 +280,7 @@ class OpcodeReader:
                 arg = unpacker.unpack_from(buffer, index + 1)[0]
                 index += 1 + unpacker.size
             elif kind is None:
-                raise MalformedPickleError(f"at position {position}, opcode {bytes([code])!r} unknown")
+                raise UnknownOpcodeError(position, code)
             else:
                 self.index = index + 1
                 arg = self._argument(kind)
