@@ -6,6 +6,7 @@ method, the statement, then the model re-enumerated and re-hashed with the setti
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,8 @@ class VerifyResult:
     unsigned_ignored: tuple[str, ...]
     warnings: tuple[str, ...]
     files: tuple[ModelFile, ...] = field(default=(), repr=False)  # what was hashed, with identities
+    excluded: tuple[str, ...] = ()  # paths the signer left out (beyond git and modelseal's own documents)
+    excluded_present: tuple[str, ...] = ()  # entries in the model left out by those or the verifier's ignores
 
 
 @contextmanager
@@ -87,16 +90,25 @@ def default_metadata_path(model: Path) -> Path:
     return model / METADATA_NAME if model.is_dir() else model.with_name(model.name + ".meta.sig")
 
 
-def _relative_ignores(model: Path, raw: Sequence[str | Path], signature: Path | None) -> list[str]:
-    """User ignores plus the signature and modelseal's own documents beside the model: the default signature, the
+DOCUMENT_NAMES = (SIGNATURE_NAME, ATTESTATION_NAME, METADATA_NAME)
+
+
+def _relative_ignores(model: Path, raw: Sequence[str | Path]) -> list[str]:
+    """User-given ignore paths as model-relative names (those outside the model are dropped)."""
+    return [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
+
+
+def _document_names(model: Path, signature: Path | None) -> list[str]:
+    """modelseal's own documents inside a directory model, never part of it: the default signature, the
     attestations, and the signature given (even when kept elsewhere, so a copy carrying its own verifies too)."""
-    ignores = [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
-    if model.is_dir():
-        for document in (signature, model / SIGNATURE_NAME, model / ATTESTATION_NAME, model / METADATA_NAME):
-            inside = normalize_ignore_path(model, str(document.absolute())) if document is not None else None
-            if inside and inside not in ignores:
-                ignores.append(inside)
-    return ignores
+    if not model.is_dir():
+        return []
+    names: list[str] = []
+    for document in (signature, *(model / name for name in DOCUMENT_NAMES)):
+        inside = normalize_ignore_path(model, str(document.absolute())) if document is not None else None
+        if inside and inside not in names:
+            names.append(inside)
+    return names
 
 
 @_bulk_allocation()
@@ -117,9 +129,10 @@ def digest_tree(
     """The manifest of `model` and the enumerated files it was computed from. With `cache` (a digest cache
     file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
     model = Path(model)
-    ignores = _relative_ignores(model, ignore_paths, signature or default_signature_path(model))
-    options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks)
-    recorded = sorted(set(ignores) | (set(GIT_PATHS) if ignore_git_paths else set()))
+    ignores = _relative_ignores(model, ignore_paths)
+    documents = _document_names(model, signature or default_signature_path(model))
+    options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks, tuple(documents))
+    recorded = sorted(set(ignores) | set(documents) | (set(GIT_PATHS) if ignore_git_paths else set()))
     serialization = Serialization(
         method="shards" if shard_size else "files",
         hash_type=hash_type,
@@ -135,7 +148,7 @@ def digest_tree(
         tree = enumerate_model(model, options, on_file=_prefetcher(pool, serialization))
         manifest = compute_manifest(tree, serialization, pool, compat=compat, single_file_name=single_name)
         if digests is not None and digests.warning:
-            tree = ModelTree(tree.root, tree.single_file, tree.files, (*tree.warnings, digests.warning))
+            tree = dataclasses.replace(tree, warnings=(*tree.warnings, digests.warning))
     return manifest, tree
 
 
@@ -267,16 +280,25 @@ def _prefetcher(
     return offer
 
 
-def _verification_tree(
-    model: Path,
-    signed: Serialization,
-    signature: Path,
-    ignore_paths: Sequence[str | Path],
-    on_file: Callable[[ModelFile], None],
-) -> ModelTree:
+def verification_options(
+    model: Path, signed: Serialization, signature: Path, ignore_paths: Sequence[str | Path] = ()
+) -> TreeOptions:
+    """How the model is enumerated to verify it: the signer's recorded exclusions, the user's, and modelseal's
+    documents only where the signature recorded them (or the signature verified itself), each only as a regular
+    file; a legacy signature that recorded nothing gets the defaults it was made with."""
     recorded = signed.ignore_paths
-    ignores = _relative_ignores(model, ignore_paths, signature) + list(recorded or ())
-    options = TreeOptions(tuple(ignores), recorded is None, signed.allow_symlinks)
+    own = _document_names(model, signature)
+    if recorded is None:
+        documents, excluded = own, []
+    else:
+        itself = normalize_ignore_path(model, str(signature.absolute())) if model.is_dir() else None
+        documents = [name for name in own if name in recorded or name == itself]
+        excluded = [name for name in recorded if name not in own]
+    ignores = _relative_ignores(model, ignore_paths) + excluded
+    return TreeOptions(tuple(ignores), recorded is None, signed.allow_symlinks, tuple(documents))
+
+
+def _verification_tree(model: Path, options: TreeOptions, on_file: Callable[[ModelFile], None]) -> ModelTree:
     try:
         return enumerate_model(model, options, on_file=on_file)
     except SymlinkError as exc:
@@ -310,33 +332,94 @@ def verify(
     signer = verifier.verify(bundle)
     signed = parse_statement(bundle.payload)
     signed_paths = {_signed_path(r.name, signed.serialization) for r in signed.resources}
-    wanted = (lambda f: f.name in signed_paths) if ignore_unsigned_files else None
     hash_type = signed.serialization.hash_type
+    options = verification_options(model, signed.serialization, signature, ignore_paths)
     with (
         _digest_cache(trusted_cache, model, hash_type) as digests,
         HashPool(hash_type, workers=workers, progress=progress, cache=digests) as pool,
     ):
-        on_file = _prefetcher(pool, signed.serialization, wanted)
-        tree = _verification_tree(model, signed.serialization, signature, ignore_paths, on_file)
+        # only files the signature names are read early; the rest waits for the listing to be compared
+        on_file = _prefetcher(pool, signed.serialization, lambda f: f.name in signed_paths)
+        tree = _verification_tree(model, options, on_file)
+        listed = tree.files
+        if ignore_unsigned_files and not tree.single_file:
+            listed = tuple(f for f in tree.files if f.name in signed_paths)
+        if not tree.single_file:
+            _fail_on(
+                _listing_differences(signed, listed)
+            )  # before a byte is hashed: an added 64 GiB file costs nothing
         single_name = None
         if tree.single_file:
             single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
-        hashed_tree = tree
-        if ignore_unsigned_files and not tree.single_file:
-            kept = tuple(f for f in tree.files if f.name in signed_paths)
-            hashed_tree = ModelTree(tree.root, False, kept, tree.warnings)
+        hashed_tree = dataclasses.replace(tree, files=listed)
         actual = compute_manifest(hashed_tree, signed.serialization, pool, single_file_name=single_name)
-    problems = _differences(signed, actual)
+    _fail_on(_differences(signed, actual))
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
-    if problems:
-        shown = problems[:MAX_LISTED_DIFFERENCES]
-        if len(problems) > len(shown):
-            shown.append(f"... and {len(problems) - len(shown)} more")
-        raise VerificationError(
-            f"the model does not match its signature: {len(problems)} difference(s)", details=tuple(shown)
-        )
+    own = set(_document_names(model, signature)) | set(GIT_PATHS)
+    excluded = tuple(name for name in signed.serialization.ignore_paths or () if name not in own)
+    present = tuple(name for name in tree.ignored if name not in own)
     return VerifyResult(
-        model, signature, signer, signed, len(hashed_tree.files), unsigned, tree.warnings, hashed_tree.files
+        model,
+        signature,
+        signer,
+        signed,
+        len(hashed_tree.files),
+        unsigned,
+        tree.warnings + _empty_shard_warning(signed.serialization, listed),
+        hashed_tree.files,
+        excluded,
+        present,
+    )
+
+
+def _listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:
+    """Names (and, for shards, sizes) the signature records that the model's listing does not match."""
+    serialization = signed.serialization
+    expected: dict[str, int] = {}
+    for resource in signed.resources:
+        parsed = parse_shard_name(resource.name) if serialization.method == "shards" else None
+        if parsed is None:
+            expected.setdefault(resource.name, -1)
+        else:
+            expected[parsed[0]] = max(expected.get(parsed[0], 0), parsed[2])
+    found = {f.name: f.size for f in listed}
+    shards = serialization.method == "shards"
+    lines = [f"missing:  {name!r}: signed, but not in the model" for name in sorted(expected.keys() - found.keys())]
+    lines += [
+        f"unsigned: {name!r}: in the model, not in the signature"
+        for name in sorted(found.keys() - expected.keys())
+        if not (shards and found[name] == 0)  # shard signatures have no record of empty files (a spec gap)
+    ]
+    lines += [
+        f"modified: {name!r}: signed with {expected[name]:,} bytes, now {found[name]:,}"
+        for name in sorted(expected.keys() & found.keys())
+        if expected[name] >= 0 and expected[name] != found[name]
+    ]
+    return lines
+
+
+def _empty_shard_warning(serialization: Serialization, listed: Sequence[ModelFile]) -> tuple[str, ...]:
+    """A shard signature covers bytes, not names of empty files: say so when the model has any."""
+    if serialization.method != "shards":
+        return ()
+    empty = [f.name for f in listed if f.size == 0]
+    if not empty:
+        return ()
+    return (
+        f"{len(empty)} empty file(s) ({', '.join(repr(n) for n in empty[:3])}{', ...' if len(empty) > 3 else ''}) "
+        "are not covered: a shard signature has no record of empty files (OMS v1.0), so adding or removing one "
+        "goes unseen; sign with the files method to cover them",
+    )
+
+
+def _fail_on(problems: list[str]) -> None:
+    if not problems:
+        return
+    shown = problems[:MAX_LISTED_DIFFERENCES]
+    if len(problems) > len(shown):
+        shown.append(f"... and {len(problems) - len(shown)} more")
+    raise VerificationError(
+        f"the model does not match its signature: {len(problems)} difference(s)", details=tuple(shown)
     )
 
 

@@ -47,11 +47,14 @@ class ModelFile(NamedTuple):
 
 @dataclass(frozen=True)
 class TreeOptions:
-    """How to enumerate: exact model-relative ignore paths, git defaults, symlink policy."""
+    """How to enumerate: exact model-relative ignore paths (a file or a whole directory), git defaults, symlink
+    policy, and `ignore_files`: names left out only while they are regular files (modelseal's signature and
+    attestations: a directory or link under one of those names is model content like any other)."""
 
     ignore_paths: tuple[str, ...] = ()
     ignore_git_paths: bool = True
     allow_symlinks: bool = False
+    ignore_files: tuple[str, ...] = ()
 
     def effective_ignores(self) -> frozenset[str]:
         extra = GIT_PATHS if self.ignore_git_paths else ()
@@ -66,6 +69,7 @@ class ModelTree:
     single_file: bool
     files: tuple[ModelFile, ...]
     warnings: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = field(default=())  # entries present but left out by ignore rules, in walk order
 
     @property
     def total_bytes(self) -> int:
@@ -124,6 +128,8 @@ class _Walker:
         self.layout_root = str(entry) if entry is not None and entry != Path(self.real_root) else None
         self.options = options
         self.ignores = options.effective_ignores()
+        self.ignore_files = frozenset(options.ignore_files)
+        self.ignored: list[str] = []
         self.files: list[ModelFile] = []
         self.warnings: list[str] = []
         self.on_file = on_file
@@ -136,7 +142,8 @@ class _Walker:
             raise ModelTreeError(f"cannot list directory {directory}: {exc.strerror}") from exc
         for entry in children:
             name = prefix + entry.name
-            if name in self.ignores:  # ancestors were checked on the way down
+            if name in self.ignores or (name in self.ignore_files and self._regular_file(entry)):
+                self.ignored.append(name)  # ancestors were checked on the way down
                 continue
             if not entry.name.isascii():
                 problem = check_name(name)
@@ -185,6 +192,10 @@ class _Walker:
         else:
             raise ModelTreeError(f"{name!r} is not a regular file or directory (device, FIFO or socket)")
 
+    def _regular_file(self, entry: os.DirEntry[str]) -> bool:
+        """A regular file, or a Hugging Face snapshot's link to a blob (the cache's own way to hold one)."""
+        return entry.is_file(follow_symlinks=False) or (entry.is_symlink() and self._is_cache_blob(entry.path))
+
     def _is_cache_blob(self, path: str) -> bool:
         if self.layout_root is None:
             return False
@@ -211,4 +222,4 @@ def enumerate_model(root: Path, options: TreeOptions, on_file: Callable[[ModelFi
     if not walker.files:
         raise ModelTreeError(f"model {root} has no files to sign (after ignore rules): an empty model is rejected")
     files = tuple(sorted(walker.files, key=lambda f: f.name))
-    return ModelTree(root, False, files, tuple(walker.warnings))
+    return ModelTree(root, False, files, tuple(walker.warnings), tuple(sorted(walker.ignored)))

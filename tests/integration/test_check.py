@@ -56,7 +56,13 @@ def test_signed_clean_model_passes_by_scanning_now(signed: tuple[Path, KeyPair, 
     report = json.loads(result.stdout)
     assert report["verdict"] == "passed" and report["scan_source"] == "scan"
     steps = {s["name"]: s["outcome"] for s in report["steps"]}
-    assert steps == {"signature": "passed", "metadata": "skipped", "attestation": "skipped", "scan": "passed"}
+    assert steps == {
+        "signature": "passed",
+        "unsigned": "passed",
+        "metadata": "skipped",
+        "attestation": "skipped",
+        "scan": "passed",
+    }
     assert report["signer"]["policy_signer"] == "release"
 
 

@@ -205,8 +205,12 @@ def test_text_report_fits_80_columns(model_tree: Path) -> None:
     assert "notes-0.txt unknown" not in result.stdout  # none of them gets a section of its own
 
 
-def test_own_signature_files_are_not_counted(model_tree: Path) -> None:
+def test_files_named_like_signatures_are_scanned(model_tree: Path) -> None:
+    """Issue 12: a name never vouches for content; scan skipped model.sig and X.sig beside X at any depth."""
     (model_tree / "model.sig").write_text("{}")
-    (model_tree / "clean.pkl.scan.sig").write_text("{}")
+    (model_tree / "sub").mkdir(exist_ok=True)
+    (model_tree / "sub" / "model.meta.sig").write_bytes(b"cos\nsystem\n(S'touch /tmp/x'\ntR.")
     result = modelseal("scan", "--format", "json", model_tree)
-    assert json.loads(result.stdout)["summary"]["files"] == 2
+    document = json.loads(result.stdout)
+    assert document["summary"]["files"] == 4
+    assert any(r["path"].endswith("model.meta.sig") and r["findings"] for r in document["files"])

@@ -24,9 +24,9 @@ from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.scanner import ScanOptions, scan_target, symlink_boundary
-from modelseal.signature import default_attestation_path, default_signature_path, digest_tree
+from modelseal.signature import DOCUMENT_NAMES, default_attestation_path, default_signature_path, digest_tree
 from modelseal.signing.base import Signer
-from modelseal.tree import GIT_PATHS, ModelFile, identity_of
+from modelseal.tree import GIT_PATHS, ModelFile, identity_of, normalize_ignore_path
 
 
 def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptions) -> tuple[FileResult, ...]:
@@ -86,13 +86,20 @@ def attest_scan(
     target = Path(attestation) if attestation else default_attestation_path(model)
     signed = _signed_serialization(model, signature)
     recorded = set(signed.ignore_paths or ())
+    inside = normalize_ignore_path(model, str(target.absolute())) if model.is_dir() else None
+    if inside is not None and signed.ignore_paths is not None and inside not in recorded:
+        raise InputError(
+            f"the model's signature does not exclude {inside!r}: written there, the attestation would be an unsigned "
+            "file, and verification (modelseal's and model-signing's) would refuse the model",
+            details=("write it beside the model with --attestation PATH, or re-sign the model with modelseal",),
+        )
     manifest, tree = digest_tree(
         model,
         hash_type=signed.hash_type,
         shard_size=signed.shard_size,
         allow_symlinks=signed.allow_symlinks,
         ignore_git_paths=signed.ignore_paths is None or bool(recorded & set(GIT_PATHS)),
-        ignore_paths=[*sorted(recorded - set(GIT_PATHS)), str(target.absolute())],
+        ignore_paths=[*sorted(recorded - set(GIT_PATHS) - set(DOCUMENT_NAMES)), str(target.absolute())],
         signature=signature or default_signature_path(model),
         workers=workers,
         progress=progress,

@@ -1,17 +1,21 @@
 """`check`: one decision before a model is loaded or deployed, from numbered steps that each fail closed.
 
 1. signature   the model verifies against a signer the trust policy accepts for it;
-2. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
-3. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
+2. unsigned    every file a loader could read is signed: files the signer left out (ignore paths) fail the
+               check unless the policy's `[check] allow-unsigned` patterns accept them;
+3. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
+4. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
                the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
                model is scanned now;
-4. scan        no finding at or above the policy's threshold, and no file left unread.
+5. scan        every file present, signed or not: no finding at or above the policy's threshold, and no file
+               left unread (unsigned files are always scanned now: no attestation covers them).
 
 A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +30,7 @@ from modelseal.oms.bundle import read_bundle
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
-from modelseal.scanning.scanner import ScanOptions
+from modelseal.scanning.scanner import ScanOptions, iter_files, scan_target, symlink_boundary
 from modelseal.signature import (
     VerifyResult,
     default_attestation_path,
@@ -86,6 +90,32 @@ def _signature_step(
         return CheckStep("signature", Outcome.INCONCLUSIVE, exc.message, exc.details), None
     summary = f"{result.files_verified} file(s) verified, signed by {result.signer.summary}"
     return CheckStep("signature", Outcome.PASSED, summary), result
+
+
+def unsigned_files(model: Path, verified: VerifyResult) -> tuple[tuple[str, Path], ...]:
+    """(model-relative name, path) of every entry under what the signature and the verifier left out: a loader
+    resuming training or calling from_pretrained reads them whatever the signer meant."""
+    if not model.is_dir():
+        return ()
+    found = []
+    for entry in verified.excluded_present:
+        for path in iter_files([model / entry]):
+            found.append((path.relative_to(model).as_posix(), path))
+    return tuple(found)
+
+
+def _unsigned_step(policy: TrustPolicy, unsigned: tuple[tuple[str, Path], ...]) -> CheckStep:
+    refused = [name for name, _ in unsigned if not policy.allows_unsigned(name)]
+    if refused:
+        lines = (
+            *(f"{name}: not signed" for name in refused),
+            "sign the model with them, remove them, or allow them by pattern in the policy ([check] allow-unsigned)",
+        )
+        return CheckStep("unsigned", Outcome.FAILED, f"{len(refused)} file(s) in the model are not signed", lines)
+    if unsigned:
+        summary = f"{len(unsigned)} unsigned file(s), allowed by the policy's [check] allow-unsigned (scanned now)"
+        return CheckStep("unsigned", Outcome.PASSED, summary, tuple(name for name, _ in unsigned))
+    return CheckStep("unsigned", Outcome.PASSED, "every file in the model is signed")
 
 
 def _attestation_step(
@@ -193,20 +223,27 @@ def check(
     if verified is None:
         skipped = CheckStep("scan", Outcome.SKIPPED, "not scanned: the model's bytes are not vouched for")
         return CheckReport(model, (signature_step, skipped))
+    unsigned = unsigned_files(model, verified)
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
-    steps = [signature_step, _metadata_step(model, trust, verified), attestation_step]
+    steps = [signature_step, _unsigned_step(trust, unsigned), _metadata_step(model, trust, verified), attestation_step]
     if attestation_step.outcome is Outcome.FAILED:
         steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
         return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+    options = ScanOptions(policy=scan_policy)
     try:
         if attested is not None:
             results, source = attested.results, "attestation"
         else:
-            results, source = scan_model_files(model, verified.files, ScanOptions(policy=scan_policy)), "scan"
+            results, source = scan_model_files(model, verified.files, options), "scan"
     except ModelsealError as exc:
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
         return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+    boundary = symlink_boundary(model)
+    results += tuple(dataclasses.replace(scan_target(where, boundary, options), path=name) for name, where in unsigned)
     summary = ScanSummary(results, trust.scan.fail_on)
-    steps.append(scan_step(summary, "from the attestation" if source == "attestation" else "scanned now"))
+    origin = "from the attestation" if source == "attestation" else "scanned now"
+    if unsigned and source == "attestation":
+        origin += f"; {len(unsigned)} unsigned file(s) scanned now"
+    steps.append(scan_step(summary, origin))
     return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest(), summary, source, attester)

@@ -89,6 +89,8 @@ def verified(result: VerifyResult, as_json: bool) -> None:
                 "signer": result.signer.to_json(),
                 "files_verified": result.files_verified,
                 "unsigned_files_ignored": list(result.unsigned_ignored),
+                "excluded_by_signer": list(result.excluded),
+                "excluded_present": list(result.excluded_present),
                 **manifest_json(result.manifest),
             }
         )
@@ -103,6 +105,14 @@ def verified(result: VerifyResult, as_json: bool) -> None:
         out.print(
             f"[yellow]{len(result.unsigned_ignored)} unsigned file(s) ignored[/]: "
             f"{escape(', '.join(result.unsigned_ignored[:10]))}"
+        )
+    if result.excluded:
+        out.print(f"excluded by the signer: {escape(', '.join(result.excluded[:10]))}")
+    if result.excluded_present:
+        out.print(
+            f"[yellow]present but not verified[/] (excluded from the signature): "
+            f"{escape(', '.join(result.excluded_present[:10]))}; `modelseal check` scans them and fails unless "
+            "the policy allows them"
         )
 
 

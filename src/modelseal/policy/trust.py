@@ -20,6 +20,9 @@ verify options; the verification method is taken from the signature.
     public-key = "keys/ops.pub"     # paths are relative to the policy file
     models = ["ops-*"]              # optional: model names (or paths, with a '/') this signer may sign
 
+    [check]                         # optional: files `check` accepts in a model without a signature (they are
+    allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
+
 Every key is checked: a misspelt key, a wrong type or a missing file is an error naming the line, never ignored.
 """
 
@@ -45,7 +48,7 @@ _METHOD_KEYS = {
     "certificate": {"certificate-chain", "identity"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
-_TOP_KEYS = {"version", "sigstore", "signers", "scan"}
+_TOP_KEYS = {"version", "sigstore", "signers", "scan", "check"}
 _SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging", "online"}
 _SCAN_KEYS = {"fail-on", "use-attestations", "attesters", "pickle-policy"}
 
@@ -84,6 +87,10 @@ class TrustPolicy:
     signers: tuple[TrustedSigner, ...]
     sigstore_trust: SigstoreTrust
     scan: ScanRequirements = ScanRequirements()
+    allow_unsigned: tuple[str, ...] = ()  # model-relative globs of files `check` accepts unsigned
+
+    def allows_unsigned(self, name: str) -> bool:
+        return any(glob_matches(pattern, name) for pattern in self.allow_unsigned)
 
     def verifier_for(self, model: Path) -> PolicyVerifier:
         return PolicyVerifier(self, model)
@@ -232,7 +239,16 @@ class _Reader:
             if signer.name in seen:
                 raise self.fail(("signers", index, "name"), f"signer name {signer.name!r} is used twice")
             seen.add(signer.name)
-        return TrustPolicy(self.source.path, trusted, trust, self.scan({s.name for s in trusted}))
+        return TrustPolicy(
+            self.source.path, trusted, trust, self.scan({s.name for s in trusted}), self.allow_unsigned()
+        )
+
+    def allow_unsigned(self) -> tuple[str, ...]:
+        table = self.source.data.get("check", {})
+        if not isinstance(table, dict):
+            raise self.fail(("check",), "[check] must be a table")
+        self.check_keys(table, {"allow-unsigned"}, ("check",), "[check]")
+        return self.texts(table, "allow-unsigned", ("check",))
 
 
 def load_trust_policy(path: Path) -> TrustPolicy:

@@ -107,26 +107,12 @@ def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path
             directories[:] = sorted(d for d in directories if d != ".git")
             yield from unreadable
             unreadable.clear()
-            for name in sorted(files):
-                if _own_signature(root, name, files):
-                    continue
+            for name in sorted(files):  # signatures included: a file's name never vouches for its content
                 candidate = Path(root, name)
                 relative = candidate.relative_to(path).as_posix()
                 if not any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in ignore):
                     yield candidate
         yield from unreadable
-
-
-_OWN_SUFFIXES = (".scan.sig", ".meta.sig", ".sig")
-
-
-def _own_signature(root: str, name: str, siblings: list[str]) -> bool:
-    """modelseal's own signature and attestation files (model.sig, X.scan.sig beside X): not model content."""
-    from modelseal.signature import ATTESTATION_NAME, METADATA_NAME, SIGNATURE_NAME
-
-    if name in (SIGNATURE_NAME, ATTESTATION_NAME, METADATA_NAME):
-        return True
-    return any(name.endswith(suffix) and name[: -len(suffix)] in siblings for suffix in _OWN_SUFFIXES)
 
 
 def symlink_boundary(directory: Path) -> Path:

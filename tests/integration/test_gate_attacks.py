@@ -1,0 +1,143 @@
+"""Issue 12: the gate and the verifier against an attacker who controls the files. Each test is one attack class
+that passed before: files the signer left out, attestation names, certificate shapes, resource bombs, crafted
+manifests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from modelseal import KeySigner, KeyVerifier, VerificationError, sign, verify
+from modelseal.attest.check import Outcome, check
+from modelseal.errors import InputError
+from tests.conftest import KeyPair, without_root_privileges
+from tests.integration.test_check import step, write_policy
+from tests.integration.test_cli import modelseal
+from tests.integration.test_interop import reference
+from tests.scanning.pickles import system
+
+PAYLOAD = system("touch /tmp/modelseal-never")
+
+
+@pytest.fixture
+def pair(make_key_pair: Callable[..., KeyPair]) -> KeyPair:
+    return make_key_pair()
+
+
+# --- 1. check judges every file a loader could read ---------------------------------------------------------
+
+
+def test_a_pickle_the_signer_left_out_fails_the_check(model_dir: Path, pair: KeyPair) -> None:
+    """The signer excluded optimizer.pt (--ignore-paths); a loader resuming training reads it all the same."""
+    sign(model_dir, KeySigner.from_file(pair.private), ignore_paths=["optimizer.pt", "logs"])
+    (model_dir / "optimizer.pt").write_bytes(PAYLOAD)
+    policy = write_policy(model_dir.parent, {"release": pair.public})
+    report = check(model_dir, policy)
+    assert report.verdict is Outcome.FAILED
+    assert step(report, "signature").outcome is Outcome.PASSED  # the signature itself is intact
+    unsigned = step(report, "unsigned")
+    assert unsigned.outcome is Outcome.FAILED and "optimizer.pt: not signed" in unsigned.details
+    scanned = step(report, "scan")
+    assert scanned.outcome is Outcome.FAILED and any("optimizer.pt: CRITICAL" in line for line in scanned.details)
+
+
+def test_verify_lists_what_the_signer_excluded_and_what_of_it_exists(model_dir: Path, pair: KeyPair) -> None:
+    sign(model_dir, KeySigner.from_file(pair.private), ignore_paths=["optimizer.pt", "logs"])
+    (model_dir / "optimizer.pt").write_bytes(b"x")
+    result = modelseal("verify", "key", model_dir, "--public-key", pair.public, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["excluded_by_signer"] == ["logs", "optimizer.pt"]
+    assert document["excluded_present"] == ["optimizer.pt"]
+    text = modelseal("verify", "key", model_dir, "--public-key", pair.public).stdout
+    assert "present but not verified" in text and "optimizer.pt" in text
+
+
+def test_allowed_unsigned_files_are_still_scanned(model_dir: Path, pair: KeyPair) -> None:
+    sign(model_dir, KeySigner.from_file(pair.private), ignore_paths=["logs"])
+    (model_dir / "logs").mkdir()
+    (model_dir / "logs" / "run.txt").write_text("step 1 loss 0.5\n")
+    policy = write_policy(model_dir.parent, {"release": pair.public}, '[check]\nallow-unsigned = ["logs/**"]\n')
+    passed = check(model_dir, policy)
+    assert passed.verdict is Outcome.PASSED, passed.steps
+    assert step(passed, "unsigned").details == ("logs/run.txt",)
+    (model_dir / "logs" / "state.pkl").write_bytes(PAYLOAD)
+    failed = check(model_dir, policy)
+    assert step(failed, "unsigned").outcome is Outcome.PASSED
+    assert failed.verdict is Outcome.FAILED and step(failed, "scan").outcome is Outcome.FAILED
+
+
+def test_a_policy_with_a_misspelt_check_key_is_refused(model_dir: Path, pair: KeyPair) -> None:
+    policy = write_policy(model_dir.parent, {"release": pair.public}, '[check]\nallow-unsignd = ["x"]\n')
+    result = modelseal("check", model_dir, "--policy", policy)
+    assert result.returncode == 2 and "allow-unsignd" in result.stderr
+
+
+# --- 2. attestation names are ignored only when recorded, and only as top-level regular files --------------
+
+
+@pytest.mark.parametrize("name", ["model.meta.sig", "model.scan.sig", "model.sig"])
+def test_a_directory_named_like_an_attestation_is_model_content(model_dir: Path, pair: KeyPair, name: str) -> None:
+    sign(model_dir, KeySigner.from_file(pair.private), signature=model_dir.parent / "outside.sig")
+    (model_dir / name).mkdir()
+    (model_dir / name / "evil.pkl").write_bytes(PAYLOAD)
+    with pytest.raises(VerificationError) as caught:
+        verify(model_dir, KeyVerifier.from_file(pair.public), signature=model_dir.parent / "outside.sig")
+    assert f"unsigned: '{name}/evil.pkl': in the model, not in the signature" in caught.value.details
+
+
+def test_an_attestation_name_the_reference_did_not_record_is_unsigned(model_dir: Path, pair: KeyPair) -> None:
+    """A reference v1.1 signature records only its own name: next to it, model.meta.sig is an unsigned file for
+    both verifiers (before, modelseal ignored it whatever the signature said)."""
+    signed = reference("sign", "key", model_dir, "--signature", model_dir / "model.sig", "--private_key", pair.private)
+    assert signed.returncode == 0, signed.stderr
+    assert verify(model_dir, KeyVerifier.from_file(pair.public)).files_verified == 5
+    (model_dir / "model.meta.sig").write_bytes(PAYLOAD)
+    with pytest.raises(VerificationError) as caught:
+        verify(model_dir, KeyVerifier.from_file(pair.public))
+    assert "unsigned: 'model.meta.sig': in the model, not in the signature" in caught.value.details
+    theirs = reference("verify", "key", model_dir, "--signature", model_dir / "model.sig", "--public_key", pair.public)
+    assert theirs.returncode != 0
+
+
+def test_attest_refuses_to_write_an_attestation_the_signature_does_not_exclude(model_dir: Path, pair: KeyPair) -> None:
+    from modelseal.attest.attest import attest_scan
+
+    signed = reference("sign", "key", model_dir, "--signature", model_dir / "model.sig", "--private_key", pair.private)
+    assert signed.returncode == 0, signed.stderr
+    with pytest.raises(InputError, match=r"does not exclude 'model\.scan\.sig'"):
+        attest_scan(model_dir, KeySigner.from_file(pair.private))
+    assert not (model_dir / "model.scan.sig").exists()
+    beside = attest_scan(model_dir, KeySigner.from_file(pair.private), attestation=model_dir.parent / "scan.sig")
+    assert beside.path.is_file()
+    assert verify(model_dir, KeyVerifier.from_file(pair.public)).files_verified == 5
+
+
+# --- 4. cheap checks before expensive ones ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shard_size", [None, 4096], ids=["files", "shards"])
+def test_an_added_file_is_refused_before_anything_is_hashed(
+    model_dir: Path, pair: KeyPair, shard_size: int | None
+) -> None:
+    """The file lists are compared before hashing: an added 64 GiB sparse file (> 60 s to hash before) is never
+    read. Made unreadable to prove it: reading it would be a "cannot read" error, not the difference. Shard
+    signatures record sizes, so a signed file whose size changed is refused unread too."""
+    sign(model_dir, KeySigner.from_file(pair.private), shard_size=shard_size)
+    bomb = model_dir / "zeros.bin"
+    with open(bomb, "wb") as handle:
+        handle.truncate(64 << 30)
+    bomb.chmod(0)
+    if shard_size:
+        (model_dir / "weights.bin").write_bytes(b"changed")
+        (model_dir / "weights.bin").chmod(0)
+    command = without_root_privileges("verify", "key", model_dir, "--public-key", pair.public)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "unsigned: 'zeros.bin'" in result.stderr and "cannot read" not in result.stderr
+    if shard_size:
+        assert "modified: 'weights.bin': signed with 200,000 bytes, now 7" in result.stderr
