@@ -4,17 +4,22 @@ manifests."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from modelseal import KeySigner, KeyVerifier, VerificationError, sign, verify
+from modelseal import CertificateSigner, CertificateVerifier, KeySigner, KeyVerifier, VerificationError, sign, verify
 from modelseal.attest.check import Outcome, check
 from modelseal.errors import InputError
-from tests.conftest import KeyPair, without_root_privileges
+from tests.conftest import KeyPair, without_root_privileges, write_private_key
 from tests.integration.test_check import step, write_policy
 from tests.integration.test_cli import modelseal
 from tests.integration.test_interop import reference
@@ -141,3 +146,101 @@ def test_an_added_file_is_refused_before_anything_is_hashed(
     assert "unsigned: 'zeros.bin'" in result.stderr and "cannot read" not in result.stderr
     if shard_size:
         assert "modified: 'weights.bin': signed with 200,000 bytes, now 7" in result.stderr
+
+
+# --- 3. certificate policy: the leaf signs code and issues nothing; CAs may restrict to code signing ---------
+
+CODE, SERVER = ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.SERVER_AUTH
+SIGN_ONLY = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+ISSUE = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+
+
+def _certificate(
+    name: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool,
+    usage: x509.KeyUsage,
+    eku: list[x509.ObjectIdentifier] | None,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer[0].subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(usage, critical=True)
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
+        )
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+
+# (intermediate EKU, leaf is CA, leaf key usage, leaf EKU) -> accepted?
+CHAINS = {
+    "code-signing leaf": (None, False, SIGN_ONLY, [CODE], True),
+    "intermediate restricted to codeSigning": ([CODE], False, SIGN_ONLY, [CODE], True),
+    "intermediate allowing anyEKU": ([x509.ObjectIdentifier("2.5.29.37.0")], False, SIGN_ONLY, [CODE], True),
+    "intermediate restricted to serverAuth": ([SERVER], False, SIGN_ONLY, [CODE], False),
+    "serverAuth-only leaf": (None, False, SIGN_ONLY, [SERVER], False),
+    "leaf without extended key usage": (None, False, SIGN_ONLY, None, False),
+    "leaf that is a CA able to issue": (None, True, ISSUE, [CODE], False),
+    "CA:TRUE leaf limited to digitalSignature (model-signing's own test shape)": (None, True, SIGN_ONLY, [CODE], True),
+}
+
+
+@pytest.mark.parametrize("shape", CHAINS)
+def test_certificate_chain_shapes(model_dir: Path, tmp_path: Path, shape: str) -> None:
+    intermediate_eku, leaf_ca, leaf_usage, leaf_eku, accepted = CHAINS[shape]
+    root_key, int_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _certificate("Root", root_key, None, ca=True, usage=ISSUE, eku=None)
+    intermediate = _certificate("Code CA", int_key, (root, root_key), ca=True, usage=ISSUE, eku=intermediate_eku)
+    leaf = _certificate("Publisher", leaf_key, (intermediate, int_key), ca=leaf_ca, usage=leaf_usage, eku=leaf_eku)
+    files = {
+        "root.pem": root,
+        "intermediate.pem": intermediate,
+        "leaf.pem": leaf,
+    }
+    for name, certificate in files.items():
+        (tmp_path / name).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    write_private_key(tmp_path / "leaf.key", leaf_key)
+    signer = CertificateSigner.from_files(tmp_path / "leaf.key", tmp_path / "leaf.pem", [tmp_path / "intermediate.pem"])
+    sign(model_dir, signer)
+    verifier = CertificateVerifier.from_files([tmp_path / "root.pem"])
+    if accepted:
+        assert verify(model_dir, verifier).signer.summary == "CN=Publisher"
+    else:
+        with pytest.raises(VerificationError, match="not allowed to sign models") as caught:
+            verify(model_dir, verifier)
+        assert caught.value.details  # names the rule that failed
+
+
+def test_a_policy_may_name_another_extended_key_usage(model_dir: Path, tmp_path: Path) -> None:
+    """A PKI that marks model signers with its own EKU: the policy names it, codeSigning is then not enough."""
+    own = x509.ObjectIdentifier("1.3.6.1.4.1.57264.99.1")
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root = _certificate("Root", root_key, None, ca=True, usage=ISSUE, eku=None)
+    leaf = _certificate("Publisher", leaf_key, (root, root_key), ca=False, usage=SIGN_ONLY, eku=[own])
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    write_private_key(tmp_path / "leaf.key", leaf_key)
+    sign(model_dir, CertificateSigner.from_files(tmp_path / "leaf.key", tmp_path / "leaf.pem"))
+    with pytest.raises(VerificationError, match="not allowed to sign models"):
+        verify(model_dir, CertificateVerifier.from_files([tmp_path / "root.pem"]))
+    policy = tmp_path / "trust.toml"
+    policy.write_text(
+        'version = 1\n[[signers]]\nname = "pki"\nmethod = "certificate"\ncertificate-chain = ["root.pem"]\n'
+        f'extended-key-usage = "{own.dotted_string}"\n'
+    )
+    assert check(model_dir, policy).verdict is Outcome.PASSED

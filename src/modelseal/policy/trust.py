@@ -20,6 +20,12 @@ verify options; the verification method is taken from the signature.
     public-key = "keys/ops.pub"     # paths are relative to the policy file
     models = ["ops-*"]              # optional: model names (or paths, with a '/') this signer may sign
 
+    [[signers]]
+    name = "release CA"
+    method = "certificate"
+    certificate-chain = ["ca.pem"]  # the roots (and intermediates) to trust, nothing else
+    extended-key-usage = "1.3.6.1.5.5.7.3.3"  # optional: what the leaf must carry (default codeSigning)
+
     [check]                         # optional: files `check` accepts in a model without a signature (they are
     allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
 
@@ -31,6 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle
@@ -45,7 +53,7 @@ POLICY_VERSION = 1
 _COMMON_KEYS = {"name", "method", "models"}
 _METHOD_KEYS = {
     "key": {"public-key"},
-    "certificate": {"certificate-chain", "identity"},
+    "certificate": {"certificate-chain", "identity", "extended-key-usage"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
 _TOP_KEYS = {"version", "sigstore", "signers", "scan", "check"}
@@ -183,9 +191,16 @@ class _Reader:
             if not chain:
                 raise self.fail(at, "a certificate signer needs 'certificate-chain' (the certificates to trust)")
             identity = self.text(table, "identity", at)
+            usage = self.text(table, "extended-key-usage", at) or "1.3.6.1.5.5.7.3.3"  # codeSigning
+            try:
+                required = x509.ObjectIdentifier(usage)
+            except ValueError as exc:
+                raise self.fail((*at, "extended-key-usage"), f"{usage!r} is not a dotted OID") from exc
             from modelseal.signing.certificate import CertificateVerifier
 
-            verifier = self.loaded((*at, "certificate-chain"), lambda: CertificateVerifier.from_files(chain, identity))
+            verifier = self.loaded(
+                (*at, "certificate-chain"), lambda: CertificateVerifier.from_files(chain, identity, required)
+            )
             return TrustedSigner(name, method, models, verifier)
         return self.sigstore_signer(table, at, name, models, trust)
 

@@ -12,13 +12,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 from cryptography.x509.verification import VerificationError as ChainError
 
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
 from modelseal.signing.base import SignerIdentity, check_envelope_signature, require_method
 from modelseal.signing.keys import SUPPORTED_CURVES, SigningKey, SoftwareKey, load_certificates
+
+AGNOSTIC = Criticality.AGNOSTIC
 
 
 def _der(certificate: x509.Certificate) -> str:
@@ -79,23 +81,69 @@ def leaf_identities(leaf: x509.Certificate) -> list[str]:
     return names
 
 
-def _check_usage(leaf: x509.Certificate) -> None:
-    usages: list[str] = []
-    try:
-        key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-        if key_usage.digital_signature:
+ANY_EXTENDED_KEY_USAGE = x509.ObjectIdentifier("2.5.29.37.0")
+_USAGE_NAMES = {
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
+
+
+def usage_name(oid: x509.ObjectIdentifier) -> str:
+    return _USAGE_NAMES.get(oid, oid.dotted_string)
+
+
+class _UsagePolicy:
+    """What the chain must allow, as `cryptography` extension policies: the leaf carries the required extended key
+    usage (codeSigning unless the policy names another), may sign (KeyUsage digitalSignature, when present) and
+    cannot issue certificates; a CA that restricts its extended key usages must include it (or anyExtendedKeyUsage).
+    Reasons are kept so the refusal says which rule failed."""
+
+    def __init__(self, required: x509.ObjectIdentifier) -> None:
+        self.required = required
+        self.reasons: list[str] = []
+
+    def _refuse(self, reason: str) -> None:
+        self.reasons.append(reason)
+        raise ValueError(reason)
+
+    def _leaf_eku(self, policy: object, cert: x509.Certificate, value: x509.ExtendedKeyUsage) -> None:
+        if self.required not in value:
+            names = ", ".join(usage_name(oid) for oid in value)
+            self._refuse(f"its extended key usages ({names}) do not include {usage_name(self.required)}")
+
+    def _leaf_key_usage(self, policy: object, cert: x509.Certificate, value: x509.KeyUsage | None) -> None:
+        if value is not None and not value.digital_signature:
+            self._refuse("its KeyUsage does not allow digitalSignature")
+
+    def _leaf_constraints(self, policy: object, cert: x509.Certificate, value: x509.BasicConstraints | None) -> None:
+        if value is None or not value.ca:
             return
-        usages.append("KeyUsage without digitalSignature")
-    except x509.ExtensionNotFound:
-        usages.append("no KeyUsage")
-    try:
-        extended = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        if ExtendedKeyUsageOID.CODE_SIGNING in extended:
-            return
-        usages.append("ExtendedKeyUsage without codeSigning")
-    except x509.ExtensionNotFound:
-        usages.append("no ExtendedKeyUsage")
-    raise VerificationError("the signing certificate is not allowed to sign", details=tuple(usages))
+        try:
+            issues = cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+        except x509.ExtensionNotFound:
+            issues = True
+        if issues:  # CA:TRUE limited to digitalSignature cannot issue: model-signing's own test certificate is one
+            self._refuse("it is a CA certificate that can issue certificates, not a signer's")
+
+    def _ca_eku(self, policy: object, cert: x509.Certificate, value: x509.ExtendedKeyUsage | None) -> None:
+        if value is not None and self.required not in value and ANY_EXTENDED_KEY_USAGE not in value:
+            subject, required = cert.subject.rfc4514_string(), usage_name(self.required)
+            self._refuse(f"the CA {subject} restricts its extended key usages to exclude {required}")
+
+    def policies(self) -> tuple[ExtensionPolicy, ExtensionPolicy]:
+        ca = ExtensionPolicy.webpki_defaults_ca().may_be_present(x509.ExtendedKeyUsage, AGNOSTIC, self._ca_eku)
+        leaf = (
+            ExtensionPolicy.permit_all()
+            .require_present(x509.ExtendedKeyUsage, AGNOSTIC, self._leaf_eku)
+            .may_be_present(x509.KeyUsage, AGNOSTIC, self._leaf_key_usage)
+            .may_be_present(x509.BasicConstraints, AGNOSTIC, self._leaf_constraints)
+        )
+        return ca, leaf
 
 
 def _check_validity(leaf: x509.Certificate, now: datetime.datetime) -> None:
@@ -113,18 +161,24 @@ class CertificateVerifier:
 
     trust_anchors: tuple[x509.Certificate, ...]
     identity: str | None = None
+    extended_key_usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING
     now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
     method: str = "certificate"
 
     @classmethod
-    def from_files(cls, chain: Sequence[Path], identity: str | None = None) -> CertificateVerifier:
+    def from_files(
+        cls,
+        chain: Sequence[Path],
+        identity: str | None = None,
+        extended_key_usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING,
+    ) -> CertificateVerifier:
         anchors = tuple(cert for path in chain for cert in load_certificates(path))
         if not anchors:
             raise InputError(
                 "no trusted certificates given",
                 details=("pass the root (and intermediate) certificates with --certificate-chain",),
             )
-        return cls(anchors, identity)
+        return cls(anchors, identity, extended_key_usage)
 
     def _leaf_and_chain(self, bundle: Bundle) -> tuple[x509.Certificate, list[x509.Certificate]]:
         try:
@@ -134,19 +188,31 @@ class CertificateVerifier:
         return certificates[0], certificates[1:]
 
     def _check_chain(self, leaf: x509.Certificate, intermediates: list[x509.Certificate]) -> list[str]:
+        usage = _UsagePolicy(self.extended_key_usage)
+        ca_policy, ee_policy = usage.policies()
         verifier = (
             PolicyBuilder()
             .store(Store(list(self.trust_anchors)))
             .time(self.now)
-            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
             .build_client_verifier()
         )
         try:
             verified = verifier.verify(leaf, intermediates)
         except ChainError as exc:
+            where = f"leaf: {leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()}"
+            if usage.reasons:
+                raise VerificationError(
+                    "the signing certificate is not allowed to sign models",
+                    details=(*dict.fromkeys(usage.reasons), where),
+                ) from exc
+            if "2.5.29.37" in str(exc) and "missing required extension" in str(exc):
+                raise VerificationError(
+                    "the signing certificate is not allowed to sign models",
+                    details=(f"it has no extended key usage; {usage_name(usage.required)} is required", where),
+                ) from exc
             raise VerificationError(
-                "the signing certificate does not chain to a trusted certificate",
-                details=(str(exc), f"leaf: {leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()}"),
+                "the signing certificate does not chain to a trusted certificate", details=(str(exc), where)
             ) from exc
         return [c.subject.rfc4514_string() for c in verified.chain]
 
@@ -155,7 +221,6 @@ class CertificateVerifier:
         leaf, intermediates = self._leaf_and_chain(bundle)
         _check_validity(leaf, self.now)
         chain = self._check_chain(leaf, intermediates)
-        _check_usage(leaf)
         key = leaf.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
             "secp256r1",
