@@ -231,3 +231,21 @@ def without_root_privileges(*args: str | Path) -> list[str]:
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) is needed to drop root's capabilities"
     return [setpriv, "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup", "--bounding-set", "-all", *command]
+
+
+def remove_deep_tree(root: Path) -> None:
+    """Remove a directory tree of any depth: shutil.rmtree (and pytest's clean-up of old temporary directories)
+    recurses once per level and dies on the 1,100-level trees the walk-depth tests build."""
+    stack = [(str(root), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            os.rmdir(path)
+            continue
+        stack.append((path, True))
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, False))
+                else:
+                    os.unlink(entry.path)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from modelseal.errors import ModelTreeError, SymlinkError
 
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
+MAX_DEPTH = 128  # directory levels below the model; real models nest a handful, Python recursion ends near 1,000
 
 
 class FileIdentity(NamedTuple):
@@ -135,6 +136,8 @@ class _Walker:
         self.on_file = on_file
 
     def walk(self, directory: str, prefix: str, ancestors: frozenset[tuple[int, int]]) -> None:
+        if prefix.count("/") >= MAX_DEPTH:
+            raise ModelTreeError(f"{_display(prefix.rstrip('/'))!r} lies more than {MAX_DEPTH} directories deep")
         try:
             with os.scandir(directory) as entries:
                 children = list(entries)

@@ -9,6 +9,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -19,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from modelseal import CertificateSigner, CertificateVerifier, KeySigner, KeyVerifier, VerificationError, sign, verify
 from modelseal.attest.check import Outcome, check
 from modelseal.errors import InputError
-from tests.conftest import KeyPair, without_root_privileges, write_private_key
+from tests.conftest import KeyPair, remove_deep_tree, without_root_privileges, write_private_key
 from tests.integration.test_check import step, write_policy
 from tests.integration.test_cli import modelseal
 from tests.integration.test_interop import reference
@@ -244,3 +245,101 @@ def test_a_policy_may_name_another_extended_key_usage(model_dir: Path, tmp_path:
         f'extended-key-usage = "{own.dotted_string}"\n'
     )
     assert check(model_dir, policy).verdict is Outcome.PASSED
+
+
+# --- 4. bombs and crafted manifests: a refusal (exit 1) or an input error (exit 2), never "internal error" --
+
+
+def _resign_payload(model: Path, pair: KeyPair, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite the signed statement and sign it again with the same key: the attacker is the signer here."""
+    from modelseal.oms.bundle import read_bundle
+    from modelseal.oms.statement import canonical_json
+
+    statement = json.loads(read_bundle(model / "model.sig").payload)
+    edit(statement)
+    bundle = KeySigner.from_file(pair.private).sign(canonical_json(statement))
+    (model / "model.sig").write_bytes(bundle.to_json())
+
+
+@pytest.mark.parametrize(
+    "size", [1, 0, -4096, 4096.5, float("inf"), float("nan"), "4096", True], ids=lambda s: f"shard_size={s!r}"
+)
+def test_a_signer_cannot_choose_an_absurd_shard_size(model_dir: Path, pair: KeyPair, size: object) -> None:
+    """shard_size 1 made a 1 MB file take 43 s; Infinity and NaN ended in 'internal error'."""
+    sign(model_dir, KeySigner.from_file(pair.private), shard_size=4096)
+    _resign_payload(model_dir, pair, lambda s: s["predicate"]["serialization"].update(shard_size=size))
+    result = modelseal("verify", "key", model_dir, "--public-key", pair.public)
+    assert result.returncode == 1, result.stderr
+    assert "shard_size" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_legacy_statement_may_not_list_a_file_twice(model_dir: Path, pair: KeyPair) -> None:
+    """v0.2 statements list files as subjects: the same name with two digests verified before."""
+    import hashlib
+
+    from modelseal.oms.statement import LEGACY_PREDICATE_TYPE, canonical_json
+
+    digest = hashlib.sha256((model_dir / "config.json").read_bytes()).hexdigest()
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [
+            {"name": "config.json", "digest": {"sha256": digest}},
+            {"name": "config.json", "digest": {"sha256": "0" * 64}},
+        ],
+        "predicateType": LEGACY_PREDICATE_TYPE,
+        "predicate": {},
+    }
+    (model_dir / "model.sig").write_bytes(KeySigner.from_file(pair.private).sign(canonical_json(statement)).to_json())
+    with pytest.raises(VerificationError, match="listed twice"):
+        verify(model_dir, KeyVerifier.from_file(pair.public), ignore_unsigned_files=True)
+
+
+@pytest.mark.parametrize("where", ["bundle", "statement"])
+def test_deeply_nested_json_in_a_signature_is_refused(model_dir: Path, pair: KeyPair, where: str) -> None:
+    sign(model_dir, KeySigner.from_file(pair.private))
+    if where == "bundle":
+        document = json.loads((model_dir / "model.sig").read_text())
+        document["verificationMaterial"]["extra"] = json.loads("[" * 50 + "]" * 50)
+        (model_dir / "model.sig").write_text(json.dumps(document))
+        deeper = (model_dir / "model.sig").read_text().replace('"extra": [', '"extra": ' + "[" * 100_000, 1)
+        (model_dir / "model.sig").write_text(deeper.replace("]]", "]" * 100_001, 1))
+    else:
+        _resign_payload(model_dir, pair, lambda s: s["predicate"].update(extra=json.loads("[" * 60 + "]" * 60)))
+    result = modelseal("verify", "key", model_dir, "--public-key", pair.public)
+    assert result.returncode == 1, result.stderr
+    assert "nested deeper than" in result.stderr
+
+
+def test_a_huge_signature_file_is_refused_unread(model_dir: Path, pair: KeyPair) -> None:
+    """A 3 GiB model.sig cost 6 GB of memory; now at most 64 MiB are read (sparse here: the test costs nothing)."""
+    sign(model_dir, KeySigner.from_file(pair.private))
+    with open(model_dir / "model.sig", "r+b") as handle:
+        handle.truncate(3 << 30)
+    result = modelseal("verify", "key", model_dir, "--public-key", pair.public)
+    assert result.returncode == 1 and "larger than 64 MiB" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["sign", "verify", "scan"])
+def test_a_directory_1100_levels_deep_is_an_error_not_a_crash(
+    model_dir: Path, pair: KeyPair, command: str, request: pytest.FixtureRequest
+) -> None:
+    if command == "verify":
+        sign(model_dir, KeySigner.from_file(pair.private))
+    deep = model_dir
+    for _ in range(1100):  # one level at a time: mkdir(parents=True) recurses once per level itself
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "evil.pkl").write_bytes(PAYLOAD)
+    request.addfinalizer(lambda: remove_deep_tree(model_dir / "d"))
+    arguments = {
+        "sign": ("sign", "key", model_dir, "--private-key", pair.private),
+        "verify": ("verify", "key", model_dir, "--public-key", pair.public),
+        "scan": ("scan", model_dir),
+    }[command]
+    result = modelseal(*arguments)
+    assert "internal error" not in result.stdout + result.stderr
+    if command == "scan":
+        assert result.returncode == 1 and "evil.pkl" in result.stdout  # the scanner walks it and finds the payload
+    else:
+        assert result.returncode == (2 if command == "sign" else 1), result.stderr
+        assert "more than 128 directories deep" in result.stderr

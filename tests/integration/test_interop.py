@@ -96,7 +96,7 @@ def test_reference_verifies_our_shard_signature_in_compat_mode(
     from model_signing import verifying
 
     pair = make_key_pair()
-    signed = sign(rich_model, KeySigner.from_file(pair.private), shard_size=1024, compat=True)
+    signed = sign(rich_model, KeySigner.from_file(pair.private), shard_size=4096, compat=True)
     verifying.Config().use_elliptic_key_verifier(public_key=pair.public).verify(rich_model, signed.signature)
     (rich_model / "another-empty").write_bytes(b"!")
     with pytest.raises(ValueError, match="another-empty"):
@@ -150,11 +150,11 @@ def test_we_verify_reference_shard_signature(
 
     pair = make_key_pair()
     signature = tmp_path / "shards.sig"
-    _reference_sign(rich_model, pair.private, signature, hashing.Config().use_shard_serialization(shard_size=1024))
+    _reference_sign(rich_model, pair.private, signature, hashing.Config().use_shard_serialization(shard_size=4096))
     result = verify(rich_model, KeyVerifier.from_file(pair.public), signature=signature)
     assert result.manifest.serialization.method == "shards"
-    assert result.manifest.serialization.shard_size == 1024
-    assert result.manifest.resources[0].algorithm == "sha256-sharded-1024"
+    assert result.manifest.serialization.shard_size == 4096
+    assert result.manifest.resources[0].algorithm == "sha256-sharded-4096"
 
 
 def test_we_verify_reference_blake3_signature(

@@ -581,3 +581,18 @@ def test_a_protocol_header_then_no_opcode_is_data(tmp_path: Path, head: bytes) -
     path.write_bytes(head + bytes(50))
     result = scan_file(path)
     assert result.status is Status.UNSUPPORTED and not result.findings, result
+
+
+def test_a_link_to_a_directory_outside_the_tree_is_reported(tmp_path: Path) -> None:
+    """os.walk listed it as a directory and never followed it: its pickles went unmentioned."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.pkl").write_bytes(touch(tmp_path / "ran"))
+    model = tmp_path / "model"
+    (model / "inner").mkdir(parents=True)
+    (model / "weights.json").write_text("{}")
+    (model / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (model / "again").symlink_to(model / "inner", target_is_directory=True)  # inside: walked as itself
+    results = {Path(r.path).name: r for r in scan_paths([model])}
+    assert set(results) == {"weights.json", "elsewhere"}
+    assert results["elsewhere"].status is Status.INCOMPLETE and "not followed" in results["elsewhere"].notes[0]

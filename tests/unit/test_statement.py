@@ -103,16 +103,16 @@ def test_payload_that_is_not_json_is_rejected() -> None:
 
 def test_reference_shard_spellings_are_accepted() -> None:
     """model-signing writes `sha256-sharded-<N>` and a float shard size."""
-    resources = [{"name": "w.bin:0:10", "algorithm": "sha256-sharded-10", "digest": D1}]
+    resources = [{"name": "w.bin:0:10", "algorithm": "sha256-sharded-8192", "digest": D1}]
     document = statement(resources)
-    document["predicate"]["serialization"].update(method="shards", shard_size=10.0)
+    document["predicate"]["serialization"].update(method="shards", shard_size=8192.0)
     parsed = parse_statement(canonical_json(document))
-    assert parsed.serialization.shard_size == 10
+    assert parsed.serialization.shard_size == 8192
 
 
 def test_bad_shard_names_are_rejected() -> None:
     document = statement([{"name": "w.bin:10:5", "algorithm": "sha256", "digest": D1}])
-    document["predicate"]["serialization"].update(method="shards", shard_size=10)
+    document["predicate"]["serialization"].update(method="shards", shard_size=8192)
     with pytest.raises(BundleFormatError, match="shard name"):
         parse_statement(canonical_json(document))
 

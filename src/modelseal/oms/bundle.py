@@ -20,6 +20,8 @@ _ACCEPTED_MEDIA_TYPES = (
     "application/vnd.dev.sigstore.bundle+json;version=0.2",
 )
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+MAX_BUNDLE_BYTES = 64 << 20  # a signature of ~400,000 files; larger is refused before it is read
+MAX_JSON_DEPTH = 32  # a bundle nests 7 levels, a statement 5; the bound leaves room for extensions
 
 
 def pae(payload: bytes, payload_type: str = PAYLOAD_TYPE) -> bytes:
@@ -103,14 +105,36 @@ def _method(material: dict[str, Any]) -> str:
     raise _fail("verificationMaterial has no publicKey, x509CertificateChain or certificate")
 
 
-def parse_bundle(data: bytes) -> Bundle:
-    """Parse the bundle structure; nothing in it is trusted until its signature verifies."""
+def load_json(data: bytes) -> Any:
+    """Parse JSON nested no deeper than MAX_JSON_DEPTH; ValueError (with the reason) otherwise."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail("not UTF-8 JSON" if data.strip() else "the file is empty") from exc
+        raise ValueError("not UTF-8 JSON" if data.strip() else "empty") from exc
     except RecursionError as exc:
-        raise _fail("JSON nested deeper than any bundle") from exc
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    level: list[Any] = [document]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return document
+    raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def parse_bundle(data: bytes) -> Bundle:
+    """Parse the bundle structure; nothing in it is trusted until its signature verifies."""
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")
+    try:
+        document = load_json(data)
+    except ValueError as exc:
+        raise _fail("the file is empty" if str(exc) == "empty" else str(exc)) from exc
     if not isinstance(document, dict):
         raise _fail("the top level is not a JSON object")
     media_type = document.get("mediaType")
@@ -142,8 +166,10 @@ def parse_bundle(data: bytes) -> Bundle:
 
 
 def read_bundle(path: Path) -> Bundle:
+    """Read at most MAX_BUNDLE_BYTES (+1, to tell a larger file): a 3 GiB model.sig costs nothing."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read signature {path}: {exc.strerror}") from exc
     return parse_bundle(data)

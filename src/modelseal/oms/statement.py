@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from modelseal.errors import BundleFormatError, InputError
-from modelseal.oms.manifest import Manifest, Resource, Serialization, parse_shard_name, root_digest
+from modelseal.oms.bundle import load_json
+from modelseal.oms.manifest import MIN_SHARD_SIZE, Manifest, Resource, Serialization, parse_shard_name, root_digest
 from modelseal.tree import check_name
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -87,9 +88,16 @@ def _parse_serialization(raw: dict[str, Any]) -> Serialization:
     shard_size: int | None = None
     if method == "shards":
         size = require(raw, "shard_size", (int, float), "serialization")
-        if isinstance(size, bool) or float(size) != int(size) or int(size) <= 0:
-            raise _fail(f"serialization.shard_size {size!r} is not a positive integer")
-        shard_size = int(size)
+        if isinstance(size, float) and size.is_integer():
+            size = int(size)  # model-signing writes 1e9 as 1000000000.0
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise _fail(f"serialization.shard_size {size!r} is not an integer")
+        if size < MIN_SHARD_SIZE:
+            raise _fail(
+                f"serialization.shard_size {size} is below {MIN_SHARD_SIZE:,} bytes: refused, re-hashing the model "
+                "in shards that small costs more than it protects"
+            )
+        shard_size = size
     try:
         recorded = tuple(ignore_paths) if ignore_paths is not None else None
         return Serialization(method, hash_type, allow_symlinks, recorded, shard_size)
@@ -143,15 +151,17 @@ def _parse_legacy(statement: dict[str, Any]) -> Manifest:
     parsed = tuple(_parse_resource(r, serialization, i) for i, r in enumerate(resources))
     if not parsed:
         raise _fail("the statement lists no files")
+    if len({r.name for r in parsed}) != len(parsed):
+        raise _fail("a file is listed twice (with two digests, either could be taken for it)")
     return Manifest("", serialization, parsed)
 
 
 def load_statement(payload: bytes, predicate_type: str, what: str) -> dict[str, Any]:
     """The payload as an in-toto statement of `predicate_type`, or a `BundleFormatError` naming `what`."""
     try:
-        statement = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleFormatError(f"the {what} is invalid: payload is not UTF-8 JSON ({exc})") from exc
+        statement = load_json(payload)
+    except ValueError as exc:
+        raise BundleFormatError(f"the {what} is invalid: payload is {exc}") from exc
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise BundleFormatError(f"the {what} is invalid: payload is not an in-toto statement")
     if statement.get("predicateType") != predicate_type:
@@ -163,9 +173,9 @@ def load_statement(payload: bytes, predicate_type: str, what: str) -> dict[str, 
 def parse_statement(payload: bytes) -> Manifest:
     """Parse and check a signed payload; the subject must equal the root digest of the listed resources."""
     try:
-        statement = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(f"payload is not UTF-8 JSON ({exc})") from exc
+        statement = load_json(payload)
+    except ValueError as exc:
+        raise _fail(f"payload is {exc}") from exc
     if not isinstance(statement, dict):
         raise _fail("payload is not a JSON object")
     if statement.get("_type") != STATEMENT_TYPE:

@@ -93,26 +93,36 @@ def _lfs_note(path: Path) -> str:
 def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path]:
     """Every entry to scan under the given paths: files (symlinked ones included; directory links are not
     followed), other non-directory entries (reported, never opened), and directories that could not be listed
-    (reported as unreadable); `.git` and paths matching an `ignore` glob are left out."""
+    (reported as unreadable), and links to directories outside the tree (reported, not followed); `.git` and
+    paths matching an `ignore` glob are left out. The walk keeps its own
+    stack, so any depth is walked (os.walk recursed, and 1,000 nested directories ended it)."""
     for path in paths:
         if not path.is_dir():
             yield path
             continue
-        unreadable: list[Path] = []
-
-        def remember(error: OSError, unreadable: list[Path] = unreadable) -> None:
-            unreadable.append(Path(error.filename))
-
-        for root, directories, files in os.walk(path, onerror=remember):
-            directories[:] = sorted(d for d in directories if d != ".git")
-            yield from unreadable
-            unreadable.clear()
-            for name in sorted(files):  # signatures included: a file's name never vouches for its content
-                candidate = Path(root, name)
+        boundary = symlink_boundary(path)
+        pending = [path]
+        while pending:
+            directory = pending.pop()
+            try:
+                with os.scandir(directory) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError:
+                yield directory  # scan_target reports it as a directory that could not be listed
+                continue
+            subdirectories = []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != ".git":
+                        subdirectories.append(Path(entry.path))
+                    continue
+                candidate = Path(entry.path)
+                if entry.is_symlink() and entry.is_dir() and candidate.resolve().is_relative_to(boundary):
+                    continue  # a link to a directory walked anyway; one leading outside is reported
                 relative = candidate.relative_to(path).as_posix()
-                if not any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in ignore):
+                if not any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(entry.name, g) for g in ignore):
                     yield candidate
-        yield from unreadable
+            pending.extend(reversed(subdirectories))  # depth first, in name order
 
 
 def symlink_boundary(directory: Path) -> Path:
