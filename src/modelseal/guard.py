@@ -8,7 +8,8 @@ With a trust policy, the model must pass `check` (trusted signature, clean scan)
 clean. Anything else raises `UntrustedModelError` and the framework is never called.
 
 `torch_load` opens the file before checking and hands that same open file to torch, after proving it is the
-file that was checked (device, inode, size, mtime): a file swapped in after the check is refused. A directory
+file that was checked (device, inode, size, mtime, ctime): a file swapped in after the check is refused; an in-place
+write through a shared mapping is not visible to stat (README: What each mode protects against). A directory
 (`from_pretrained`) is loaded by path, so keep it where only the loading process can write.
 """
 

@@ -343,3 +343,57 @@ def test_a_directory_1100_levels_deep_is_an_error_not_a_crash(
     else:
         assert result.returncode == (2 if command == "sign" else 1), result.stderr
         assert "more than 128 directories deep" in result.stderr
+
+
+# --- 6. TOCTOU: what each mode sees, as the README states it ------------------------------------------------
+
+
+def test_a_write_through_a_dirty_shared_mapping_is_invisible_to_stat(
+    model_dir: Path, pair: KeyPair, tmp_path: Path
+) -> None:
+    """The kernel moves mtime/ctime on the first write fault of a page, not on later writes to the same dirty
+    page: the digest cache (--trust-cache) then serves the old digest, as the README says; a plain verify reads
+    the bytes and refuses them."""
+    import mmap
+
+    weights = model_dir / "weights.bin"
+    cache = tmp_path / "cache.sqlite3"
+    for attempt in range(3):  # should the kernel write the page back in between, it is clean again: retry
+        with open(weights, "r+b") as handle, mmap.mmap(handle.fileno(), 0) as mapping:
+            mapping[0:8] = bytes(8)  # the writer's first fault: mtime moves now, before signing
+            sign(model_dir, KeySigner.from_file(pair.private), cache=cache)
+            before = weights.stat()
+            mapping[0:8] = f"tamper{attempt}!".encode()[:8]
+            after = weights.stat()
+        if (before.st_mtime_ns, before.st_ctime_ns) == (after.st_mtime_ns, after.st_ctime_ns):
+            break
+    assert before.st_size == after.st_size and before.st_mtime_ns == after.st_mtime_ns
+    trusting = verify(model_dir, KeyVerifier.from_file(pair.public), trusted_cache=cache)
+    assert trusting.files_verified == 5  # the documented limit of --trust-cache
+    with pytest.raises(VerificationError, match=r"modified: 'weights\.bin'"):
+        verify(model_dir, KeyVerifier.from_file(pair.public))
+
+
+def test_a_file_replaced_while_the_guard_checks_it_is_refused(
+    tmp_path: Path, pair: KeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch_load opens the file, checks it, and loads that open file only if the path still names it."""
+    import torch
+
+    from modelseal import guard
+
+    model = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, model)
+    sign(model, KeySigner.from_file(pair.private))
+    policy = write_policy(tmp_path, {"release": pair.public})
+    checked = guard.ensure_trusted
+
+    def check_then_swap(path: str | Path, policy: str | Path | None = None) -> None:
+        checked(path, policy)
+        swapped = tmp_path / "swap.pt"
+        torch.save({"w": torch.ones(2)}, swapped)
+        swapped.replace(model)  # a new inode under the checked name
+
+    monkeypatch.setattr(guard, "ensure_trusted", check_then_swap)
+    with pytest.raises(guard.UntrustedModelError, match="replaced while it was being checked"):
+        guard.torch_load(model, policy=policy, weights_only=True)
