@@ -130,7 +130,7 @@ def load_json(data: bytes) -> Any:
 def parse_bundle(data: bytes) -> Bundle:
     """Parse the bundle structure; nothing in it is trusted until its signature verifies."""
     if len(data) > MAX_BUNDLE_BYTES:
-        raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")
+        raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")  # grew, or a pipe
     try:
         document = load_json(data)
     except ValueError as exc:
@@ -169,6 +169,8 @@ def read_bundle(path: Path) -> Bundle:
     """Read at most MAX_BUNDLE_BYTES (+1, to tell a larger file): a 3 GiB model.sig costs nothing."""
     try:
         with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_BUNDLE_BYTES:
+                raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")
             data = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read signature {path}: {exc.strerror}") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,11 +50,10 @@ def require_method(bundle: Bundle, method: str) -> None:
 
 
 def _is_legacy(payload: bytes) -> bool:
-    try:
-        statement = json.loads(payload)
-    except ValueError:
-        return False
-    return isinstance(statement, dict) and statement.get("predicateType") == LEGACY_PREDICATE_TYPE
+    """Whether the legacy encoding is worth trying: a substring test, not a parse, since it runs before the
+    signature is known to be good (parsing a 60 MB payload here cost 1.4 s and 300 MB per forged bundle). Which
+    predicate the payload really has is decided when the verified statement is parsed."""
+    return f'"{LEGACY_PREDICATE_TYPE}"'.encode() in payload
 
 
 def check_envelope_signature(
