@@ -381,12 +381,13 @@ def test_a_file_replaced_while_the_guard_checks_it_is_refused(
     import torch
 
     from modelseal import guard
+    from modelseal.guard import decide
 
     model = tmp_path / "weights.pt"
     torch.save({"w": torch.zeros(2)}, model)
     sign(model, KeySigner.from_file(pair.private))
     policy = write_policy(tmp_path, {"release": pair.public})
-    checked = guard.ensure_trusted
+    checked = decide.ensure_trusted
 
     def check_then_swap(path: str | Path, policy: str | Path | None = None) -> None:
         checked(path, policy)
@@ -394,6 +395,6 @@ def test_a_file_replaced_while_the_guard_checks_it_is_refused(
         torch.save({"w": torch.ones(2)}, swapped)
         swapped.replace(model)  # a new inode under the checked name
 
-    monkeypatch.setattr(guard, "ensure_trusted", check_then_swap)
+    monkeypatch.setattr(decide, "ensure_trusted", check_then_swap)
     with pytest.raises(guard.UntrustedModelError, match="replaced while it was being checked"):
         guard.torch_load(model, policy=policy, weights_only=True)

@@ -27,6 +27,7 @@ from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.oms.bundle import read_bundle
+from modelseal.oms.manifest import Manifest
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
@@ -65,6 +66,7 @@ class CheckReport:
     scan: ScanSummary | None = None
     scan_source: str | None = None  # "attestation" or "scan"
     attester: SignerIdentity | None = field(default=None)
+    manifest: Manifest | None = field(default=None, repr=False)  # what the signature vouched for
 
     @property
     def verdict(self) -> Outcome:
@@ -229,7 +231,9 @@ def check(
     steps = [signature_step, _unsigned_step(trust, unsigned), _metadata_step(model, trust, verified), attestation_step]
     if attestation_step.outcome is Outcome.FAILED:
         steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
-        return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+        return CheckReport(
+            model, tuple(steps), verified.signer, verified.manifest.root_digest(), manifest=verified.manifest
+        )
     options = ScanOptions(policy=scan_policy)
     try:
         if attested is not None:
@@ -238,7 +242,9 @@ def check(
             results, source = scan_model_files(model, verified.files, options), "scan"
     except ModelsealError as exc:
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
-        return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest())
+        return CheckReport(
+            model, tuple(steps), verified.signer, verified.manifest.root_digest(), manifest=verified.manifest
+        )
     boundary = symlink_boundary(model)
     results += tuple(dataclasses.replace(scan_target(where, boundary, options), path=name) for name, where in unsigned)
     summary = ScanSummary(results, trust.scan.fail_on)
@@ -246,4 +252,5 @@ def check(
     if unsigned and source == "attestation":
         origin += f"; {len(unsigned)} unsigned file(s) scanned now"
     steps.append(scan_step(summary, origin))
-    return CheckReport(model, tuple(steps), verified.signer, verified.manifest.root_digest(), summary, source, attester)
+    root = verified.manifest.root_digest()
+    return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)

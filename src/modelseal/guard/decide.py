@@ -1,11 +1,4 @@
-"""Check a model before a framework loads it, in one line of the user's code:
-
-    from modelseal import guard
-    state = guard.torch_load("model.pt", policy="trust.toml")
-    model = guard.from_pretrained(AutoModel, "./llama", policy="trust.toml")
-
-With a trust policy, the model must pass `check` (trusted signature, clean scan); without one, it must scan
-clean. Anything else raises `UntrustedModelError` and the framework is never called.
+"""The guards' one decision, on a path or on the very bytes a loader is about to read.
 
 `torch_load` opens the file before checking and hands that same open file to torch, after proving it is the
 file that was checked (device, inode, size, mtime, ctime): a file swapped in after the check is refused; an in-place
@@ -16,6 +9,7 @@ write through a shared mapping is not visible to stat (README: What each mode pr
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +29,7 @@ def ensure_trusted(model: str | Path, policy: str | Path | None = None) -> None:
 
         report = check(model, Path(policy))
         if report.verdict is not Outcome.PASSED:
-            lines = tuple(f"{s.name}: {s.outcome.value}: {s.summary}" for s in report.steps)
-            details = lines + tuple(line for s in report.steps for line in s.details[:5])
-            raise UntrustedModelError(f"modelseal check {report.verdict.value} for {model}", details=details)
+            raise UntrustedModelError(f"modelseal check {report.verdict.value} for {model}", details=_lines(report))
         return
     from modelseal.attest.check import Outcome, scan_step
     from modelseal.scanning.findings import Severity
@@ -47,6 +39,47 @@ def ensure_trusted(model: str | Path, policy: str | Path | None = None) -> None:
     step = scan_step(ScanSummary(tuple(scan_paths([model])), Severity.HIGH), "scanned now")
     if step.outcome is not Outcome.PASSED:
         raise UntrustedModelError(f"modelseal refused to load {model}: {step.summary}", details=step.details)
+
+
+def ensure_trusted_bytes(data: bytes, source: Path | None, policy: str | Path | None = None) -> None:
+    """Raise `UntrustedModelError` unless `data` (what the loader will unpickle, read once) scans clean and, with
+    a policy, is byte for byte what a trusted signature vouches for at `source`: the loader gets these bytes, so
+    nothing written to the file after the check reaches it."""
+    name = source.name if source is not None else "stream.pkl"
+    with tempfile.TemporaryDirectory(prefix="modelseal-guard-") as private:
+        copy = Path(private) / name
+        copy.write_bytes(data)
+        ensure_trusted(copy)  # the scan, under the file's own name
+        if policy is None:
+            return
+        if source is None or not source.is_file():
+            raise UntrustedModelError(
+                "the policy asks for a signature, but the loader was given a stream with no file behind it",
+                details=("load from a path (or an open file) whose signature the policy trusts",),
+            )
+        from modelseal.attest.check import Outcome, check
+        from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME
+        from modelseal.signature import default_signature_path, digest
+
+        report = check(source, Path(policy))
+        if report.verdict is not Outcome.PASSED or report.manifest is None:
+            raise UntrustedModelError(f"modelseal check {report.verdict.value} for {source}", details=_lines(report))
+        signed = report.manifest.serialization
+        compat = any(r.name.startswith(SINGLE_FILE_COMPAT_NAME) for r in report.manifest.resources)
+        loaded, _ = digest(
+            copy,
+            hash_type=signed.hash_type,
+            shard_size=signed.shard_size,
+            compat=compat,
+            signature=default_signature_path(copy),
+        )
+        if loaded.root_digest() != report.root_digest:
+            raise UntrustedModelError(f"{source} changed between the check and the load: the bytes read are not signed")
+
+
+def _lines(report: Any) -> tuple[str, ...]:
+    lines = tuple(f"{s.name}: {s.outcome.value}: {s.summary}" for s in report.steps)
+    return lines + tuple(line for s in report.steps for line in s.details[:5])
 
 
 def torch_load(path: str | Path, *, policy: str | Path | None = None, **kwargs: Any) -> Any:

@@ -1,0 +1,167 @@
+"""Issue 12, item 7: `guard.install()` puts a check in front of every loader people call. Malicious samples are
+loaded only in throwaway subprocesses with a canary payload; each loader has a control showing the canary fires
+without the guard, and benign real objects load through every guarded loader."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from modelseal import KeySigner, sign
+from tests.conftest import REPO, KeyPair
+from tests.integration.test_check import write_policy
+from tests.scanning.pickles import system
+
+# how each loader reads the sample at PATH (a raw pickle: every one of them unpickles it)
+LOADERS = {
+    "pickle.load": "import pickle; pickle.load(open(PATH, 'rb'))",
+    "pickle.loads": "import pickle; pickle.loads(open(PATH, 'rb').read())",
+    "pickle.Unpickler": "import pickle; pickle.Unpickler(open(PATH, 'rb')).load()",
+    "pickle._Unpickler": "import pickle; pickle._Unpickler(open(PATH, 'rb')).load()",
+    "pickle subclass": ("import pickle\nclass Mine(pickle.Unpickler):\n    pass\nMine(open(PATH, 'rb')).load()"),
+    "torch.load path": "import torch; torch.load(PATH, weights_only=False)",
+    "torch.load stream": "import io, torch; torch.load(io.BytesIO(open(PATH, 'rb').read()), weights_only=False)",
+    "joblib.load": "import joblib; joblib.load(PATH)",
+    "numpy.load": "import numpy; numpy.load(PATH, allow_pickle=True)",
+    "pandas.read_pickle": "import pandas; pandas.read_pickle(PATH)",
+}
+
+
+def run(code: str, sample: Path) -> subprocess.CompletedProcess[str]:
+    script = textwrap.dedent(code).replace("PATH", repr(str(sample)))
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False, cwd=REPO
+    )
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> tuple[Path, Path]:
+    canary = tmp_path / "canary"
+    path = tmp_path / "model.pkl"
+    path.write_bytes(system(f"touch {canary}"))
+    return path, canary
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_the_sample_runs_without_the_guard(sample: tuple[Path, Path], loader: str) -> None:
+    path, canary = sample
+    run(LOADERS[loader], path)
+    assert canary.exists(), f"control: {loader} must run the payload, or the guarded test proves nothing"
+
+
+@pytest.mark.parametrize("installed_first", [True, False], ids=["install-then-import", "import-then-install"])
+@pytest.mark.parametrize("loader", LOADERS)
+def test_every_loader_refuses_it_once_installed(sample: tuple[Path, Path], loader: str, installed_first: bool) -> None:
+    path, canary = sample
+    imports = "import pickle, torch, joblib, numpy, pandas\n"
+    setup = "from modelseal import guard; guard.install()\n"
+    prelude = setup + imports if installed_first else imports + setup
+    result = run(prelude + LOADERS[loader], path)
+    assert "UntrustedModelError" in result.stderr, result.stderr[-2000:]
+    assert not canary.exists()
+
+
+def test_benign_objects_load_through_every_guarded_loader(tmp_path: Path) -> None:
+    code = """
+        import io, pickle, joblib, numpy, pandas, torch
+        from modelseal import guard
+        guard.install()
+        data = {"weights": [0.1, 0.2], "name": "tiny"}
+        pickle.dump(data, open(PATH + ".pkl", "wb"))
+        with open(PATH + ".pkl", "rb") as handle:
+            assert pickle.load(handle) == data
+            assert handle.read() == b""  # left right after the pickle, as pickle.load leaves it
+        two = io.BytesIO(pickle.dumps(1) + pickle.dumps(2))
+        assert (pickle.load(two), pickle.load(two)) == (1, 2)
+        assert pickle.loads(pickle.dumps(data)) == data
+        assert pickle.Unpickler(open(PATH + ".pkl", "rb")).load() == data
+        torch.save({"w": torch.arange(4.0)}, PATH + ".pt")
+        assert torch.equal(torch.load(PATH + ".pt")["w"], torch.arange(4.0))
+        assert torch.equal(torch.load(PATH + ".pt", weights_only=False)["w"], torch.arange(4.0))
+        joblib.dump({"a": numpy.arange(3)}, PATH + ".joblib")
+        assert joblib.load(PATH + ".joblib")["a"].tolist() == [0, 1, 2]
+        numpy.save(PATH + ".npy", numpy.array([{"x": 1}], dtype=object), allow_pickle=True)
+        assert numpy.load(PATH + ".npy", allow_pickle=True)[0] == {"x": 1}
+        frame = pandas.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+        frame.to_pickle(PATH + ".pkl.gz")
+        assert pandas.read_pickle(PATH + ".pkl.gz").equals(frame)
+        print("all loaded")
+    """
+    result = run(code, tmp_path / "obj")
+    assert result.returncode == 0 and "all loaded" in result.stdout, result.stderr[-3000:]
+
+
+def test_with_a_policy_only_signed_bytes_load(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> None:
+    pair = make_key_pair()
+    policy = write_policy(tmp_path, {"release": pair.public})
+    model = tmp_path / "state.pkl"
+    model.write_bytes(pickle.dumps({"w": 7}, protocol=4))
+    load = f"""
+        import pickle, joblib
+        from modelseal import guard
+        guard.install(policy={str(policy)!r})
+        print(pickle.load(open(PATH, 'rb')), joblib.load(PATH))
+    """
+    unsigned = run(load, model)
+    assert "UntrustedModelError" in unsigned.stderr and "not signed" in unsigned.stderr
+    sign(model, KeySigner.from_file(pair.private))
+    signed = run(load, model)
+    assert signed.returncode == 0 and "{'w': 7} {'w': 7}" in signed.stdout, signed.stderr[-2000:]
+    model.write_bytes(model.read_bytes().replace(b"K\x07", b"K\x08"))
+    tampered = run(load, model)
+    assert "UntrustedModelError" in tampered.stderr and "8" not in tampered.stdout
+
+
+def _tiny_bert(directory: Path) -> None:
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    BertModel(config).save_pretrained(directory)
+
+
+def test_from_pretrained_is_checked_including_remote_code(
+    tmp_path: Path, make_key_pair: Callable[..., KeyPair]
+) -> None:
+    directory = tmp_path / "bert"
+    _tiny_bert(directory)
+    pair = make_key_pair()
+    sign(directory, KeySigner.from_file(pair.private))
+    policy = write_policy(tmp_path, {"release": pair.public})
+    load = f"""
+        from transformers import AutoConfig, AutoModel, BertModel
+        from modelseal import guard
+        guard.install(policy={str(policy)!r})
+        print(AutoModel.from_pretrained(PATH).config.hidden_size, BertModel.from_pretrained(PATH).config.hidden_size,
+              AutoConfig.from_pretrained(PATH, trust_remote_code=True).hidden_size)
+    """
+    loaded = run(load, directory)
+    assert loaded.returncode == 0 and "16 16 16" in loaded.stdout, loaded.stderr[-2000:]
+    canary = tmp_path / "canary"
+    (directory / "configuration_evil.py").write_text(f"import os\nos.system('touch {canary}')\n")
+    refused = run(load, directory)
+    assert "UntrustedModelError" in refused.stderr and "configuration_evil.py" in refused.stderr
+    assert not canary.exists()
+    gone = run(load.replace("PATH", "'acme/not-downloaded'"), directory)
+    assert "UntrustedModelError" in gone.stderr and "not on disk" in gone.stderr
+
+
+def test_uninstall_restores_every_loader() -> None:
+    import pickle
+
+    import torch
+
+    from modelseal import guard
+
+    before = (pickle.load, pickle.loads, pickle.Unpickler, torch.load)
+    guard.install()
+    try:
+        assert guard.installed() and pickle.load is not before[0] and torch.load is not before[3]
+    finally:
+        guard.uninstall()
+    assert (pickle.load, pickle.loads, pickle.Unpickler, torch.load) == before and not guard.installed()
