@@ -357,7 +357,7 @@ def verify(
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
     own = set(_document_names(model, signature)) | set(GIT_PATHS)
     excluded = tuple(name for name in signed.serialization.ignore_paths or () if name not in own)
-    present = tuple(name for name in tree.ignored if name not in own)
+    present = _excluded_present(model, signature, tree)
     return VerifyResult(
         model,
         signature,
@@ -370,6 +370,66 @@ def verify(
         excluded,
         present,
     )
+
+
+@dataclass(frozen=True)
+class SignedModel:
+    """A model whose signature verified and whose listing matches it, with nothing hashed yet: for loaders that
+    read a few shards of a large model, each file is verified when (and only when) it is about to be read."""
+
+    model: Path
+    signer: SignerIdentity
+    manifest: Manifest
+    files: dict[str, ModelFile]  # by model-relative name: every file the signature covers, as listed
+    excluded_present: tuple[str, ...] = ()  # entries present but left out of the signature (see VerifyResult)
+
+    def verify_files(self, names: Sequence[str], workers: int | None = 1) -> tuple[ModelFile, ...]:
+        """Hash the named files and compare each with the signature; raises `VerificationError` on a mismatch
+        and `FileChangedError` when one changed since it was listed."""
+        unknown = [name for name in names if name not in self.files]
+        if unknown:
+            raise VerificationError(f"not signed: {', '.join(repr(n) for n in unknown[:5])}")
+        chosen = tuple(self.files[name] for name in sorted(set(names)))
+        serialization = self.manifest.serialization
+        tree = ModelTree(self.model, False, chosen)
+        with HashPool(serialization.hash_type, workers=workers) as pool:
+            actual = compute_manifest(tree, serialization, pool).digests_by_name()
+        wanted = set(names)
+        expected = {r.name: r.digest for r in self.manifest.resources if _signed_path(r.name, serialization) in wanted}
+        if actual != expected:
+            changed = sorted(
+                {_signed_path(n, serialization) for n in actual.keys() ^ expected.keys()}
+                | {_signed_path(n, serialization) for n in actual.keys() & expected.keys() if actual[n] != expected[n]}
+            )
+            raise VerificationError(
+                "the model does not match its signature", details=tuple(f"modified: {name!r}" for name in changed)
+            )
+        return chosen
+
+
+def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = None) -> SignedModel:
+    """Verify the signature and compare the model's listing with it (names, and sizes for shards), reading no
+    file's content: the cheap half of `verify`, for lazy loading."""
+    model = Path(model)
+    if not model.is_dir():
+        raise InputError(f"{model} is not a directory: lazy verification is for models of many files")
+    signature = Path(signature) if signature else default_signature_path(model)
+    if not signature.is_file():
+        raise InputError(f"signature file {signature} does not exist")
+    bundle = read_bundle(signature)
+    signer = verifier.verify(bundle)
+    signed = parse_statement(bundle.payload)
+    options = verification_options(model, signed.serialization, signature)
+    tree = _verification_tree(model, options, lambda file: None)
+    _fail_on(_listing_differences(signed, tree.files))
+    present = _excluded_present(model, signature, tree)
+    return SignedModel(model, signer, signed, {f.name: f for f in tree.files}, present)
+
+
+def _excluded_present(model: Path, signature: Path, tree: ModelTree) -> tuple[str, ...]:
+    """Entries in the model the listing left out, beyond modelseal's own documents and git's paths."""
+    own = set(_document_names(model, signature)) | set(GIT_PATHS)
+    return tuple(name for name in tree.ignored if name not in own)
 
 
 def _listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:
@@ -425,11 +485,13 @@ def _fail_on(problems: list[str]) -> None:
 
 __all__ = [
     "SignResult",
+    "SignedModel",
     "VerifyResult",
     "default_attestation_path",
     "default_metadata_path",
     "digest",
     "digest_tree",
+    "open_signed",
     "sign",
     "verify",
 ]

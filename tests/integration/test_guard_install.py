@@ -165,3 +165,98 @@ def test_uninstall_restores_every_loader() -> None:
     finally:
         guard.uninstall()
     assert (pickle.load, pickle.loads, pickle.Unpickler, torch.load) == before and not guard.installed()
+
+
+# --- lazy verification: each shard hashed when opened, and only then -----------------------------------------
+
+SHARD_BYTES = 4 << 20
+
+
+@pytest.fixture
+def sharded(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> tuple[Path, Path]:
+    """Three safetensors shards of 4 MiB and a config, signed; and a policy trusting the signer."""
+    import torch
+    from safetensors.torch import save_file
+
+    model = tmp_path / "sharded"
+    model.mkdir()
+    (model / "config.json").write_text('{"hidden": 8}')
+    for index in range(3):
+        tensor = torch.full((SHARD_BYTES // 4,), float(index))
+        save_file({f"layer{index}": tensor}, str(model / f"model-{index + 1:05d}-of-00003.safetensors"))
+    pair = make_key_pair()
+    sign(model, KeySigner.from_file(pair.private))
+    return model, write_policy(tmp_path, {"release": pair.public})
+
+
+def _bytes_read() -> int:
+    return int(
+        next(line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar")).split()[1]
+    )
+
+
+def test_lazy_verification_reads_only_the_shards_opened(sharded: tuple[Path, Path]) -> None:
+    from modelseal.guard import LazyModel, UntrustedModelError
+
+    model, policy = sharded
+    third = model / "model-00003-of-00003.safetensors"
+    data = bytearray(third.read_bytes())
+    data[-1] ^= 1  # tampered, same size: only hashing it can tell
+    third.write_bytes(bytes(data))
+    before = _bytes_read()
+    lazy = LazyModel.open(model, policy)
+    opened = _bytes_read() - before
+    assert opened < 1 << 20, "opening reads the signature and lists the directory, no shard"
+    with lazy.safe_open("model-00001-of-00003.safetensors", framework="pt") as shard:
+        assert float(shard.get_tensor("layer0")[0]) == 0.0
+    first = _bytes_read() - before - opened
+    assert SHARD_BYTES <= first < 2 * SHARD_BYTES, first  # that shard hashed, no other
+    with lazy.safe_open("model-00001-of-00003.safetensors", framework="pt"):
+        pass
+    assert _bytes_read() - before - opened - first < 1 << 20, "a verified shard is not hashed again"
+    with pytest.raises(UntrustedModelError, match="does not match its signature"):
+        lazy.safe_open("model-00003-of-00003.safetensors", framework="pt")
+
+
+def test_lazy_verification_still_refuses_unsigned_and_missing_files(sharded: tuple[Path, Path]) -> None:
+    from modelseal.guard import LazyModel, UntrustedModelError
+
+    model, policy = sharded
+    (model / "extra.pkl").write_bytes(b"x")
+    with pytest.raises(UntrustedModelError, match=r"unsigned: 'extra\.pkl'"):
+        LazyModel.open(model, policy)
+    (model / "extra.pkl").unlink()
+    (model / "model-00002-of-00003.safetensors").unlink()
+    with pytest.raises(UntrustedModelError, match="missing"):
+        LazyModel.open(model, policy)
+
+
+def test_lazy_from_pretrained_verifies_the_shards_it_loads(
+    tmp_path: Path, make_key_pair: Callable[..., KeyPair]
+) -> None:
+    from transformers import BertConfig, BertModel
+
+    directory = tmp_path / "bert"
+    config = BertConfig(
+        vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(directory, max_shard_size="100KB")
+    shards = sorted(directory.glob("*.safetensors"))
+    assert len(shards) > 1
+    pair = make_key_pair()
+    sign(directory, KeySigner.from_file(pair.private))
+    policy = write_policy(tmp_path, {"release": pair.public})
+    load = f"""
+        from transformers import AutoModel
+        from modelseal import guard
+        guard.install(policy={str(policy)!r}, lazy=True)
+        model = AutoModel.from_pretrained(PATH)
+        print("hidden", model.config.hidden_size)
+    """
+    loaded = run(load, directory)
+    assert loaded.returncode == 0 and "hidden 64" in loaded.stdout, loaded.stderr[-2000:]
+    data = bytearray(shards[-1].read_bytes())
+    data[-1] ^= 1
+    shards[-1].write_bytes(bytes(data))
+    refused = run(load, directory)
+    assert "UntrustedModelError" in refused.stderr and shards[-1].name in refused.stderr, refused.stderr[-2000:]

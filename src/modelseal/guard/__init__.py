@@ -10,9 +10,11 @@ clean. Anything else raises `UntrustedModelError` and the framework is never cal
 """
 
 from modelseal.guard.decide import UntrustedModelError, ensure_trusted, from_pretrained, torch_load
-from modelseal.guard.install import install, installed, uninstall
+from modelseal.guard.hooks import install, installed, uninstall
+from modelseal.guard.lazy import LazyModel
 
 __all__ = [
+    "LazyModel",
     "UntrustedModelError",
     "ensure_trusted",
     "from_pretrained",

@@ -32,11 +32,14 @@ from types import ModuleType
 from typing import IO, Any
 
 from modelseal.guard.decide import UntrustedModelError, ensure_trusted, ensure_trusted_bytes
+from modelseal.guard.lazy import LazyModel
 from modelseal.tree import identity_of
 
 _state = threading.local()
 _policy: list[Path | None] = []  # the installed policy (empty: not installed)
 _restore: list[Callable[[], None]] = []
+_lazy: list[LazyModel] = []  # directories from_pretrained opened lazily; [] unless install(lazy=True)
+_lazy_mode: list[bool] = [False]
 
 
 def _inside() -> bool:
@@ -182,10 +185,30 @@ def _from_pretrained(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(cls, name_or_path, *args, **kwargs)
         with _guarded():
             directory = _local_model(name_or_path)
-            ensure_trusted(directory, _current_policy())
+            policy = _current_policy()
+            if _lazy_mode[0] and policy is not None and directory.is_dir():
+                model = LazyModel.open(directory, policy)
+                model.verify_eager_part()  # weights are verified as safetensors opens them
+                _lazy.append(model)
+            else:
+                ensure_trusted(directory, policy)
             return original(cls, str(directory), *args, **kwargs)
 
     return from_pretrained
+
+
+def _safetensors_opener(original: Callable[..., Any]) -> Callable[..., Any]:
+    """safe_open / load_file: a file of a lazily opened model is verified first (inside from_pretrained too)."""
+
+    @functools.wraps(original)
+    def opener(filename: Any, *args: Any, **kwargs: Any) -> Any:
+        for model in _lazy:
+            name = model.name_of(filename)
+            if name is not None:
+                return original(str(model.path(name)), *args, **kwargs)
+        return original(filename, *args, **kwargs)
+
+    return opener
 
 
 def _local_model(name_or_path: Any) -> Path:
@@ -286,6 +309,11 @@ _PATCHES: Sequence[_Patch] = (
     _Patch("pandas", "", "read_pickle", _read_pickle),
     _Patch("keras.saving", "", "load_model", _path_loader),
     _Patch("keras", "saving", "load_model", _path_loader),
+    _Patch("safetensors", "", "safe_open", _safetensors_opener),
+    _Patch("safetensors.torch", "", "load_file", _safetensors_opener),
+    _Patch("transformers.modeling_utils", "", "safe_open", _safetensors_opener),
+    _Patch("transformers.modeling_layers", "", "safe_open", _safetensors_opener),
+    _Patch("transformers.integrations.accelerate", "", "safe_open", _safetensors_opener),
     _Patch("transformers", "PreTrainedModel", "from_pretrained", _from_pretrained, classmethod_=True),
     _Patch("transformers", "AutoConfig", "from_pretrained", _from_pretrained, classmethod_=True),
     _Patch("transformers", "AutoTokenizer", "from_pretrained", _from_pretrained, classmethod_=True),
@@ -299,7 +327,13 @@ _PATCHES: Sequence[_Patch] = (
 )
 
 
+_applied: set[_Patch] = set()
+
+
 def _apply(patch: _Patch, module: ModuleType) -> None:
+    if patch in _applied:
+        return  # patched already, as a side effect of reaching another patch's owner
+    _applied.add(patch)
     owner: Any = module
     for part in filter(None, patch.owner.split(".")):
         owner = getattr(owner, part, None)
@@ -347,20 +381,27 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 _FINDER = _PatchOnImport()
 
 
-def install(policy: str | Path | None = None) -> None:
+def install(policy: str | Path | None = None, *, lazy: bool = False) -> None:
     """Guard every supported loader in this process. With `policy`, loads must pass `check` under it; without,
-    what they read must scan clean. Installing again replaces the policy."""
+    what they read must scan clean. `lazy` (with a policy): `from_pretrained` checks the signature and listing
+    once and each safetensors shard when it is opened (see `modelseal.guard.lazy`). Installing again replaces
+    the policy and the mode."""
+    if lazy and policy is None:
+        from modelseal.errors import InputError
+
+        raise InputError("lazy verification needs a policy: it checks files against a trusted signature")
+    _lazy_mode[0] = lazy
     if _policy:
         _policy[0] = Path(policy) if policy is not None else None
         return
     _policy.append(Path(policy) if policy is not None else None)
     import pickle  # noqa: F401 - always guarded, so always imported
 
+    sys.meta_path.insert(0, _FINDER)  # first: reaching transformers.PreTrainedModel imports safetensors
     for patch in _PATCHES:
         module = sys.modules.get(patch.module)
         if module is not None:
             _apply(patch, module)
-    sys.meta_path.insert(0, _FINDER)
 
 
 def uninstall() -> None:
@@ -370,6 +411,9 @@ def uninstall() -> None:
     if _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
     _policy.clear()
+    _applied.clear()
+    _lazy.clear()
+    _lazy_mode[0] = False
 
 
 def installed() -> bool:
