@@ -260,3 +260,29 @@ def test_lazy_from_pretrained_verifies_the_shards_it_loads(
     shards[-1].write_bytes(bytes(data))
     refused = run(load, directory)
     assert "UntrustedModelError" in refused.stderr and shards[-1].name in refused.stderr, refused.stderr[-2000:]
+
+
+def test_keras_load_model_is_checked(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> None:
+    pair = make_key_pair()
+    policy = write_policy(tmp_path, {"release": pair.public})
+    model = tmp_path / "tiny.keras"
+    build = """
+        import os
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras
+        keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(PATH)
+    """
+    assert run(build, model).returncode == 0
+    load = f"""
+        import os
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras
+        from modelseal import guard
+        guard.install(policy={str(policy)!r})
+        print("outputs", keras.saving.load_model(PATH).output_shape)
+    """
+    unsigned = run(load, model)
+    assert "UntrustedModelError" in unsigned.stderr and "not signed" in unsigned.stderr, unsigned.stderr[-2000:]
+    sign(model, KeySigner.from_file(pair.private))
+    signed = run(load, model)
+    assert signed.returncode == 0 and "outputs (None, 2)" in signed.stdout, signed.stderr[-2000:]
