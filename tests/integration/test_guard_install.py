@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pickle
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from modelseal import KeySigner, sign
-from tests.conftest import REPO, KeyPair
+from tests.conftest import KeyPair
 from tests.integration.test_check import write_policy
+from tests.integration.test_guard import run_python
 from tests.scanning.pickles import system
 
 # how each loader reads the sample at PATH (a raw pickle: every one of them unpickles it)
@@ -34,10 +34,8 @@ LOADERS = {
 
 
 def run(code: str, sample: Path) -> subprocess.CompletedProcess[str]:
-    script = textwrap.dedent(code).replace("PATH", repr(str(sample)))
-    return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False, cwd=REPO
-    )
+    """`code` in a throwaway interpreter, with PATH standing for the sample's path."""
+    return run_python(textwrap.dedent(code).replace("PATH", repr(str(sample))))
 
 
 @pytest.fixture

@@ -102,9 +102,15 @@ def _is_path(value: Any) -> bool:
 # --- the wrappers ---------------------------------------------------------------------------------------
 
 
-def _file_loader(original: Callable[..., Any], *, pass_path: Callable[[tuple[Any, ...], dict[str, Any]], bool]) -> Any:
+def _file_loader(
+    original: Callable[..., Any],
+    *,
+    pass_path: Callable[[tuple[Any, ...], dict[str, Any]], bool] = lambda args, kwargs: False,
+    for_handle: Callable[[Any, dict[str, Any]], dict[str, Any]] = lambda path, kwargs: kwargs,
+) -> Any:
     """A loader whose first argument is a path or a binary stream (torch.load, joblib.load, numpy.load, ...).
-    `pass_path`: the loader must get the path itself (memory-mapped loads), after the same identity check."""
+    `pass_path`: the loader must get the path itself (memory-mapped loads), after the same identity check;
+    `for_handle`: the keyword arguments that replace what the loader would have inferred from the path."""
 
     @functools.wraps(original)
     def load(source: Any, *args: Any, **kwargs: Any) -> Any:
@@ -113,7 +119,9 @@ def _file_loader(original: Callable[..., Any], *, pass_path: Callable[[tuple[Any
         with _guarded():
             if _is_path(source):
                 with _pinned(source) as handle:
-                    return original(source if pass_path(args, kwargs) else handle, *args, **kwargs)
+                    if pass_path(args, kwargs):
+                        return original(source, *args, **kwargs)
+                    return original(handle, *args, **for_handle(source, kwargs))
             data, _ = _read_checked(source)
             return original(io.BytesIO(data), *args, **kwargs)
 
@@ -259,24 +267,13 @@ def _numpy_load(original: Callable[..., Any]) -> Callable[..., Any]:
     return load
 
 
-def _read_pickle(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def read_pickle(source: Any, *args: Any, **kwargs: Any) -> Any:
-        if _inside():
-            return original(source, *args, **kwargs)
-        with _guarded():
-            if _is_path(source):
-                from pandas.io.common import infer_compression  # type: ignore[import-untyped]
+def _pandas_compression(path: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pandas infers compression from the file name, which an open handle does not carry."""
+    if kwargs.get("compression", "infer") != "infer":
+        return kwargs
+    from pandas.io.common import infer_compression  # type: ignore[import-untyped]
 
-                compression = kwargs.pop("compression", "infer")
-                if compression == "infer":
-                    compression = infer_compression(os.fspath(source), "infer")
-                with _pinned(source) as handle:
-                    return original(handle, *args, compression=compression, **kwargs)
-            data, _ = _read_checked(source)
-            return original(io.BytesIO(data), *args, **kwargs)
-
-    return read_pickle
+    return {**kwargs, "compression": infer_compression(os.fspath(path), "infer")}
 
 
 def _path_loader(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -306,7 +303,7 @@ _PATCHES: Sequence[_Patch] = (
     _Patch("torch", "", "load", lambda original: _file_loader(original, pass_path=lambda a, k: bool(k.get("mmap")))),
     _Patch("joblib", "", "load", lambda original: _file_loader(original, pass_path=_joblib_mmap)),
     _Patch("numpy", "", "load", _numpy_load),
-    _Patch("pandas", "", "read_pickle", _read_pickle),
+    _Patch("pandas", "", "read_pickle", lambda original: _file_loader(original, for_handle=_pandas_compression)),
     _Patch("keras.saving", "", "load_model", _path_loader),
     _Patch("keras", "saving", "load_model", _path_loader),
     _Patch("safetensors", "", "safe_open", _safetensors_opener),
