@@ -398,3 +398,20 @@ def test_a_file_replaced_while_the_guard_checks_it_is_refused(
     monkeypatch.setattr(decide, "ensure_trusted", check_then_swap)
     with pytest.raises(guard.UntrustedModelError, match="replaced while it was being checked"):
         guard.torch_load(model, policy=policy, weights_only=True)
+
+
+# --- 5. shards: empty files are a gap of the format, said out loud ---------------------------------------------
+
+
+def test_shard_signatures_warn_about_empty_files_and_do_not_count_them(model_dir: Path, pair: KeyPair) -> None:
+    """OMS v1.0 shards have no record for an empty file (model-signing writes none), so adding or removing one
+    cannot be detected without breaking interop: verify says so, and counts only the files it checked."""
+    sign(model_dir, KeySigner.from_file(pair.private), shard_size=4096)  # model_dir holds one empty file
+    result = verify(model_dir, KeyVerifier.from_file(pair.public))
+    assert result.files_verified == 4  # 5 files, 1 of them empty
+    assert any("1 empty file(s) ('sub/deeper/empty')" in w and "not covered" in w for w in result.warnings)
+    (model_dir / "added-empty").write_bytes(b"")
+    added = verify(model_dir, KeyVerifier.from_file(pair.public))
+    assert added.files_verified == 4 and any("2 empty file(s)" in w for w in added.warnings)
+    sign(model_dir, KeySigner.from_file(pair.private))  # the files method records empty files: no warning
+    assert verify(model_dir, KeyVerifier.from_file(pair.public)).warnings == ()
