@@ -324,13 +324,7 @@ def verify(
     files whose identity is unchanged since they were last hashed skip reading: faster, but it trusts file
     metadata over content (see `modelseal.hashing.cache`)."""
     model = Path(model)
-    hint = () if signature else ("pass its location with --signature",)
-    signature = Path(signature) if signature else default_signature_path(model)
-    if not signature.is_file():
-        raise InputError(f"signature file {signature} does not exist", details=hint)
-    bundle = read_bundle(signature)
-    signer = verifier.verify(bundle)
-    signed = parse_statement(bundle.payload)
+    signature, signer, signed = _signed_statement(model, verifier, signature)
     signed_paths = {_signed_path(r.name, signed.serialization) for r in signed.resources}
     hash_type = signed.serialization.hash_type
     options = verification_options(model, signed.serialization, signature, ignore_paths)
@@ -344,10 +338,8 @@ def verify(
         listed = tree.files
         if ignore_unsigned_files and not tree.single_file:
             listed = tuple(f for f in tree.files if f.name in signed_paths)
-        if not tree.single_file:
-            _fail_on(
-                _listing_differences(signed, listed)
-            )  # before a byte is hashed: an added 64 GiB file costs nothing
+        if not tree.single_file:  # compared before a byte is hashed: an added 64 GiB file costs nothing
+            _fail_on(_listing_differences(signed, listed))
         single_name = None
         if tree.single_file:
             single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
@@ -413,17 +405,24 @@ def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = Non
     model = Path(model)
     if not model.is_dir():
         raise InputError(f"{model} is not a directory: lazy verification is for models of many files")
-    signature = Path(signature) if signature else default_signature_path(model)
-    if not signature.is_file():
-        raise InputError(f"signature file {signature} does not exist")
-    bundle = read_bundle(signature)
-    signer = verifier.verify(bundle)
-    signed = parse_statement(bundle.payload)
+    signature, signer, signed = _signed_statement(model, verifier, signature)
     options = verification_options(model, signed.serialization, signature)
     tree = _verification_tree(model, options, lambda file: None)
     _fail_on(_listing_differences(signed, tree.files))
     present = _excluded_present(model, signature, tree)
     return SignedModel(model, signer, signed, {f.name: f for f in tree.files}, present)
+
+
+def _signed_statement(model: Path, verifier: Verifier, signature: Path | None) -> tuple[Path, SignerIdentity, Manifest]:
+    """Steps 1-3 of verification: the bundle read within its bounds, its signature checked against the verifier
+    before anything in it is trusted, then the statement parsed."""
+    hint = () if signature else ("pass its location with --signature",)
+    signature = Path(signature) if signature else default_signature_path(model)
+    if not signature.is_file():
+        raise InputError(f"signature file {signature} does not exist", details=hint)
+    bundle = read_bundle(signature)
+    signer = verifier.verify(bundle)
+    return signature, signer, parse_statement(bundle.payload)
 
 
 def _excluded_present(model: Path, signature: Path, tree: ModelTree) -> tuple[str, ...]:
