@@ -171,8 +171,8 @@ SHARD_BYTES = 4 << 20
 
 
 @pytest.fixture
-def sharded(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> tuple[Path, Path]:
-    """Three safetensors shards of 4 MiB and a config, signed; and a policy trusting the signer."""
+def sharded(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> tuple[Path, Path, KeyPair]:
+    """Three safetensors shards of 4 MiB and a config, signed; a policy trusting the signer; the signer's keys."""
     import torch
     from safetensors.torch import save_file
 
@@ -184,7 +184,7 @@ def sharded(tmp_path: Path, make_key_pair: Callable[..., KeyPair]) -> tuple[Path
         save_file({f"layer{index}": tensor}, str(model / f"model-{index + 1:05d}-of-00003.safetensors"))
     pair = make_key_pair()
     sign(model, KeySigner.from_file(pair.private))
-    return model, write_policy(tmp_path, {"release": pair.public})
+    return model, write_policy(tmp_path, {"release": pair.public}), pair
 
 
 def _bytes_read() -> int:
@@ -193,10 +193,10 @@ def _bytes_read() -> int:
     )
 
 
-def test_lazy_verification_reads_only_the_shards_opened(sharded: tuple[Path, Path]) -> None:
+def test_lazy_verification_reads_only_the_shards_opened(sharded: tuple[Path, Path, KeyPair]) -> None:
     from modelseal.guard import LazyModel, UntrustedModelError
 
-    model, policy = sharded
+    model, policy, _ = sharded
     third = model / "model-00003-of-00003.safetensors"
     data = bytearray(third.read_bytes())
     data[-1] ^= 1  # tampered, same size: only hashing it can tell
@@ -216,14 +216,20 @@ def test_lazy_verification_reads_only_the_shards_opened(sharded: tuple[Path, Pat
         lazy.safe_open("model-00003-of-00003.safetensors", framework="pt")
 
 
-def test_lazy_verification_still_refuses_unsigned_and_missing_files(sharded: tuple[Path, Path]) -> None:
+def test_lazy_verification_still_refuses_unsigned_and_missing_files(sharded: tuple[Path, Path, KeyPair]) -> None:
     from modelseal.guard import LazyModel, UntrustedModelError
 
-    model, policy = sharded
+    model, policy, pair = sharded
     (model / "extra.pkl").write_bytes(b"x")
     with pytest.raises(UntrustedModelError, match=r"unsigned: 'extra\.pkl'"):
         LazyModel.open(model, policy)
     (model / "extra.pkl").unlink()
+    sign(model, KeySigner.from_file(pair.private), ignore_paths=["logs"])  # the signer leaves logs/ out
+    (model / "logs").mkdir()
+    (model / "logs" / "state.pkl").write_bytes(b"x")
+    with pytest.raises(UntrustedModelError, match=r"1 file\(s\) in the model are not signed"):
+        LazyModel.open(model, policy)
+    (model / "logs" / "state.pkl").unlink()
     (model / "model-00002-of-00003.safetensors").unlink()
     with pytest.raises(UntrustedModelError, match="missing"):
         LazyModel.open(model, policy)

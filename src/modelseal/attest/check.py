@@ -94,19 +94,19 @@ def _signature_step(
     return CheckStep("signature", Outcome.PASSED, summary), result
 
 
-def unsigned_files(model: Path, verified: VerifyResult) -> tuple[tuple[str, Path], ...]:
-    """(model-relative name, path) of every entry under what the signature and the verifier left out: a loader
-    resuming training or calling from_pretrained reads them whatever the signer meant."""
+def unsigned_files(model: Path, excluded_present: tuple[str, ...]) -> tuple[tuple[str, Path], ...]:
+    """(model-relative name, path) of every file under the entries the signature and the verifier left out: a
+    loader resuming training or calling from_pretrained reads them whatever the signer meant."""
     if not model.is_dir():
         return ()
     found = []
-    for entry in verified.excluded_present:
+    for entry in excluded_present:
         for path in iter_files([model / entry]):
             found.append((path.relative_to(model).as_posix(), path))
     return tuple(found)
 
 
-def _unsigned_step(policy: TrustPolicy, unsigned: tuple[tuple[str, Path], ...]) -> CheckStep:
+def unsigned_step(policy: TrustPolicy, unsigned: tuple[tuple[str, Path], ...]) -> CheckStep:
     refused = [name for name, _ in unsigned if not policy.allows_unsigned(name)]
     if refused:
         lines = (
@@ -225,10 +225,10 @@ def check(
     if verified is None:
         skipped = CheckStep("scan", Outcome.SKIPPED, "not scanned: the model's bytes are not vouched for")
         return CheckReport(model, (signature_step, skipped))
-    unsigned = unsigned_files(model, verified)
+    unsigned = unsigned_files(model, verified.excluded_present)
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
-    steps = [signature_step, _unsigned_step(trust, unsigned), _metadata_step(model, trust, verified), attestation_step]
+    steps = [signature_step, unsigned_step(trust, unsigned), _metadata_step(model, trust, verified), attestation_step]
     if attestation_step.outcome is Outcome.FAILED:
         steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
         return CheckReport(

@@ -55,20 +55,14 @@ class LazyModel:
         return Path(self.signed.model)
 
     def _refuse_unsigned(self) -> None:
-        from modelseal.scanning.scanner import iter_files
+        """As `check` does: files the signer left out fail unless the policy allows them; allowed ones are scanned."""
+        from modelseal.attest.check import Outcome, unsigned_files, unsigned_step
 
-        unsigned = [
-            path.relative_to(self.directory).as_posix()
-            for entry in self.signed.excluded_present
-            for path in iter_files([self.directory / entry])
-        ]
-        refused = [name for name in unsigned if not self.policy.allows_unsigned(name)]
-        if refused:
-            raise UntrustedModelError(
-                f"{len(refused)} file(s) in {self.directory} are not signed",
-                details=tuple(refused[:20]),
-            )
-        self._scan(unsigned)
+        unsigned = unsigned_files(self.directory, self.signed.excluded_present)
+        step = unsigned_step(self.policy, unsigned)
+        if step.outcome is not Outcome.PASSED:
+            raise UntrustedModelError(f"{self.directory}: {step.summary}", details=step.details)
+        self._scan([name for name, _ in unsigned])
 
     def verify(self, names: Iterable[str]) -> None:
         """Hash and scan the named files that were not verified yet; raise `UntrustedModelError` on any doubt."""
