@@ -249,3 +249,15 @@ def remove_deep_tree(root: Path) -> None:
                     stack.append((entry.path, False))
                 else:
                     os.unlink(entry.path)
+
+
+@pytest.fixture
+def canary_model(tmp_path: Path) -> tuple[Path, Path]:
+    """A raw pickle every unpickling loader runs (torch.load(weights_only=False), joblib, numpy with
+    allow_pickle, pandas, pickle itself): it touches `canary`, a file in the test's temporary directory."""
+    from tests.scanning.pickles import system
+
+    canary = tmp_path / "canary"
+    model = tmp_path / "model.pt"
+    model.write_bytes(system(f"touch {canary}"))
+    return model, canary

@@ -335,21 +335,20 @@ def verify(
         # only files the signature names are read early; the rest waits for the listing to be compared
         on_file = _prefetcher(pool, signed.serialization, lambda f: f.name in signed_paths)
         tree = _verification_tree(model, options, on_file)
-        listed = tree.files
-        if ignore_unsigned_files and not tree.single_file:
-            listed = tuple(f for f in tree.files if f.name in signed_paths)
-        if not tree.single_file:  # compared before a byte is hashed: an added 64 GiB file costs nothing
-            _fail_on(_listing_differences(signed, listed))
-        single_name = None
+        listed, single_name = tree.files, None
         if tree.single_file:
             single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
+        else:
+            if ignore_unsigned_files:
+                listed = tuple(f for f in tree.files if f.name in signed_paths)
+            _fail_on(_listing_differences(signed, listed))  # before a byte is hashed: an added 64 GiB file is free
         hashed_tree = dataclasses.replace(tree, files=listed)
         actual = compute_manifest(hashed_tree, signed.serialization, pool, single_file_name=single_name)
     _fail_on(_differences(signed, actual))
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
-    own = set(_document_names(model, signature)) | set(GIT_PATHS)
+    own = _own_names(model, signature)
     excluded = tuple(name for name in signed.serialization.ignore_paths or () if name not in own)
-    present = _excluded_present(model, signature, tree)
+    present = tuple(name for name in tree.ignored if name not in own)
     return VerifyResult(
         model,
         signature,
@@ -375,28 +374,19 @@ class SignedModel:
     files: dict[str, ModelFile]  # by model-relative name: every file the signature covers, as listed
     excluded_present: tuple[str, ...] = ()  # entries present but left out of the signature (see VerifyResult)
 
-    def verify_files(self, names: Sequence[str], workers: int | None = 1) -> tuple[ModelFile, ...]:
-        """Hash the named files and compare each with the signature; raises `VerificationError` on a mismatch
-        and `FileChangedError` when one changed since it was listed."""
-        unknown = [name for name in names if name not in self.files]
+    def verify_files(self, names: Sequence[str]) -> None:
+        """Hash the named files (one worker: a loader asks for a few) and compare each with the signature; raises
+        `VerificationError` on a mismatch and `FileChangedError` when one changed since it was listed."""
+        wanted = set(names)
+        unknown = sorted(wanted - self.files.keys())
         if unknown:
             raise VerificationError(f"not signed: {', '.join(repr(n) for n in unknown[:5])}")
-        chosen = tuple(self.files[name] for name in sorted(set(names)))
         serialization = self.manifest.serialization
-        tree = ModelTree(self.model, False, chosen)
-        with HashPool(serialization.hash_type, workers=workers) as pool:
-            actual = compute_manifest(tree, serialization, pool).digests_by_name()
-        wanted = set(names)
-        expected = {r.name: r.digest for r in self.manifest.resources if _signed_path(r.name, serialization) in wanted}
-        if actual != expected:
-            changed = sorted(
-                {_signed_path(n, serialization) for n in actual.keys() ^ expected.keys()}
-                | {_signed_path(n, serialization) for n in actual.keys() & expected.keys() if actual[n] != expected[n]}
-            )
-            raise VerificationError(
-                "the model does not match its signature", details=tuple(f"modified: {name!r}" for name in changed)
-            )
-        return chosen
+        tree = ModelTree(self.model, False, tuple(self.files[name] for name in sorted(wanted)))
+        with HashPool(serialization.hash_type, workers=1) as pool:
+            actual = compute_manifest(tree, serialization, pool)
+        chosen = tuple(r for r in self.manifest.resources if _signed_path(r.name, serialization) in wanted)
+        _fail_on(_differences(dataclasses.replace(self.manifest, resources=chosen), actual))
 
 
 def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = None) -> SignedModel:
@@ -409,7 +399,8 @@ def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = Non
     options = verification_options(model, signed.serialization, signature)
     tree = _verification_tree(model, options, lambda file: None)
     _fail_on(_listing_differences(signed, tree.files))
-    present = _excluded_present(model, signature, tree)
+    own = _own_names(model, signature)
+    present = tuple(name for name in tree.ignored if name not in own)
     return SignedModel(model, signer, signed, {f.name: f for f in tree.files}, present)
 
 
@@ -425,24 +416,22 @@ def _signed_statement(model: Path, verifier: Verifier, signature: Path | None) -
     return signature, signer, parse_statement(bundle.payload)
 
 
-def _excluded_present(model: Path, signature: Path, tree: ModelTree) -> tuple[str, ...]:
-    """Entries in the model the listing left out, beyond modelseal's own documents and git's paths."""
-    own = set(_document_names(model, signature)) | set(GIT_PATHS)
-    return tuple(name for name in tree.ignored if name not in own)
+def _own_names(model: Path, signature: Path) -> set[str]:
+    """Names left out of every model that are no signer's choice: modelseal's documents and git's paths."""
+    return set(_document_names(model, signature)) | set(GIT_PATHS)
 
 
 def _listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:
     """Names (and, for shards, sizes) the signature records that the model's listing does not match."""
-    serialization = signed.serialization
-    expected: dict[str, int] = {}
+    shards = signed.serialization.method == "shards"
+    expected: dict[str, int] = {}  # name -> size (-1: the files method records none)
     for resource in signed.resources:
-        parsed = parse_shard_name(resource.name) if serialization.method == "shards" else None
+        parsed = parse_shard_name(resource.name) if shards else None
         if parsed is None:
             expected.setdefault(resource.name, -1)
         else:
             expected[parsed[0]] = max(expected.get(parsed[0], 0), parsed[2])
     found = {f.name: f.size for f in listed}
-    shards = serialization.method == "shards"
     lines = [f"missing:  {name!r}: signed, but not in the model" for name in sorted(expected.keys() - found.keys())]
     lines += [
         f"unsigned: {name!r}: in the model, not in the signature"

@@ -70,7 +70,7 @@ class ModelTree:
     single_file: bool
     files: tuple[ModelFile, ...]
     warnings: tuple[str, ...] = field(default=())
-    ignored: tuple[str, ...] = field(default=())  # entries present but left out by ignore rules, in walk order
+    ignored: tuple[str, ...] = field(default=())  # entries present but left out by ignore rules, sorted
 
     @property
     def total_bytes(self) -> int:

@@ -25,15 +25,6 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def canary_model(tmp_path: Path) -> tuple[Path, Path]:
-    """A pickle that torch.load(weights_only=False) would run: it touches `canary`."""
-    canary = tmp_path / "canary"
-    model = tmp_path / "model.pt"
-    model.write_bytes(system(f"touch {canary}"))
-    return model, canary
-
-
 def test_the_sample_is_dangerous_without_the_guard(canary_model: tuple[Path, Path]) -> None:
     model, canary = canary_model
     run_python(f"import torch; torch.load({str(model)!r}, weights_only=False)")

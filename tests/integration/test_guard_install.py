@@ -16,7 +16,6 @@ from modelseal import KeySigner, sign
 from tests.conftest import KeyPair
 from tests.integration.test_check import write_policy
 from tests.integration.test_guard import run_python
-from tests.scanning.pickles import system
 
 # how each loader reads the sample at PATH (a raw pickle: every one of them unpickles it)
 LOADERS = {
@@ -38,25 +37,19 @@ def run(code: str, sample: Path) -> subprocess.CompletedProcess[str]:
     return run_python(textwrap.dedent(code).replace("PATH", repr(str(sample))))
 
 
-@pytest.fixture
-def sample(tmp_path: Path) -> tuple[Path, Path]:
-    canary = tmp_path / "canary"
-    path = tmp_path / "model.pkl"
-    path.write_bytes(system(f"touch {canary}"))
-    return path, canary
-
-
 @pytest.mark.parametrize("loader", LOADERS)
-def test_the_sample_runs_without_the_guard(sample: tuple[Path, Path], loader: str) -> None:
-    path, canary = sample
+def test_the_sample_runs_without_the_guard(canary_model: tuple[Path, Path], loader: str) -> None:
+    path, canary = canary_model
     run(LOADERS[loader], path)
     assert canary.exists(), f"control: {loader} must run the payload, or the guarded test proves nothing"
 
 
 @pytest.mark.parametrize("installed_first", [True, False], ids=["install-then-import", "import-then-install"])
 @pytest.mark.parametrize("loader", LOADERS)
-def test_every_loader_refuses_it_once_installed(sample: tuple[Path, Path], loader: str, installed_first: bool) -> None:
-    path, canary = sample
+def test_every_loader_refuses_it_once_installed(
+    canary_model: tuple[Path, Path], loader: str, installed_first: bool
+) -> None:
+    path, canary = canary_model
     imports = "import pickle, torch, joblib, numpy, pandas\n"
     setup = "from modelseal import guard; guard.install()\n"
     prelude = setup + imports if installed_first else imports + setup

@@ -8,13 +8,18 @@ write through a shared mapping is not visible to stat (README: What each mode pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.errors import VerificationError
 from modelseal.tree import identity_of
+
+if TYPE_CHECKING:
+    from modelseal.attest.check import CheckReport
 
 
 class UntrustedModelError(VerificationError):
@@ -49,8 +54,8 @@ def ensure_trusted_bytes(data: bytes, source: Path | None, policy: str | Path | 
     with tempfile.TemporaryDirectory(prefix="modelseal-guard-") as private:
         copy = Path(private) / name
         copy.write_bytes(data)
-        ensure_trusted(copy)  # the scan, under the file's own name
         if policy is None:
+            ensure_trusted(copy)  # the scan, under the file's own name
             return
         if source is None or not source.is_file():
             raise UntrustedModelError(
@@ -61,7 +66,7 @@ def ensure_trusted_bytes(data: bytes, source: Path | None, policy: str | Path | 
         from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME
         from modelseal.signature import default_signature_path, digest
 
-        report = check(source, Path(policy))
+        report = check(source, Path(policy))  # signed, and scanned; the digest below proves data is those bytes
         if report.verdict is not Outcome.PASSED or report.manifest is None:
             raise UntrustedModelError(f"modelseal check {report.verdict.value} for {source}", details=_lines(report))
         signed = report.manifest.serialization
@@ -77,7 +82,7 @@ def ensure_trusted_bytes(data: bytes, source: Path | None, policy: str | Path | 
             raise UntrustedModelError(f"{source} changed between the check and the load: the bytes read are not signed")
 
 
-def _lines(report: Any) -> tuple[str, ...]:
+def _lines(report: CheckReport) -> tuple[str, ...]:
     lines = tuple(f"{s.name}: {s.outcome.value}: {s.summary}" for s in report.steps)
     return lines + tuple(line for s in report.steps for line in s.details[:5])
 
@@ -86,12 +91,20 @@ def torch_load(path: str | Path, *, policy: str | Path | None = None, **kwargs: 
     """`torch.load(path, **kwargs)`, only after `path` passed the check; torch reads the very file checked."""
     import torch
 
+    with pinned(path, policy) as handle:
+        return torch.load(handle, **kwargs)
+
+
+@contextlib.contextmanager
+def pinned(path: str | os.PathLike[str], policy: str | Path | None) -> Iterator[IO[bytes]]:
+    """The file at `path`, opened first, then checked, and still the file the path names once checked: a file
+    swapped in meanwhile is refused, and the loader gets the open file that was checked."""
     with open(path, "rb") as handle:
         opened = identity_of(os.fstat(handle.fileno()))
-        ensure_trusted(path, policy)
+        ensure_trusted(Path(path), policy)
         if identity_of(os.stat(path)) != opened:
             raise UntrustedModelError(f"{path} was replaced while it was being checked")
-        return torch.load(handle, **kwargs)
+        yield handle
 
 
 def from_pretrained(loader: Any, directory: str | Path, *, policy: str | Path | None = None, **kwargs: Any) -> Any:

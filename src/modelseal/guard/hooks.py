@@ -26,20 +26,32 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
-from modelseal.guard.decide import UntrustedModelError, ensure_trusted, ensure_trusted_bytes
+from modelseal.guard.decide import UntrustedModelError, ensure_trusted, ensure_trusted_bytes, pinned
 from modelseal.guard.lazy import LazyModel
-from modelseal.tree import identity_of
 
+
+@dataclass
+class _Installation:
+    """What `install()` set up: the policy, the mode, and the models from_pretrained opened lazily."""
+
+    policy: Path | None
+    lazy: bool
+    models: list[LazyModel] = field(default_factory=list)
+
+
+@dataclass
+class _Process:
+    installation: _Installation | None = None  # None: not installed
+
+
+_process = _Process()
 _state = threading.local()
-_policy: list[Path | None] = []  # the installed policy (empty: not installed)
 _restore: list[Callable[[], None]] = []
-_lazy: list[LazyModel] = []  # directories from_pretrained opened lazily; [] unless install(lazy=True)
-_lazy_mode: list[bool] = [False]
 
 
 def _inside() -> bool:
@@ -56,7 +68,7 @@ def _guarded() -> Iterator[None]:
 
 
 def _current_policy() -> Path | None:
-    return _policy[0] if _policy else None
+    return _process.installation.policy if _process.installation is not None else None
 
 
 # --- the two ways a loader is fed: bytes read once, or a path pinned by an open file ----------------------
@@ -85,14 +97,14 @@ def _seekable(stream: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _pinned(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """The file at `path`, opened, checked, and still the file the path names once checked."""
-    with open(path, "rb") as handle:
-        opened = identity_of(os.fstat(handle.fileno()))
-        ensure_trusted(Path(path), _current_policy())
-        if identity_of(os.stat(path)) != opened:
-            raise UntrustedModelError(f"{path} was replaced while it was being checked")
-        yield handle
+def _checked_stream(file: IO[bytes]) -> Iterator[IO[bytes]]:
+    """The rest of `file`, read once and checked, as a stream to unpickle from; afterwards `file` is left where
+    pickle would leave it, right after what was unpickled."""
+    data, start = _read_checked(file)
+    stream = io.BytesIO(data)
+    yield stream
+    if start is not None:
+        file.seek(start + stream.tell())
 
 
 def _is_path(value: Any) -> bool:
@@ -118,7 +130,7 @@ def _file_loader(
             return original(source, *args, **kwargs)
         with _guarded():
             if _is_path(source):
-                with _pinned(source) as handle:
+                with pinned(source, _current_policy()) as handle:
                     if pass_path(args, kwargs):
                         return original(source, *args, **kwargs)
                     return original(handle, *args, **for_handle(source, kwargs))
@@ -133,13 +145,8 @@ def _pickle_load(original: Callable[..., Any]) -> Callable[..., Any]:
     def load(file: IO[bytes], *args: Any, **kwargs: Any) -> Any:
         if _inside():
             return original(file, *args, **kwargs)
-        with _guarded():
-            data, start = _read_checked(file)
-            stream = io.BytesIO(data)
-            result = original(stream, *args, **kwargs)
-            if start is not None:
-                file.seek(start + stream.tell())  # as pickle.load leaves it: right after this pickle
-            return result
+        with _guarded(), _checked_stream(file) as stream:
+            return original(stream, *args, **kwargs)
 
     return load
 
@@ -168,15 +175,10 @@ def _guarded_unpickler(base: type) -> type:
         def load(self) -> Any:
             if _inside():
                 return super().load()
-            with _guarded():
-                data, start = _read_checked(self._modelseal_file)
-                stream = io.BytesIO(data)
+            with _guarded(), _checked_stream(self._modelseal_file) as stream:
                 args, kwargs = self._modelseal_options
                 super().__init__(stream, *args, **kwargs)
-                result = super().load()
-                if start is not None:
-                    self._modelseal_file.seek(start + stream.tell())
-                return result
+                return super().load()
 
     GuardedUnpickler.__name__ = GuardedUnpickler.__qualname__ = base.__name__
     GuardedUnpickler.__module__ = base.__module__
@@ -193,13 +195,13 @@ def _from_pretrained(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(cls, name_or_path, *args, **kwargs)
         with _guarded():
             directory = _local_model(name_or_path)
-            policy = _current_policy()
-            if _lazy_mode[0] and policy is not None and directory.is_dir():
-                model = LazyModel.open(directory, policy)
+            setup = _process.installation
+            if setup is not None and setup.lazy and setup.policy is not None and directory.is_dir():
+                model = LazyModel.open(directory, setup.policy)
                 model.verify_eager_part()  # weights are verified as safetensors opens them
-                _lazy.append(model)
+                setup.models.append(model)
             else:
-                ensure_trusted(directory, policy)
+                ensure_trusted(directory, _current_policy())
             return original(cls, str(directory), *args, **kwargs)
 
     return from_pretrained
@@ -210,7 +212,7 @@ def _safetensors_opener(original: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def opener(filename: Any, *args: Any, **kwargs: Any) -> Any:
-        for model in _lazy:
+        for model in _process.installation.models if _process.installation is not None else ():
             name = model.name_of(filename)
             if name is not None:
                 return original(str(model.path(name)), *args, **kwargs)
@@ -287,7 +289,7 @@ def _path_loader(original: Callable[..., Any]) -> Callable[..., Any]:
             if Path(path).is_dir():
                 ensure_trusted(Path(path), _current_policy())
                 return original(path, *args, **kwargs)
-            with _pinned(path):
+            with pinned(path, _current_policy()):
                 return original(path, *args, **kwargs)
 
     return load
@@ -365,7 +367,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
                 def exec_module(module: ModuleType, run: Callable[[ModuleType], None] = run) -> None:
                     run(module)
-                    if _policy:
+                    if _process.installation is not None:
                         for patch in _PATCHES:
                             if patch.module == fullname:
                                 _apply(patch, module)
@@ -387,11 +389,10 @@ def install(policy: str | Path | None = None, *, lazy: bool = False) -> None:
         from modelseal.errors import InputError
 
         raise InputError("lazy verification needs a policy: it checks files against a trusted signature")
-    _lazy_mode[0] = lazy
-    if _policy:
-        _policy[0] = Path(policy) if policy is not None else None
+    again = _process.installation is not None
+    _process.installation = _Installation(Path(policy) if policy is not None else None, lazy)
+    if again:
         return
-    _policy.append(Path(policy) if policy is not None else None)
     import pickle  # noqa: F401 - always guarded, so always imported
 
     sys.meta_path.insert(0, _FINDER)  # first: reaching transformers.PreTrainedModel imports safetensors
@@ -407,11 +408,9 @@ def uninstall() -> None:
         _restore.pop()()
     if _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
-    _policy.clear()
     _applied.clear()
-    _lazy.clear()
-    _lazy_mode[0] = False
+    _process.installation = None
 
 
 def installed() -> bool:
-    return bool(_policy)
+    return _process.installation is not None

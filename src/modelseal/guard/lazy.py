@@ -16,10 +16,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelseal.guard.decide import UntrustedModelError
 from modelseal.tree import identity_of
+
+if TYPE_CHECKING:
+    from modelseal.policy.trust import TrustPolicy
+    from modelseal.signature import SignedModel
 
 DEFERRED_SUFFIXES = (".safetensors",)  # read only through safetensors, whose openers the guard patches
 
@@ -28,8 +32,8 @@ DEFERRED_SUFFIXES = (".safetensors",)  # read only through safetensors, whose op
 class LazyModel:
     """A signed directory model whose files are verified one by one, each once."""
 
-    signed: Any  # modelseal.signature.SignedModel
-    policy: Any  # modelseal.policy.trust.TrustPolicy
+    signed: SignedModel
+    policy: TrustPolicy
     verified: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -127,10 +127,14 @@ def load_json(data: bytes) -> Any:
     raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
+def _too_large() -> BundleFormatError:
+    return _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")
+
+
 def parse_bundle(data: bytes) -> Bundle:
     """Parse the bundle structure; nothing in it is trusted until its signature verifies."""
     if len(data) > MAX_BUNDLE_BYTES:
-        raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")  # grew, or a pipe
+        raise _too_large()  # a file that grew while read, or a pipe
     try:
         document = load_json(data)
     except ValueError as exc:
@@ -170,7 +174,7 @@ def read_bundle(path: Path) -> Bundle:
     try:
         with open(path, "rb") as handle:
             if os.fstat(handle.fileno()).st_size > MAX_BUNDLE_BYTES:
-                raise _fail(f"larger than {MAX_BUNDLE_BYTES >> 20} MiB, the most a model signature may be")
+                raise _too_large()
             data = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read signature {path}: {exc.strerror}") from exc

@@ -94,8 +94,8 @@ def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path
     """Every entry to scan under the given paths: files (symlinked ones included; directory links are not
     followed), other non-directory entries (reported, never opened), and directories that could not be listed
     (reported as unreadable), and links to directories outside the tree (reported, not followed); `.git` and
-    paths matching an `ignore` glob are left out. The walk keeps its own
-    stack, so any depth is walked (os.walk recursed, and 1,000 nested directories ended it)."""
+    paths matching an `ignore` glob are left out. The walk keeps its own stack, so any depth is walked (os.walk
+    recursed, and 1,000 nested directories ended it)."""
     for path in paths:
         if not path.is_dir():
             yield path

@@ -111,8 +111,10 @@ class _UsagePolicy:
         self.reasons.append(reason)
         raise ValueError(reason)
 
-    def _leaf_eku(self, policy: object, cert: x509.Certificate, value: x509.ExtendedKeyUsage) -> None:
-        if self.required not in value:
+    def _leaf_eku(self, policy: object, cert: x509.Certificate, value: x509.ExtendedKeyUsage | None) -> None:
+        if value is None:
+            self._refuse(f"it has no extended key usage; {usage_name(self.required)} is required")
+        elif self.required not in value:
             names = ", ".join(usage_name(oid) for oid in value)
             self._refuse(f"its extended key usages ({names}) do not include {usage_name(self.required)}")
 
@@ -139,7 +141,7 @@ class _UsagePolicy:
         ca = ExtensionPolicy.webpki_defaults_ca().may_be_present(x509.ExtendedKeyUsage, AGNOSTIC, self._ca_eku)
         leaf = (
             ExtensionPolicy.permit_all()
-            .require_present(x509.ExtendedKeyUsage, AGNOSTIC, self._leaf_eku)
+            .may_be_present(x509.ExtendedKeyUsage, AGNOSTIC, self._leaf_eku)  # absent: refused, with the reason
             .may_be_present(x509.KeyUsage, AGNOSTIC, self._leaf_key_usage)
             .may_be_present(x509.BasicConstraints, AGNOSTIC, self._leaf_constraints)
         )
@@ -205,11 +207,6 @@ class CertificateVerifier:
                 raise VerificationError(
                     "the signing certificate is not allowed to sign models",
                     details=(*dict.fromkeys(usage.reasons), where),
-                ) from exc
-            if "2.5.29.37" in str(exc) and "missing required extension" in str(exc):
-                raise VerificationError(
-                    "the signing certificate is not allowed to sign models",
-                    details=(f"it has no extended key usage; {usage_name(usage.required)} is required", where),
                 ) from exc
             raise VerificationError(
                 "the signing certificate does not chain to a trusted certificate", details=(str(exc), where)

@@ -55,12 +55,10 @@ class _Pickle:
         underflow"), so the emulator does too, or the two would build different objects from the same bytes."""
         return self.marks[-1] if self.marks else 0
 
-    def above_fence(self, what: str) -> int:
-        """How many items lie above the fence; at least one, or the unpickler raises."""
-        count = len(self.stack) - self.fence
-        if count <= 0:
+    def above_fence(self, what: str) -> None:
+        """At least one item lies above the fence, or the unpickler raises."""
+        if len(self.stack) <= self.fence:
             raise MalformedPickleError(f"{what} with nothing on the stack above the last MARK")
-        return count
 
     def pop(self) -> Any:
         self.above_fence("pop")
