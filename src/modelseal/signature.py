@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
-from modelseal.attest.metadata import Document, build_metadata_statement
 from modelseal.errors import InputError, ModelTreeError, SymlinkError, VerificationError
 from modelseal.hashing.engine import HashPool
 from modelseal.hashing.reader import ProgressCallback
+from modelseal.layout import DOCUMENT_NAMES, default_metadata_path, default_signature_path
 from modelseal.oms.bundle import read_bundle, write_atomically
 from modelseal.oms.manifest import (
     SINGLE_FILE_COMPAT_NAME,
@@ -27,6 +27,8 @@ from modelseal.oms.manifest import (
     early_task,
     parse_shard_name,
 )
+from modelseal.oms.metadata import Document, build_metadata_statement
+from modelseal.oms.options import HashingOptions, HashingSettings
 from modelseal.oms.statement import build_statement, parse_statement
 from modelseal.signing.base import Signer, SignerIdentity, Verifier
 from modelseal.tree import GIT_PATHS, ModelFile, ModelTree, TreeOptions, enumerate_model, normalize_ignore_path
@@ -34,9 +36,6 @@ from modelseal.tree import GIT_PATHS, ModelFile, ModelTree, TreeOptions, enumera
 if TYPE_CHECKING:
     from modelseal.hashing.cache import DigestCache
 
-SIGNATURE_NAME = "model.sig"
-ATTESTATION_NAME = "model.scan.sig"  # signed scan results beside the signature; never part of the model
-METADATA_NAME = "model.meta.sig"  # signed documents about the model (card, evaluations); never part of it
 MAX_LISTED_DIFFERENCES = 50
 
 
@@ -75,24 +74,6 @@ def _bulk_allocation() -> Iterator[None]:
             gc.enable()
 
 
-def default_signature_path(model: Path) -> Path:
-    """`MODEL/model.sig` for a directory, `MODEL.sig` beside a single file."""
-    return model / SIGNATURE_NAME if model.is_dir() else model.with_name(model.name + ".sig")
-
-
-def default_attestation_path(model: Path) -> Path:
-    """`MODEL/model.scan.sig` for a directory, `MODEL.scan.sig` beside a single file."""
-    return model / ATTESTATION_NAME if model.is_dir() else model.with_name(model.name + ".scan.sig")
-
-
-def default_metadata_path(model: Path) -> Path:
-    """`MODEL/model.meta.sig` for a directory, `MODEL.meta.sig` beside a single file."""
-    return model / METADATA_NAME if model.is_dir() else model.with_name(model.name + ".meta.sig")
-
-
-DOCUMENT_NAMES = (SIGNATURE_NAME, ATTESTATION_NAME, METADATA_NAME)
-
-
 def _relative_ignores(model: Path, raw: Sequence[str | Path]) -> list[str]:
     """User-given ignore paths as model-relative names (those outside the model are dropped)."""
     return [p for p in (normalize_ignore_path(model, str(r)) for r in raw) if p]
@@ -114,39 +95,32 @@ def _document_names(model: Path, signature: Path | None) -> list[str]:
 @_bulk_allocation()
 def digest_tree(
     model: Path,
+    options: HashingOptions,
     *,
-    hash_type: str = "sha256",
-    shard_size: int | None = None,
-    ignore_paths: Sequence[str | Path] = (),
-    ignore_git_paths: bool = True,
-    allow_symlinks: bool = False,
     signature: Path | None = None,
-    compat: bool = False,
-    workers: int | None = None,
     progress: ProgressCallback | None = None,
-    cache: Path | None = None,
 ) -> tuple[Manifest, ModelTree]:
-    """The manifest of `model` and the enumerated files it was computed from. With `cache` (a digest cache
-    file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
+    """The manifest of `model` and the enumerated files it was computed from. With `options.cache` (a digest
+    cache file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
     model = Path(model)
-    ignores = _relative_ignores(model, ignore_paths)
+    ignores = _relative_ignores(model, options.ignore_paths)
     documents = _document_names(model, signature or default_signature_path(model))
-    options = TreeOptions(tuple(ignores), ignore_git_paths, allow_symlinks, tuple(documents))
-    recorded = sorted(set(ignores) | set(documents) | (set(GIT_PATHS) if ignore_git_paths else set()))
+    tree_options = TreeOptions(tuple(ignores), options.ignore_git_paths, options.allow_symlinks, tuple(documents))
+    recorded = sorted(set(ignores) | set(documents) | (set(GIT_PATHS) if options.ignore_git_paths else set()))
     serialization = Serialization(
-        method="shards" if shard_size else "files",
-        hash_type=hash_type,
-        allow_symlinks=allow_symlinks,
+        method="shards" if options.shard_size else "files",
+        hash_type=options.hash_type,
+        allow_symlinks=options.allow_symlinks,
         ignore_paths=tuple(recorded),
-        shard_size=shard_size,
+        shard_size=options.shard_size,
     )
-    single_name = SINGLE_FILE_COMPAT_NAME if compat else None
+    single_name = SINGLE_FILE_COMPAT_NAME if options.compat else None
     with (
-        _digest_cache(cache, model, hash_type) as digests,
-        HashPool(hash_type, workers=workers, progress=progress, cache=digests) as pool,
+        _digest_cache(options.cache, model, options.hash_type) as digests,
+        HashPool(options.hash_type, workers=options.workers, progress=progress, cache=digests) as pool,
     ):
-        tree = enumerate_model(model, options, on_file=_prefetcher(pool, serialization))
-        manifest = compute_manifest(tree, serialization, pool, compat=compat, single_file_name=single_name)
+        tree = enumerate_model(model, tree_options, on_file=_prefetcher(pool, serialization))
+        manifest = compute_manifest(tree, serialization, pool, compat=options.compat, single_file_name=single_name)
         if digests is not None and digests.warning:
             tree = dataclasses.replace(tree, warnings=(*tree.warnings, digests.warning))
     return manifest, tree
@@ -169,78 +143,57 @@ def _digest_cache(path: Path | None, model: Path, hash_type: str) -> Iterator[Di
 def digest(
     model: Path,
     *,
-    hash_type: str = "sha256",
-    shard_size: int | None = None,
-    ignore_paths: Sequence[str | Path] = (),
-    ignore_git_paths: bool = True,
-    allow_symlinks: bool = False,
     signature: Path | None = None,
-    compat: bool = False,
-    workers: int | None = None,
     progress: ProgressCallback | None = None,
-    cache: Path | None = None,
+    **settings: Unpack[HashingSettings],
 ) -> tuple[Manifest, tuple[str, ...]]:
-    """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings."""
-    manifest, tree = digest_tree(
-        model,
-        hash_type=hash_type,
-        shard_size=shard_size,
-        ignore_paths=ignore_paths,
-        ignore_git_paths=ignore_git_paths,
-        allow_symlinks=allow_symlinks,
-        signature=signature,
-        compat=compat,
-        workers=workers,
-        progress=progress,
-        cache=cache,
-    )
+    """Enumerate and hash `model`: the manifest (whose root digest a signature would bind) and any warnings.
+    `settings` are the fields of `HashingOptions`."""
+    manifest, tree = digest_tree(model, HashingOptions.of(settings), signature=signature, progress=progress)
     return manifest, tree.warnings
 
 
-@_bulk_allocation()
 def sign(
     model: Path,
     signer: Signer,
     *,
     signature: Path | None = None,
-    hash_type: str = "sha256",
-    shard_size: int | None = None,
-    ignore_paths: Sequence[str | Path] = (),
-    ignore_git_paths: bool = True,
-    allow_symlinks: bool = False,
-    compat: bool = False,
-    workers: int | None = None,
     progress: ProgressCallback | None = None,
-    cache: Path | None = None,
     metadata: Sequence[Path] = (),
+    **settings: Unpack[HashingSettings],
 ) -> SignResult:
     """Hash `model` and write an OMS v1.0 signature for it; the file appears whole or not at all. `metadata`
-    documents (model card, evaluations) are bound to the same root digest in `model.meta.sig`."""
+    documents (model card, evaluations) are bound to the same root digest in `model.meta.sig`. `settings` are
+    the fields of `HashingOptions`."""
+    return sign_with(
+        model, signer, HashingOptions.of(settings), signature=signature, progress=progress, metadata=metadata
+    )
+
+
+@_bulk_allocation()
+def sign_with(
+    model: Path,
+    signer: Signer,
+    options: HashingOptions,
+    *,
+    signature: Path | None = None,
+    progress: ProgressCallback | None = None,
+    metadata: Sequence[Path] = (),
+) -> SignResult:
+    """`sign` with its settings in one object (what the CLI and the registry commands build)."""
     model = Path(model)
     signature = Path(signature) if signature else default_signature_path(model)
     if signature.is_dir():
         raise InputError(f"signature path {signature} is a directory")
     documents = tuple(Document.read(Path(p)) for p in metadata)  # before hashing: a bad path fails at once
-    manifest, warnings = digest(
-        model,
-        hash_type=hash_type,
-        shard_size=shard_size,
-        ignore_paths=ignore_paths,
-        ignore_git_paths=ignore_git_paths,
-        allow_symlinks=allow_symlinks,
-        signature=signature,
-        compat=compat,
-        workers=workers,
-        progress=progress,
-        cache=cache,
-    )
+    manifest, tree = digest_tree(model, options, signature=signature, progress=progress)
     bundle = signer.sign(build_statement(manifest))
     write_atomically(signature, bundle.to_json())
     if not documents:
-        return SignResult(signature, manifest, warnings)
+        return SignResult(signature, manifest, tree.warnings)
     target = default_metadata_path(model)
     write_atomically(target, signer.sign(build_metadata_statement(manifest, documents)).to_json())
-    return SignResult(signature, manifest, warnings, target)
+    return SignResult(signature, manifest, tree.warnings, target)
 
 
 def _signed_path(name: str, serialization: Serialization) -> str:
@@ -482,11 +435,10 @@ __all__ = [
     "SignResult",
     "SignedModel",
     "VerifyResult",
-    "default_attestation_path",
-    "default_metadata_path",
     "digest",
     "digest_tree",
     "open_signed",
     "sign",
+    "sign_with",
     "verify",
 ]

@@ -18,15 +18,17 @@ from modelseal import __version__
 from modelseal.attest.predicate import ScanAttestation, build_scan_statement
 from modelseal.errors import FileChangedError, InputError, ModelsealError
 from modelseal.hashing.reader import ProgressCallback
+from modelseal.layout import default_attestation_path, default_signature_path
 from modelseal.oms.bundle import read_bundle, write_atomically
 from modelseal.oms.manifest import Serialization
+from modelseal.oms.options import HashingOptions
 from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.scanner import ScanOptions, scan_target, symlink_boundary
-from modelseal.signature import DOCUMENT_NAMES, default_attestation_path, default_signature_path, digest_tree
+from modelseal.signature import digest_tree
 from modelseal.signing.base import Signer
-from modelseal.tree import GIT_PATHS, ModelFile, identity_of, normalize_ignore_path
+from modelseal.tree import ModelFile, identity_of, normalize_ignore_path
 
 
 def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptions) -> tuple[FileResult, ...]:
@@ -93,16 +95,10 @@ def attest_scan(
             "file, and verification (modelseal's and model-signing's) would refuse the model",
             details=("write it beside the model with --attestation PATH, or re-sign the model with modelseal",),
         )
+    hashing = HashingOptions.reproducing(signed, workers=workers)
+    hashing = dataclasses.replace(hashing, ignore_paths=(*hashing.ignore_paths, str(target.absolute())))
     manifest, tree = digest_tree(
-        model,
-        hash_type=signed.hash_type,
-        shard_size=signed.shard_size,
-        allow_symlinks=signed.allow_symlinks,
-        ignore_git_paths=signed.ignore_paths is None or bool(recorded & set(GIT_PATHS)),
-        ignore_paths=[*sorted(recorded - set(GIT_PATHS) - set(DOCUMENT_NAMES)), str(target.absolute())],
-        signature=signature or default_signature_path(model),
-        workers=workers,
-        progress=progress,
+        model, hashing, signature=signature or default_signature_path(model), progress=progress
     )
     results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)))
     statement = ScanAttestation(manifest, __version__, policy_digest(policy), now_utc(), results)

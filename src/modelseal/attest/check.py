@@ -22,23 +22,18 @@ from pathlib import Path
 
 from modelseal import __version__
 from modelseal.attest.attest import scan_model_files
-from modelseal.attest.metadata import parse_metadata_statement
 from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
+from modelseal.layout import default_attestation_path, default_metadata_path, default_signature_path
 from modelseal.oms.bundle import read_bundle
 from modelseal.oms.manifest import Manifest
+from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.report import ScanSummary
 from modelseal.scanning.scanner import ScanOptions, iter_files, scan_target, symlink_boundary
-from modelseal.signature import (
-    VerifyResult,
-    default_attestation_path,
-    default_metadata_path,
-    default_signature_path,
-    verify,
-)
+from modelseal.signature import VerifyResult, verify
 from modelseal.signing.base import SignerIdentity
 
 

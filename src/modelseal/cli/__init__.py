@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from modelseal.cli.app import main
+from modelseal.cli.main import main
 
 __all__ = ["main"]

@@ -111,7 +111,7 @@ def _check_step(workdir: Path, model: Path, private: Path, public: Path) -> None
     """Sign the scan result, then make the one decision a consumer makes before loading."""
     from modelseal.attest.attest import attest_scan
     from modelseal.attest.check import Outcome, check
-    from modelseal.cli.check_render import print_text
+    from modelseal.reporting import OutputFormat, View, render_check
 
     _step(6, f"Attest the scan, then gate the model:  modelseal attest scan {model.name} --private-key {private.name}")
     out.print(f"   then:  modelseal check {model.name} --policy trust.toml")
@@ -119,7 +119,7 @@ def _check_step(workdir: Path, model: Path, private: Path, public: Path) -> None
     policy = workdir / "trust.toml"
     policy.write_text(f'version = 1\n\n[[signers]]\nname = "demo key"\nmethod = "key"\npublic-key = "{public.name}"\n')
     report = check(model, policy)
-    print_text(report, out)
+    out.print(render_check(OutputFormat.TEXT, report, View(to_terminal=True)), end="", markup=False, highlight=False)
     if report.verdict is not Outcome.PASSED:
         raise InputError("the demo model did not pass its check: this is a bug, please report it")
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from modelseal.errors import InputError, ModelsealError, VerificationError
+
+if TYPE_CHECKING:
+    from modelseal.attest.check import CheckReport
+    from modelseal.scanning.report import ScanSummary
 
 
 class ExitCode(IntEnum):
@@ -26,3 +31,18 @@ def for_error(error: BaseException) -> ExitCode:
     if isinstance(error, ModelsealError):
         return ExitCode.INCONCLUSIVE
     return ExitCode.INCONCLUSIVE
+
+
+def for_scan(summary: ScanSummary) -> ExitCode:
+    """Findings at or above the threshold fail; a file not fully read, or nothing scanned at all (an empty
+    directory, only LFS pointers), is no verdict."""
+    if summary.failing:
+        return ExitCode.FAILED
+    if summary.incomplete or len(summary.skipped) == len(summary.results):
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
+
+
+def for_check(report: CheckReport) -> ExitCode:
+    verdict = report.verdict.value
+    return {"passed": ExitCode.OK, "failed": ExitCode.FAILED}.get(verdict, ExitCode.INCONCLUSIVE)

@@ -11,11 +11,11 @@ from typing import Any
 from cryptography import x509
 from rich.markup import escape
 
-from modelseal.attest.metadata import METADATA_PREDICATE_TYPE, parse_metadata_statement
 from modelseal.attest.predicate import SCAN_PREDICATE_TYPE, parse_scan_statement
 from modelseal.cli.render import out, print_json
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle, read_bundle
+from modelseal.oms.metadata import METADATA_PREDICATE_TYPE, parse_metadata_statement
 from modelseal.oms.statement import parse_statement
 from modelseal.signing.certificate import leaf_identities
 from modelseal.signing.identity import certificate_details

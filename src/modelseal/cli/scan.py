@@ -6,14 +6,19 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modelseal import __version__
-from modelseal.cli.exit_codes import ExitCode
+import click
+
+from modelseal.cli.exit_codes import for_scan
+from modelseal.cli.options import EXISTING, FILE, option, report_output
+from modelseal.cli.runner import run
 from modelseal.errors import InputError
-from modelseal.scanning.findings import FileResult, Severity
-from modelseal.scanning.policy import load_policy
-from modelseal.scanning.report import ScanSummary, relative_path, to_json, to_sarif
-from modelseal.scanning.scanner import ScanOptions, iter_targets, scan_target
+from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
+
+if TYPE_CHECKING:  # the scanner is imported when a scan runs, not when any command starts
+    from modelseal.scanning.findings import FileResult
+    from modelseal.scanning.scanner import ScanOptions
 
 
 def _size(path: Path) -> int:
@@ -24,6 +29,8 @@ def _size(path: Path) -> int:
 
 
 def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
+    from modelseal.scanning.scanner import iter_targets, scan_target
+
     files = list(iter_targets(paths, options.policy.ignore_paths))
     if not interactive or len(files) < 2:
         return [scan_target(path, boundary, options) for path, boundary in files]
@@ -44,6 +51,8 @@ def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> lis
 
 def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResult]:
     """Drop findings already accepted in a baseline (a JSON report from an earlier `--format json` run)."""
+    from modelseal.scanning.report import relative_path
+
     try:
         document = json.loads(baseline.read_text(encoding="utf-8"))
         accepted = {
@@ -64,8 +73,8 @@ def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResul
     return kept
 
 
-def _interactive(output_format: str, output: Path | None) -> bool:
-    if output_format != "text" or output is not None:
+def _interactive(output_format: OutputFormat, output: Path | None) -> bool:
+    if output_format is not OutputFormat.TEXT or output is not None:
         return False
     from modelseal.cli.render import err
 
@@ -74,42 +83,78 @@ def _interactive(output_format: str, output: Path | None) -> bool:
 
 def run_scan(
     paths: list[Path],
-    output_format: str,
+    output_format: OutputFormat,
     output: Path | None,
     fail_on: str,
     policy: Path | None,
     show_all: bool,
     baseline: Path | None = None,
 ) -> int:
+    from modelseal.scanning.findings import Severity
+    from modelseal.scanning.policy import load_policy
+    from modelseal.scanning.report import ScanSummary
+    from modelseal.scanning.scanner import ScanOptions
+
     options = ScanOptions(policy=load_policy(policy))
     results = _scan_all(paths, options, _interactive(output_format, output))
     if baseline is not None:
         results = _apply_baseline(results, baseline)
     summary = ScanSummary(tuple(results), Severity.parse(fail_on))
-    if output_format == "text":
-        from modelseal.cli import scan_render
+    view = View(to_terminal=output is None, show_all=show_all, target=", ".join(str(p) for p in paths))
+    emit(render_scan(output_format, summary, view), output)
+    return for_scan(summary)
 
-        if output is not None:
-            from rich.console import Console
 
-            with open(output, "w", encoding="utf-8") as handle:
-                scan_render.print_report(summary, show_all, Console(file=handle, width=160, highlight=False))
-        else:
-            scan_render.print_report(summary, show_all)
-    else:
-        if output_format == "html":
-            from modelseal.reporting.html import render_scan
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=EXISTING)
+@option(
+    "--format",
+    "output_format",
+    env="FORMAT",
+    type=click.Choice([f.value for f in SCAN_FORMATS]),
+    default="text",
+    help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning; html is one "
+    "self-contained page for a reviewer.",
+)
+@report_output
+@option(
+    "--fail-on",
+    env="FAIL_ON",
+    type=click.Choice(["critical", "high", "medium", "low", "info"], case_sensitive=False),
+    default="high",
+    help="Exit 1 when a finding is at or above this severity.",
+)
+@option(
+    "--policy",
+    env="POLICY",
+    type=FILE,
+    default=None,
+    help="TOML file extending the pickle policy: [allow] exact, [deny] prefixes, [severity] RULE = LEVEL.",
+)
+@option(
+    "--baseline",
+    env="BASELINE",
+    type=FILE,
+    default=None,
+    help="A JSON report from an earlier run: its findings are accepted and not reported again.",
+)
+@option("--show-all", env="SHOW_ALL", is_flag=True, help="List clean files in the text report too.")
+def scan_command(
+    paths: tuple[Path, ...],
+    output_format: str,
+    output: Path | None,
+    fail_on: str,
+    policy: Path | None,
+    baseline: Path | None,
+    show_all: bool,
+) -> None:
+    """Scan model files and directories for serialisation attacks, without loading them.
 
-            text = render_scan(summary, ", ".join(str(p) for p in paths))
-        else:
-            document = to_json(summary, __version__) if output_format == "json" else to_sarif(summary, __version__)
-            text = json.dumps(document, indent=2) + "\n"
-        if output is not None:
-            output.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-    if summary.failing:
-        return ExitCode.FAILED
-    if summary.incomplete or len(summary.skipped) == len(summary.results):
-        return ExitCode.INCONCLUSIVE  # nothing scanned (an empty directory, only LFS pointers) is not a pass
-    return ExitCode.OK
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 some file could not be fully scanned.
+    """
+
+    def action() -> None:
+        code = run_scan(list(paths), OutputFormat(output_format), output, fail_on, policy, show_all, baseline)
+        sys.exit(code)
+
+    run(action, output_format == "json")

@@ -63,20 +63,18 @@ def ensure_trusted_bytes(data: bytes, source: Path | None, policy: str | Path | 
                 details=("load from a path (or an open file) whose signature the policy trusts",),
             )
         from modelseal.attest.check import Outcome, check
+        from modelseal.layout import default_signature_path
         from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME
-        from modelseal.signature import default_signature_path, digest
+        from modelseal.oms.options import HashingOptions
+        from modelseal.signature import digest_tree
 
         report = check(source, Path(policy))  # signed, and scanned; the digest below proves data is those bytes
         if report.verdict is not Outcome.PASSED or report.manifest is None:
             raise UntrustedModelError(f"modelseal check {report.verdict.value} for {source}", details=_lines(report))
         signed = report.manifest.serialization
         compat = any(r.name.startswith(SINGLE_FILE_COMPAT_NAME) for r in report.manifest.resources)
-        loaded, _ = digest(
-            copy,
-            hash_type=signed.hash_type,
-            shard_size=signed.shard_size,
-            compat=compat,
-            signature=default_signature_path(copy),
+        loaded, _ = digest_tree(
+            copy, HashingOptions.reproducing(signed, compat=compat), signature=default_signature_path(copy)
         )
         if loaded.root_digest() != report.root_digest:
             raise UntrustedModelError(f"{source} changed between the check and the load: the bytes read are not signed")

@@ -187,13 +187,13 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, what: str = "signature") -> None:
     """Write via a temporary file in the same directory and rename: readers see the old file or the new one."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise InputError(f"cannot write signature {path}: {exc.strerror}") from exc
+        raise InputError(f"cannot write {what} {path}: {exc.strerror}") from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it (mkstemp makes 0600), like model-signing
         with os.fdopen(fd, "wb") as handle:
@@ -204,5 +204,5 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise InputError(f"cannot write signature {path}: {exc.strerror}") from exc
+            raise InputError(f"cannot write {what} {path}: {exc.strerror}") from exc
         raise

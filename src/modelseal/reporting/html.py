@@ -8,6 +8,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from modelseal import __version__
+from modelseal.reporting import View
 from modelseal.scanning.findings import FileResult, Status
 from modelseal.scanning.report import ScanSummary, relative_path
 
@@ -60,18 +61,18 @@ def _scan_context(summary: ScanSummary | None, relative: bool) -> dict[str, Any]
     return {"files": files, "findings": findings}
 
 
-def render_scan(summary: ScanSummary, target: str) -> str:
+def render_scan(summary: ScanSummary, view: View) -> str:
     if summary.failing:
         verdict, text = "failed", f"{len(summary.failing)} finding(s) at or above {summary.fail_on.name}: do not load."
     elif summary.incomplete:
         verdict, text = "inconclusive", f"{len(summary.incomplete)} file(s) could not be fully scanned: no verdict."
     else:
         verdict, text = "passed", f"Nothing at or above {summary.fail_on.name} in {len(summary.results)} file(s)."
-    return _render({"kind": "scan", "model": target, "verdict": verdict, "verdict_text": text, "signer": None,
+    return _render({"kind": "scan", "model": view.target, "verdict": verdict, "verdict_text": text, "signer": None,
                     "steps": [], **_scan_context(summary, relative=True)})  # fmt: skip
 
 
-def render_check(report: CheckReport) -> str:
+def render_check(report: CheckReport, view: View) -> str:
     signer = None
     if report.signer is not None:
         signer = {"signed by": report.signer.summary, **report.signer.details}

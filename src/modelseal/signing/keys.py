@@ -125,17 +125,6 @@ class SoftwareKey:
         return sign_bytes(self.private_key, data)
 
 
-def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri: str | None) -> SigningKey:
-    """The key a command names: on a PKCS#11 token by URI, else from a PEM file."""
-    if pkcs11_uri is not None:
-        from modelseal.signing.pkcs11 import TokenKey
-
-        return TokenKey.open(pkcs11_uri)
-    if private_key is None:
-        raise InputError("no signing key: give a private key file or a PKCS#11 URI")
-    return SoftwareKey.from_file(private_key, password)
-
-
 def sign_bytes(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     """DER ECDSA over `data`; deterministic (RFC 6979) where the OpenSSL build supports it."""
     try:

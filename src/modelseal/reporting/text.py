@@ -1,14 +1,21 @@
-"""The terminal report of a scan, made for 80-column CI logs: one summary line, then only the files that need a
-look (findings, incomplete, skipped), worst first, then data files folded into one line, then the verdict."""
+"""Text reports for people: a scan's report made for 80-column CI logs (one summary line, then only the files
+that need a look, worst first, data files folded into one line, then the verdict), and a check's steps."""
 
 from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
-from modelseal.cli import render
+from modelseal.reporting import View
 from modelseal.scanning.findings import FileResult, Severity, Status
 from modelseal.scanning.report import ScanSummary, relative_path
+
+if TYPE_CHECKING:
+    from modelseal.attest.check import CheckReport
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -66,8 +73,7 @@ def _print_file(out: Console, result: FileResult) -> None:
         _say(out, f"  [dim]note: {escape(note)}[/]")
 
 
-def print_report(summary: ScanSummary, show_all: bool, console: Console | None = None) -> None:
-    out = console or render.out
+def _print_scan(out: Console, summary: ScanSummary, show_all: bool) -> None:
     _say(out, summary_line(summary))
     results = summary.results
     data = [r for r in results if r.status is Status.UNSUPPORTED and not r.findings]
@@ -106,3 +112,47 @@ def print_report(summary: ScanSummary, show_all: bool, console: Console | None =
             f"[yellow]{len(summary.skipped)} file(s) skipped, not clean[/]: Git LFS pointers whose content is not in "
             "this checkout, or entries that are not regular files (never opened).",
         )
+
+
+_MARKS = {  # by outcome
+    "passed": "[green]✓[/]",
+    "failed": "[red]✗[/]",
+    "inconclusive": "[yellow]?[/]",
+    "skipped": "[dim]–[/]",
+}
+_ADVICE = {
+    "passed": "[green bold]PASSED[/]: the model is signed by a trusted signer and its scan is clean.",
+    "failed": "[red bold]FAILED[/]: do not load this model.",
+    "inconclusive": "[yellow bold]INCONCLUSIVE[/]: no verdict could be reached; do not load this model yet.",
+}
+
+
+def _print_check(console: Console, report: CheckReport) -> None:
+    console.print(f"modelseal check {escape(str(report.model))}")
+    for step in report.steps:
+        console.print(f"  {_MARKS[step.outcome.value]} {step.name:<12} {escape(step.summary)}")
+        for line in step.details[:20]:
+            console.print(f"      {escape(line)}")
+        if len(step.details) > 20:
+            console.print(f"      … and {len(step.details) - 20} more")
+    console.print(_ADVICE[report.verdict.value])
+
+
+def _captured(view: View, draw: Callable[[Console], None]) -> str:
+    """What `draw` prints: with the terminal's colours and width on standard output, plain 160 columns in a file."""
+    if view.to_terminal:
+        console = Console(highlight=False, soft_wrap=True)
+        with console.capture() as captured:
+            draw(console)
+        return captured.get()
+    buffer = io.StringIO()
+    draw(Console(file=buffer, width=160, highlight=False, no_color=True))
+    return buffer.getvalue()
+
+
+def render_scan(summary: ScanSummary, view: View) -> str:
+    return _captured(view, lambda console: _print_scan(console, summary, view.show_all))
+
+
+def render_check(report: CheckReport, view: View) -> str:
+    return _captured(view, lambda console: _print_check(console, report))

@@ -1,0 +1,63 @@
+"""`modelseal check`: the one decision before loading a model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from modelseal.cli.exit_codes import for_check
+from modelseal.cli.options import EXISTING, FILE, option, report_output
+from modelseal.cli.runner import run
+from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
+
+
+@click.command("check")
+@click.argument("model", type=EXISTING)
+@option(
+    "--policy",
+    env="TRUST_POLICY",
+    type=FILE,
+    required=True,
+    help="Trust policy (TOML): trusted signers and, in [scan], what the scan must show.",
+)
+@option("--attestation", env="ATTESTATION", type=FILE, default=None, help="Scan attestation to consider.")
+@option(
+    "--format",
+    "output_format",
+    env="FORMAT",
+    type=click.Choice([f.value for f in CHECK_FORMATS]),
+    default="text",
+    help="Report format; html is one self-contained file for a reviewer.",
+)
+@report_output
+@option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")
+@option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
+def check_command(
+    model: Path,
+    policy: Path,
+    attestation: Path | None,
+    output_format: str,
+    output: Path | None,
+    signature: Path | None,
+    workers: int | None,
+) -> None:
+    """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
+
+    Exit codes: 0 pass, 1 a step failed, 2 usage error, 3 inconclusive (something could not be read).
+    """
+
+    def action() -> None:
+        from modelseal.attest.check import check
+        from modelseal.cli import render
+
+        with render.hashing_progress(output_format == "text" and output is None) as progress:
+            report = check(
+                model, policy, signature=signature, attestation=attestation, workers=workers, progress=progress
+            )
+        view = View(to_terminal=output is None, target=str(model))
+        emit(render_check(OutputFormat(output_format), report, view), output)
+        sys.exit(for_check(report))
+
+    run(action, output_format == "json")

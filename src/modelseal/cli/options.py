@@ -1,0 +1,230 @@
+"""The parsing pieces every command shares: path types, options, and the options-to-settings conversions.
+
+Underscore spellings of options (`--private_key`, as the reference tool writes them) are accepted through
+click's token normalisation; every option also reads a `MODELSEAL_*` environment variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from modelseal.oms.options import HashingOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {
+    "token_normalize_func": lambda token: token.replace("_", "-"),
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+}
+
+
+if TYPE_CHECKING:
+    _PathType = click.ParamType[Path]
+else:  # click < 8.3 has no generic ParamType at runtime
+    _PathType = click.ParamType
+
+
+class _ModelPath(_PathType):
+    """An existing file or directory, or `org/name[@revision]` from the local Hugging Face cache (no network)."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            return value
+        path = Path(value)
+        if path.exists() or path.is_symlink():
+            return path
+        from modelseal.errors import InputError
+        from modelseal.hf_cache import looks_like_repo_id, resolve_repo
+
+        if not looks_like_repo_id(value):
+            self.fail(f"path {value!r} does not exist", param, ctx)
+        try:
+            return resolve_repo(value)
+        except InputError as exc:
+            self.fail(exc.diagnostics(), param, ctx)
+
+
+EXISTING = _ModelPath()
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def option(*names: str, env: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(*names, envvar=f"MODELSEAL_{env}", show_envvar=True, **kwargs)
+
+
+def common_options(func: F) -> F:
+    """Options every model command shares."""
+    func = option(
+        "--signature",
+        env="SIGNATURE",
+        type=click.Path(path_type=Path),
+        help="Signature file. Default: MODEL/model.sig, or MODEL.sig for a single file.",
+    )(func)
+    func = option(
+        "--ignore-paths",
+        env="IGNORE_PATHS",
+        multiple=True,
+        help="Path (relative to the model, or absolute) to leave out; repeat for more.",
+    )(func)
+    func = option("--json", "as_json", env="JSON", is_flag=True, help="Print a machine-readable JSON result.")(func)
+    func = option(
+        "--workers",
+        env="WORKERS",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Hashing threads. Default: one per core.",
+    )(func)
+    return func
+
+
+def signing_options(func: F) -> F:
+    """Options that choose how the model is serialised; verification reads them from the signature."""
+    func = option(
+        "--ignore-git-paths/--no-ignore-git-paths",
+        env="IGNORE_GIT_PATHS",
+        default=True,
+        help="Leave out top-level .git, .github, .gitignore, .gitattributes.",
+    )(func)
+    func = option(
+        "--allow-symlinks",
+        env="ALLOW_SYMLINKS",
+        is_flag=True,
+        help="Follow symlinks, hashing the target's content under the link's name.",
+    )(func)
+    func = option(
+        "--hash",
+        "hash_type",
+        env="HASH",
+        type=click.Choice(["sha256", "blake2b", "blake3"]),
+        default="sha256",
+        help="Digest algorithm for files (the root digest is always sha256).",
+    )(func)
+    func = option(
+        "--shard-size",
+        env="SHARD_SIZE",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Sign fixed-size shards of this many bytes instead of whole files.",
+    )(func)
+    func = option(
+        "--cache/--no-cache",
+        env="CACHE",
+        default=True,
+        help="Reuse digests of files unchanged since they were last hashed (same inode, size, mtime, ctime), "
+        "from a SQLite file under $MODELSEAL_CACHE_DIR or ~/.cache/modelseal.",
+    )(func)
+    func = option(
+        "--compat",
+        env="COMPAT",
+        type=click.Choice(["spec", "reference"]),
+        default="spec",
+        help="'reference' writes what model-signing 1.x writes where it differs from the spec "
+        "(single-file name '.', shard algorithm names).",
+    )(func)
+    return func
+
+
+signing_certificate = option(
+    "--signing-certificate", env="SIGNING_CERTIFICATE", type=FILE, required=True, help="PEM leaf certificate."
+)
+embedded_chain = option(
+    "--certificate-chain",
+    env="CERTIFICATE_CHAIN",
+    type=FILE,
+    multiple=True,
+    help="PEM intermediate certificates to embed; repeat or put several in one file.",
+)
+metadata_documents = option(
+    "--metadata",
+    env="METADATA",
+    type=FILE,
+    multiple=True,
+    help="A document about the model (model card, evaluation results) to bind to its bytes in model.meta.sig; "
+    "repeatable.",
+)
+
+
+def _writable_output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an --output in a directory that does not exist before doing the work, not after it."""
+    if value is not None and not value.absolute().parent.is_dir():
+        raise click.BadParameter(f"the directory {value.absolute().parent} does not exist", ctx, param)
+    return value
+
+
+report_output = option(
+    "--output",
+    env="OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=_writable_output,
+    help="Write the report to this file instead of standard output.",
+)
+password = option("--password", env="PASSWORD", default=None, help="Password of an encrypted private key.")
+
+
+pkcs11_uri = option(
+    "--pkcs11-uri",
+    env="PKCS11_URI",
+    required=True,
+    help="RFC 7512 URI of the key on the token, e.g. "
+    "'pkcs11:token=ml;object=model-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:pin.txt'.",
+)
+
+
+staging = option(
+    "--staging", "--use-staging", env="STAGING", is_flag=True, help="Use Sigstore's staging instance (for testing)."
+)
+trust_config = option(
+    "--trust-config",
+    env="TRUST_CONFIG",
+    type=FILE,
+    default=None,
+    help="A Sigstore ClientTrustConfig JSON for a private Sigstore instance (trusted root + service URLs).",
+)
+
+
+def verify_options(func: F) -> F:
+    """Options of every verify command."""
+    func = option(
+        "--ignore-unsigned-files",
+        env="IGNORE_UNSIGNED_FILES",
+        is_flag=True,
+        help="Accept files that are in the model but not in the signature (they are listed).",
+    )(func)
+    return option(
+        "--trust-cache",
+        env="TRUST_CACHE",
+        is_flag=True,
+        help="Skip reading files whose inode, size, mtime and ctime match the digest cache: fast, but trusts "
+        "file metadata over content. Off by default.",
+    )(func)
+
+
+def hashing_options(options: dict[str, Any]) -> HashingOptions:
+    """The hashing settings `sign` and `digest` share, from the parsed options."""
+    from modelseal.oms.options import HashingOptions
+
+    return HashingOptions(
+        hash_type=options["hash_type"],
+        shard_size=options["shard_size"],
+        ignore_paths=tuple(options["ignore_paths"]),
+        ignore_git_paths=options["ignore_git_paths"],
+        allow_symlinks=options["allow_symlinks"],
+        compat=options["compat"] == "reference",
+        workers=options["workers"],
+        cache=cache_path(options["cache"]),
+    )
+
+
+def cache_path(enabled: bool) -> Path | None:
+    from modelseal.hashing.cache import default_cache_path
+
+    return default_cache_path() if enabled else None

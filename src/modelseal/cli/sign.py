@@ -1,0 +1,240 @@
+"""`modelseal sign …`, `digest` and `public-key`: the signer's side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelseal.cli.keys import open_signing_key
+from modelseal.cli.options import (
+    EXISTING,
+    FILE,
+    common_options,
+    embedded_chain,
+    hashing_options,
+    metadata_documents,
+    option,
+    password,
+    pkcs11_uri,
+    signing_certificate,
+    signing_options,
+    staging,
+    trust_config,
+)
+from modelseal.cli.runner import run
+
+
+@click.group()
+def sign() -> None:
+    """Sign a model directory or file."""
+
+
+def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    from modelseal import signature
+    from modelseal.cli import render
+
+    def action() -> None:
+        with render.hashing_progress(not options["as_json"]) as progress:
+            result = signature.sign_with(
+                model,
+                signer_factory(),
+                hashing_options(options),
+                signature=options["signature"],
+                progress=progress,
+                metadata=options["metadata"],
+            )
+        render.signed(result, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+@sign.command("key")
+@click.argument("model", type=EXISTING)
+@option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key (P-256/384/521).")
+@password
+@metadata_documents
+@signing_options
+@common_options
+def sign_key(model: Path, private_key: Path, password: str | None, **options: Any) -> None:
+    """Sign MODEL with an EC private key."""
+    from modelseal.signing.key import KeySigner
+
+    _sign(model, lambda: KeySigner.from_file(private_key, password), options)
+
+
+@sign.command("certificate")
+@click.argument("model", type=EXISTING)
+@option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
+@signing_certificate
+@embedded_chain
+@password
+@metadata_documents
+@signing_options
+@common_options
+def sign_certificate(
+    model: Path,
+    private_key: Path,
+    signing_certificate: Path,
+    certificate_chain: tuple[Path, ...],
+    password: str | None,
+    **options: Any,
+) -> None:
+    """Sign MODEL with a key and its X.509 certificate chain."""
+    from modelseal.signing.certificate import CertificateSigner
+
+    _sign(
+        model,
+        lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password),
+        options,
+    )
+
+
+@sign.command("pkcs11-key")
+@click.argument("model", type=EXISTING)
+@pkcs11_uri
+@metadata_documents
+@signing_options
+@common_options
+def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
+    """Sign MODEL with an EC key on a PKCS#11 token (HSM, smart card); the key never leaves the token."""
+    from modelseal.signing.key import KeySigner
+    from modelseal.signing.pkcs11 import TokenKey
+
+    _sign(model, lambda: KeySigner(TokenKey.open(pkcs11_uri)), options)
+
+
+@sign.command("pkcs11-certificate")
+@click.argument("model", type=EXISTING)
+@pkcs11_uri
+@signing_certificate
+@embedded_chain
+@metadata_documents
+@signing_options
+@common_options
+def sign_pkcs11_certificate(
+    model: Path, pkcs11_uri: str, signing_certificate: Path, certificate_chain: tuple[Path, ...], **options: Any
+) -> None:
+    """Sign MODEL with a key on a PKCS#11 token and its X.509 certificate chain."""
+    from modelseal.signing.certificate import CertificateSigner
+    from modelseal.signing.pkcs11 import TokenKey
+    from modelseal.signing.pkcs11_uri import redact
+
+    _sign(
+        model,
+        lambda: CertificateSigner.for_key(
+            TokenKey.open(pkcs11_uri), redact(pkcs11_uri), signing_certificate, certificate_chain
+        ),
+        options,
+    )
+
+
+@sign.command("sigstore")
+@click.argument("model", type=EXISTING)
+@option(
+    "--identity-token",
+    env="IDENTITY_TOKEN",
+    default=None,
+    help="An OIDC ID token (audience 'sigstore'). Default: ambient CI credentials, else a browser login.",
+)
+@option(
+    "--use-ambient-credentials/--no-ambient-credentials",
+    env="USE_AMBIENT_CREDENTIALS",
+    default=True,
+    help="Detect CI credentials (GitHub Actions, GitLab CI, Google Cloud, Buildkite) when no token is given.",
+)
+@option("--oauth-force-oob", env="OAUTH_FORCE_OOB", is_flag=True, help="Log in without opening a browser.")
+@option("--oidc-issuer", env="OIDC_ISSUER", default=None, help="OIDC issuer for the login flow.")
+@option("--client-id", env="CLIENT_ID", default="sigstore", help="OIDC client ID for the login flow.")
+@option("--client-secret", env="CLIENT_SECRET", default="", show_default=False, help="OIDC client secret.")
+@staging
+@trust_config
+@metadata_documents
+@signing_options
+@common_options
+def sign_sigstore(
+    model: Path,
+    identity_token: str | None,
+    use_ambient_credentials: bool,
+    oauth_force_oob: bool,
+    oidc_issuer: str | None,
+    client_id: str,
+    client_secret: str,
+    staging: bool,
+    trust_config: Path | None,
+    **options: Any,
+) -> None:
+    """Sign MODEL keylessly with Sigstore: your OIDC identity is bound to the signature and logged publicly.
+
+    The token and the signing certificate are obtained before hashing, so without network this fails at once.
+    """
+    from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
+
+    settings = SigstoreOptions(
+        identity_token=identity_token,
+        use_ambient_credentials=use_ambient_credentials,
+        force_oob=oauth_force_oob,
+        staging=staging,
+        trust_config=trust_config,
+        oidc_issuer=oidc_issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+    _sign(model, lambda: SigstoreSigner.connect(settings), options)
+
+
+@click.command("digest")
+@click.argument("model", type=EXISTING)
+@signing_options
+@common_options
+def digest_command(model: Path, **options: Any) -> None:
+    """Print MODEL's root digest: the sha256 a signature with these settings would bind."""
+    from modelseal import signature
+    from modelseal.cli import render
+
+    def action() -> None:
+        with render.hashing_progress(not options["as_json"]) as progress:
+            manifest, _ = signature.digest_tree(
+                model, hashing_options(options), signature=options["signature"], progress=progress
+            )
+        render.digested(manifest, options["as_json"])
+
+    run(action, options["as_json"])
+
+
+@click.command("public-key")
+@option("--pkcs11-uri", env="PKCS11_URI", default=None, help="RFC 7512 URI of a key on a PKCS#11 token.")
+@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Or a PEM EC private key.")
+@password
+@option(
+    "--output",
+    env="PUBLIC_KEY_OUTPUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the PEM public key here instead of standard output.",
+)
+def public_key_command(
+    pkcs11_uri: str | None, private_key: Path | None, password: str | None, output: Path | None
+) -> None:
+    """Print the PEM public key of a signing key, for `modelseal verify key --public-key` on the consumer's side."""
+    if (pkcs11_uri is None) == (private_key is None):
+        raise click.UsageError("give exactly one of --pkcs11-uri and --private-key")
+
+    def action() -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        from modelseal.oms.bundle import write_atomically
+
+        pem = (
+            open_signing_key(private_key, password, pkcs11_uri)
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+        if output is None:
+            click.echo(pem.decode("ascii"), nl=False)
+        else:
+            write_atomically(output, pem)
+
+    run(action)
