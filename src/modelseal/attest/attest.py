@@ -25,19 +25,21 @@ from modelseal.oms.options import HashingOptions
 from modelseal.oms.statement import parse_statement
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
-from modelseal.scanning.scanner import ScanOptions, scan_target, symlink_boundary
+from modelseal.scanning.pool import SERIAL, Workers, scan_targets
+from modelseal.scanning.scanner import ScanOptions, symlink_boundary
 from modelseal.signature import digest_tree
 from modelseal.signing.base import Signer
 from modelseal.tree import ModelFile, identity_of, normalize_ignore_path
 
 
-def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptions) -> tuple[FileResult, ...]:
+def scan_model_files(
+    model: Path, files: Sequence[ModelFile], options: ScanOptions, workers: Workers = SERIAL
+) -> tuple[FileResult, ...]:
     """Scan `files` (from a manifest's tree), each named by its model-relative name, and prove that none changed
     since it was hashed."""
     boundary = symlink_boundary(model) if model.is_dir() else None
-    results = []
+    results = scan_targets([(Path(file.path), boundary) for file in files], options, workers)
     for file in files:
-        result = scan_target(Path(file.path), boundary, options)
         try:
             unchanged = identity_of(os.stat(file.path)) == file.identity
         except OSError:
@@ -47,8 +49,7 @@ def scan_model_files(model: Path, files: Sequence[ModelFile], options: ScanOptio
                 f"{file.name!r} changed between hashing and scanning",
                 details=("the scan would not describe the hashed bytes; run again when nothing writes the model",),
             )
-        results.append(dataclasses.replace(result, path=file.name))
-    return tuple(results)
+    return tuple(dataclasses.replace(result, path=file.name) for result, file in zip(results, files, strict=True))
 
 
 def now_utc() -> str:
@@ -82,6 +83,7 @@ def attest_scan(
     signature: Path | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    scan_workers: Workers = SERIAL,
 ) -> AttestResult:
     """Scan `model` and write a signed scan attestation (default `MODEL/model.scan.sig`)."""
     model = Path(model)
@@ -100,7 +102,7 @@ def attest_scan(
     manifest, tree = digest_tree(
         model, hashing, signature=signature or default_signature_path(model), progress=progress
     )
-    results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)))
+    results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)), scan_workers)
     statement = ScanAttestation(manifest, __version__, policy_digest(policy), now_utc(), results)
     bundle = signer.sign(build_scan_statement(statement))
     write_atomically(target, bundle.to_json())

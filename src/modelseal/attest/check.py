@@ -31,8 +31,9 @@ from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
 from modelseal.scanning.policy import load_policy, policy_digest
+from modelseal.scanning.pool import SERIAL, Workers, scan_targets
 from modelseal.scanning.report import ScanSummary
-from modelseal.scanning.scanner import ScanOptions, iter_files, scan_target, symlink_boundary
+from modelseal.scanning.scanner import ScanOptions, iter_files, symlink_boundary
 from modelseal.signature import VerifyResult, verify
 from modelseal.signing.base import SignerIdentity
 
@@ -210,8 +211,10 @@ def check(
     attestation: Path | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    scan_workers: Workers = SERIAL,
 ) -> CheckReport:
-    """Decide whether `model` may be used under `policy` (a trust policy file or a loaded one)."""
+    """Decide whether `model` may be used under `policy` (a trust policy file or a loaded one). `workers` are
+    hashing threads; `scan_workers` the processes that scan, when the model is scanned now."""
     model = Path(model)
     trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
     scan_policy = load_policy(trust.scan.pickle_policy)
@@ -234,14 +237,17 @@ def check(
         if attested is not None:
             results, source = attested.results, "attestation"
         else:
-            results, source = scan_model_files(model, verified.files, options), "scan"
+            results, source = scan_model_files(model, verified.files, options, scan_workers), "scan"
     except ModelsealError as exc:
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
         return CheckReport(
             model, tuple(steps), verified.signer, verified.manifest.root_digest(), manifest=verified.manifest
         )
     boundary = symlink_boundary(model)
-    results += tuple(dataclasses.replace(scan_target(where, boundary, options), path=name) for name, where in unsigned)
+    scanned = scan_targets([(where, boundary) for _, where in unsigned], options, scan_workers)
+    results += tuple(
+        dataclasses.replace(result, path=name) for result, (name, _) in zip(scanned, unsigned, strict=True)
+    )
     summary = ScanSummary(results, trust.scan.fail_on)
     origin = "from the attestation" if source == "attestation" else "scanned now"
     if unsigned and source == "attestation":

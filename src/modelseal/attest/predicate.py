@@ -22,8 +22,8 @@ from modelseal.oms.statement import (
     parse_subject,
     require,
 )
-from modelseal.scanning.findings import FileResult, Finding, Severity, Status
-from modelseal.scanning.report import finding_json
+from modelseal.scanning.findings import FileResult, Severity, Status
+from modelseal.scanning.records import RecordError, parse_result, result_record
 
 SCAN_PREDICATE_TYPE = "https://modelseal.dev/attestation/scan/v1"
 
@@ -60,16 +60,7 @@ def build_scan_statement(attestation: ScanAttestation) -> bytes:
             "incomplete": sum(1 for r in results if r.status is Status.INCOMPLETE),
             "worst": worst.name if worst is not None else None,
         },
-        "files": [
-            {
-                "path": r.path,
-                "format": r.format,
-                "status": r.status.value,
-                "notes": list(r.notes),
-                "findings": [finding_json(f) for f in r.findings],
-            }
-            for r in results
-        ],
+        "files": [result_record(r) for r in results],
     }
     statement = {
         "_type": STATEMENT_TYPE,
@@ -84,42 +75,11 @@ def _fail(reason: str) -> BundleFormatError:
     return BundleFormatError(f"the scan attestation is invalid: {reason}")
 
 
-def _finding(raw: Any, where: str) -> Finding:
-    if not isinstance(raw, dict):
-        raise _fail(f"{where} is not an object")
-    try:
-        severity = Severity.parse(require(raw, "severity", str, where))
-    except KeyError as exc:
-        raise _fail(f"{where}.severity is not a severity") from exc
-    offset = raw.get("offset")
-    return Finding(
-        rule=require(raw, "rule", str, where),
-        severity=severity,
-        message=require(raw, "message", str, where),
-        member=raw.get("member") or "",
-        offset=offset if isinstance(offset, int) else None,
-        target=raw.get("target") if isinstance(raw.get("target"), str) else None,
-        payload=raw.get("payload") if isinstance(raw.get("payload"), str) else None,
-    )
-
-
 def _file(raw: Any, index: int) -> FileResult:
-    where = f"files[{index}]"
-    if not isinstance(raw, dict):
-        raise _fail(f"{where} is not an object")
     try:
-        status = Status(require(raw, "status", str, where))
-    except ValueError as exc:
-        raise _fail(f"{where}.status is not a scan status") from exc
-    findings = require(raw, "findings", list, where)
-    notes = raw.get("notes", [])
-    return FileResult(
-        path=require(raw, "path", str, where),
-        format=require(raw, "format", str, where),
-        status=status,
-        findings=tuple(_finding(f, f"{where}.findings[{i}]") for i, f in enumerate(findings)),
-        notes=tuple(n for n in notes if isinstance(n, str)) if isinstance(notes, list) else (),
-    )
+        return parse_result(raw, f"files[{index}]")
+    except RecordError as exc:
+        raise _fail(str(exc)) from exc
 
 
 def parse_scan_statement(payload: bytes) -> ScanAttestation:

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from modelseal.cli.options import EXISTING, FILE, common_options, embedded_chain, option, password
+from modelseal.cli.options import (
+    EXISTING,
+    FILE,
+    common_options,
+    embedded_chain,
+    option,
+    password,
+    scan_workers,
+    scanning_options,
+)
 from modelseal.cli.runner import run
 
 
@@ -71,6 +80,7 @@ def _attestation_signer(
     help="Where to write it. Default: MODEL/model.scan.sig, or MODEL.scan.sig beside a single file.",
 )
 @option("--policy", env="POLICY", type=FILE, default=None, help="Scan policy TOML (as for `scan --policy`).")
+@scanning_options
 @common_options
 def attest_scan_command(
     model: Path,
@@ -83,6 +93,9 @@ def attest_scan_command(
     password: str | None,
     attestation: Path | None,
     policy: Path | None,
+    jobs: int | None,
+    file_timeout: float,
+    file_memory: int,
     **options: Any,
 ) -> None:
     """Scan MODEL and sign the verdicts as an in-toto attestation bound to the model's root digest.
@@ -108,6 +121,7 @@ def attest_scan_command(
                 signature=options["signature"],
                 workers=options["workers"],
                 progress=progress,
+                scan_workers=scan_workers(jobs, file_timeout, file_memory),
             )
         render.attested(result, options["as_json"])
 

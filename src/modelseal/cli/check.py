@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from modelseal.cli.exit_codes import for_check
-from modelseal.cli.options import EXISTING, FILE, option, report_output
+from modelseal.cli.options import EXISTING, FILE, option, report_output, scan_workers, scanning_options
 from modelseal.cli.runner import run
 from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
 
@@ -34,6 +34,7 @@ from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_
 @report_output
 @option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")
 @option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
+@scanning_options
 def check_command(
     model: Path,
     policy: Path,
@@ -42,6 +43,9 @@ def check_command(
     output: Path | None,
     signature: Path | None,
     workers: int | None,
+    jobs: int | None,
+    file_timeout: float,
+    file_memory: int,
 ) -> None:
     """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
 
@@ -54,7 +58,13 @@ def check_command(
 
         with render.hashing_progress(output_format == "text" and output is None) as progress:
             report = check(
-                model, policy, signature=signature, attestation=attestation, workers=workers, progress=progress
+                model,
+                policy,
+                signature=signature,
+                attestation=attestation,
+                workers=workers,
+                progress=progress,
+                scan_workers=scan_workers(jobs, file_timeout, file_memory),
             )
         view = View(to_terminal=output is None, target=str(model))
         emit(render_check(OutputFormat(output_format), report, view), output)

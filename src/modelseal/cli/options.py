@@ -14,6 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from modelseal.oms.options import HashingOptions
+    from modelseal.scanning.pool import Workers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -228,3 +229,37 @@ def cache_path(enabled: bool) -> Path | None:
     from modelseal.hashing.cache import default_cache_path
 
     return default_cache_path() if enabled else None
+
+
+def scanning_options(func: F) -> F:
+    """How files are scanned: in how many worker processes, and within which hard limits per file."""
+    func = option(
+        "--jobs",
+        "-j",
+        env="JOBS",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Scan in this many worker processes, biggest files first; 1 scans in this process. Default: one per core.",
+    )(func)
+    func = option(
+        "--file-timeout",
+        env="FILE_TIMEOUT",
+        type=click.FloatRange(min=1),
+        default=300.0,
+        help="Seconds one file may take in a worker before it is stopped and the file reported incomplete.",
+    )(func)
+    return option(
+        "--file-memory",
+        env="FILE_MEMORY",
+        type=click.IntRange(min=64),
+        default=4096,
+        help="MiB of memory a worker may use on one file; beyond it the file is reported incomplete.",
+    )(func)
+
+
+def scan_workers(jobs: int | None, file_timeout: float, file_memory: int) -> Workers:
+    """The scanning options as one value."""
+    from modelseal.hashing.engine import default_workers
+    from modelseal.scanning.pool import Workers
+
+    return Workers(jobs or default_workers(), file_timeout, file_memory << 20)

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING
 import click
 
 from modelseal.cli.exit_codes import for_scan
-from modelseal.cli.options import EXISTING, FILE, option, report_output
+from modelseal.cli.options import EXISTING, FILE, option, report_output, scan_workers, scanning_options
 from modelseal.cli.runner import run
 from modelseal.errors import InputError
 from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
 
 if TYPE_CHECKING:  # the scanner is imported when a scan runs, not when any command starts
     from modelseal.scanning.findings import FileResult
+    from modelseal.scanning.pool import Workers
+    from modelseal.scanning.report import ScanSummary
     from modelseal.scanning.scanner import ScanOptions
 
 
@@ -28,25 +30,23 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool) -> list[FileResult]:
-    from modelseal.scanning.scanner import iter_targets, scan_target
+def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool, workers: Workers) -> list[FileResult]:
+    from modelseal.scanning.pool import scan_targets
+    from modelseal.scanning.scanner import iter_targets
 
     files = list(iter_targets(paths, options.policy.ignore_paths))
     if not interactive or len(files) < 2:
-        return [scan_target(path, boundary, options) for path, boundary in files]
+        return scan_targets(files, options, workers)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from modelseal.cli.render import err
 
     sizes = [_size(path) for path, _ in files]
     columns = (TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    results = []
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("scan", total=sum(sizes))
-        for (path, boundary), size in zip(files, sizes, strict=True):
-            results.append(scan_target(path, boundary, options))
-            bar.advance(task, size)
-    return results
+        advance = lambda index, _: bar.advance(task, sizes[index])  # noqa: E731
+        return scan_targets(files, options, workers, advance)
 
 
 def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResult]:
@@ -81,28 +81,20 @@ def _interactive(output_format: OutputFormat, output: Path | None) -> bool:
     return err.is_terminal
 
 
-def run_scan(
-    paths: list[Path],
-    output_format: OutputFormat,
-    output: Path | None,
-    fail_on: str,
-    policy: Path | None,
-    show_all: bool,
-    baseline: Path | None = None,
-) -> int:
+def summarise(
+    paths: list[Path], policy: Path | None, fail_on: str, baseline: Path | None, workers: Workers, interactive: bool
+) -> ScanSummary:
+    """Scan `paths` as the options say; the summary the report is rendered from."""
     from modelseal.scanning.findings import Severity
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.report import ScanSummary
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(policy))
-    results = _scan_all(paths, options, _interactive(output_format, output))
+    results = _scan_all(paths, options, interactive, workers)
     if baseline is not None:
         results = _apply_baseline(results, baseline)
-    summary = ScanSummary(tuple(results), Severity.parse(fail_on))
-    view = View(to_terminal=output is None, show_all=show_all, target=", ".join(str(p) for p in paths))
-    emit(render_scan(output_format, summary, view), output)
-    return for_scan(summary)
+    return ScanSummary(tuple(results), Severity.parse(fail_on))
 
 
 @click.command("scan")
@@ -139,6 +131,7 @@ def run_scan(
     help="A JSON report from an earlier run: its findings are accepted and not reported again.",
 )
 @option("--show-all", env="SHOW_ALL", is_flag=True, help="List clean files in the text report too.")
+@scanning_options
 def scan_command(
     paths: tuple[Path, ...],
     output_format: str,
@@ -147,6 +140,9 @@ def scan_command(
     policy: Path | None,
     baseline: Path | None,
     show_all: bool,
+    jobs: int | None,
+    file_timeout: float,
+    file_memory: int,
 ) -> None:
     """Scan model files and directories for serialisation attacks, without loading them.
 
@@ -154,7 +150,11 @@ def scan_command(
     """
 
     def action() -> None:
-        code = run_scan(list(paths), OutputFormat(output_format), output, fail_on, policy, show_all, baseline)
-        sys.exit(code)
+        chosen = OutputFormat(output_format)
+        workers = scan_workers(jobs, file_timeout, file_memory)
+        summary = summarise(list(paths), policy, fail_on, baseline, workers, _interactive(chosen, output))
+        view = View(to_terminal=output is None, show_all=show_all, target=", ".join(str(p) for p in paths))
+        emit(render_scan(chosen, summary, view), output)
+        sys.exit(for_scan(summary))
 
     run(action, output_format == "json")

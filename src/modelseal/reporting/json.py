@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from modelseal import __version__
 from modelseal.reporting import View
 from modelseal.scanning.findings import Status
-from modelseal.scanning.report import ScanSummary, finding_json, relative_path
+from modelseal.scanning.records import finding_record
+from modelseal.scanning.report import ScanSummary, relative_path
 
 if TYPE_CHECKING:
     from modelseal.attest.check import CheckReport
@@ -39,7 +40,7 @@ def scan_document(summary: ScanSummary) -> dict[str, Any]:
                 "status": result.status.value,
                 "worst": result.worst.name if result.worst is not None else None,
                 "notes": list(result.notes),
-                "findings": [finding_json(f) for f in result.findings],
+                "findings": [finding_record(f) for f in result.findings],
             }
             for result in summary.results
         ],

@@ -37,6 +37,8 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
         ctx.gap("", f"scan bound reached: {exc}; what lies beyond it was not read")
     except RecursionError:
         ctx.gap("", "nested deeper than the scanner follows (bound)")
+    except MemoryError:
+        ctx.gap("", "the scan ran out of memory (bound): what it had not reached was not read")
     except OSError as exc:
         ctx.gap("", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - a bug in modelseal: never a finding, never a pass

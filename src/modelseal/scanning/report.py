@@ -6,7 +6,6 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from modelseal.scanning.findings import FileResult, Finding, Severity, Status
 
@@ -40,15 +39,3 @@ def relative_path(path: str) -> str:
     except ValueError:
         return Path(path).as_posix()
     return Path(relative).as_posix() if not relative.startswith("..") else Path(path).as_posix()
-
-
-def finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "rule": finding.rule,
-        "severity": finding.severity.name,
-        "message": finding.message,
-        "member": finding.member or None,
-        "offset": finding.offset,
-        "target": finding.target,
-        "payload": finding.payload,
-    }
