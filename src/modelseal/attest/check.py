@@ -30,6 +30,8 @@ from modelseal.oms.bundle import read_bundle
 from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
+from modelseal.scanning.cache import open_scan_cache
+from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.pool import SERIAL, Workers, scan_targets
 from modelseal.scanning.report import ScanSummary
@@ -203,6 +205,23 @@ def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
     )
 
 
+def _scan_now(
+    model: Path,
+    verified: VerifyResult,
+    options: ScanOptions,
+    workers: Workers,
+    cache_path: Path | None,
+    trust: TrustPolicy,
+) -> tuple[FileResult, ...]:
+    if cache_path is None:
+        return scan_model_files(model, verified.files, options, workers)
+    cache = open_scan_cache(trust.scan.pickle_policy, options, cache_path)
+    try:
+        return scan_model_files(model, verified.files, options, workers, cache, verified.manifest)
+    finally:
+        cache.close()
+
+
 def check(
     model: Path,
     policy: Path | TrustPolicy,
@@ -212,9 +231,11 @@ def check(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     scan_workers: Workers = SERIAL,
+    scan_cache: Path | None = None,
 ) -> CheckReport:
     """Decide whether `model` may be used under `policy` (a trust policy file or a loaded one). `workers` are
-    hashing threads; `scan_workers` the processes that scan, when the model is scanned now."""
+    hashing threads; `scan_workers` the processes that scan, when the model is scanned now; `scan_cache` a scan
+    cache file whose verdicts on the signed digests are reused."""
     model = Path(model)
     trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
     scan_policy = load_policy(trust.scan.pickle_policy)
@@ -237,7 +258,7 @@ def check(
         if attested is not None:
             results, source = attested.results, "attestation"
         else:
-            results, source = scan_model_files(model, verified.files, options, scan_workers), "scan"
+            results, source = _scan_now(model, verified, options, scan_workers, scan_cache, trust), "scan"
     except ModelsealError as exc:
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
         return CheckReport(

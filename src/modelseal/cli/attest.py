@@ -96,6 +96,7 @@ def attest_scan_command(
     jobs: int | None,
     file_timeout: float,
     file_memory: int,
+    use_cache: bool,
     **options: Any,
 ) -> None:
     """Scan MODEL and sign the verdicts as an in-toto attestation bound to the model's root digest.
@@ -110,6 +111,7 @@ def attest_scan_command(
     def action() -> None:
         from modelseal.attest.attest import attest_scan
         from modelseal.cli import render
+        from modelseal.scanning.cache import default_scan_cache_path
 
         signer = factory()
         with render.hashing_progress(not options["as_json"]) as progress:
@@ -122,6 +124,7 @@ def attest_scan_command(
                 workers=options["workers"],
                 progress=progress,
                 scan_workers=scan_workers(jobs, file_timeout, file_memory),
+                scan_cache=default_scan_cache_path() if use_cache else None,
             )
         render.attested(result, options["as_json"])
 

@@ -46,6 +46,7 @@ def check_command(
     jobs: int | None,
     file_timeout: float,
     file_memory: int,
+    use_cache: bool,
 ) -> None:
     """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
 
@@ -55,6 +56,7 @@ def check_command(
     def action() -> None:
         from modelseal.attest.check import check
         from modelseal.cli import render
+        from modelseal.scanning.cache import default_scan_cache_path
 
         with render.hashing_progress(output_format == "text" and output is None) as progress:
             report = check(
@@ -65,6 +67,7 @@ def check_command(
                 workers=workers,
                 progress=progress,
                 scan_workers=scan_workers(jobs, file_timeout, file_memory),
+                scan_cache=default_scan_cache_path() if use_cache else None,
             )
         view = View(to_terminal=output is None, target=str(model))
         emit(render_check(OutputFormat(output_format), report, view), output)

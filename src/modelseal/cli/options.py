@@ -248,6 +248,14 @@ def scanning_options(func: F) -> F:
         default=300.0,
         help="Seconds one file may take in a worker before it is stopped and the file reported incomplete.",
     )(func)
+    func = option(
+        "--cache/--no-cache",
+        "use_cache",
+        env="SCAN_CACHE",
+        default=True,
+        help="Reuse verdicts on bytes already scanned by this scanner under this policy (keyed by content "
+        "digest, in a SQLite file beside the digest cache).",
+    )(func)
     return option(
         "--file-memory",
         env="FILE_MEMORY",

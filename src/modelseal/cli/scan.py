@@ -17,6 +17,7 @@ from modelseal.errors import InputError
 from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
 
 if TYPE_CHECKING:  # the scanner is imported when a scan runs, not when any command starts
+    from modelseal.scanning.cache import ScanCache
     from modelseal.scanning.findings import FileResult
     from modelseal.scanning.pool import Workers
     from modelseal.scanning.report import ScanSummary
@@ -30,13 +31,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool, workers: Workers) -> list[FileResult]:
-    from modelseal.scanning.pool import scan_targets
+def _scan_all(
+    paths: list[Path], options: ScanOptions, cache: ScanCache | None, interactive: bool, workers: Workers
+) -> list[FileResult]:
+    from modelseal.hashing.cache import default_cache_path
+    from modelseal.scanning.cache import hashed_keys, scan_cached
     from modelseal.scanning.scanner import iter_targets
 
     files = list(iter_targets(paths, options.policy.ignore_paths))
+    keys = hashed_keys(files, default_cache_path()) if cache is not None else [None] * len(files)
     if not interactive or len(files) < 2:
-        return scan_targets(files, options, workers)
+        return scan_cached(files, keys, options, cache, workers)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     from modelseal.cli.render import err
@@ -46,7 +51,7 @@ def _scan_all(paths: list[Path], options: ScanOptions, interactive: bool, worker
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("scan", total=sum(sizes))
         advance = lambda index, _: bar.advance(task, sizes[index])  # noqa: E731
-        return scan_targets(files, options, workers, advance)
+        return scan_cached(files, keys, options, cache, workers, advance)
 
 
 def _apply_baseline(results: list[FileResult], baseline: Path) -> list[FileResult]:
@@ -82,16 +87,34 @@ def _interactive(output_format: OutputFormat, output: Path | None) -> bool:
 
 
 def summarise(
-    paths: list[Path], policy: Path | None, fail_on: str, baseline: Path | None, workers: Workers, interactive: bool
+    paths: list[Path],
+    policy: Path | None,
+    fail_on: str,
+    baseline: Path | None,
+    workers: Workers,
+    use_cache: bool,
+    interactive: bool,
 ) -> ScanSummary:
     """Scan `paths` as the options say; the summary the report is rendered from."""
+    from rich.markup import escape
+
+    from modelseal.scanning.cache import open_scan_cache
     from modelseal.scanning.findings import Severity
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.report import ScanSummary
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(policy))
-    results = _scan_all(paths, options, interactive, workers)
+    cache = open_scan_cache(policy, options) if use_cache else None
+    try:
+        results = _scan_all(paths, options, cache, interactive, workers)
+    finally:
+        if cache is not None:
+            cache.close()
+    if cache is not None and cache.warning:
+        from modelseal.cli.render import err
+
+        err.print(f"[yellow]warning:[/] {escape(cache.warning)}")
     if baseline is not None:
         results = _apply_baseline(results, baseline)
     return ScanSummary(tuple(results), Severity.parse(fail_on))
@@ -143,6 +166,7 @@ def scan_command(
     jobs: int | None,
     file_timeout: float,
     file_memory: int,
+    use_cache: bool,
 ) -> None:
     """Scan model files and directories for serialisation attacks, without loading them.
 
@@ -152,7 +176,7 @@ def scan_command(
     def action() -> None:
         chosen = OutputFormat(output_format)
         workers = scan_workers(jobs, file_timeout, file_memory)
-        summary = summarise(list(paths), policy, fail_on, baseline, workers, _interactive(chosen, output))
+        summary = summarise(list(paths), policy, fail_on, baseline, workers, use_cache, _interactive(chosen, output))
         view = View(to_terminal=output is None, show_all=show_all, target=", ".join(str(p) for p in paths))
         emit(render_scan(chosen, summary, view), output)
         sys.exit(for_scan(summary))

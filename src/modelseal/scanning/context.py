@@ -50,6 +50,7 @@ class ScanContext:
         self.gaps: list[str] = []
         self.notes: list[str] = []
         self.data_only = False  # set by the top-level scanner when the file holds nothing a loader runs
+        self.read_siblings = False  # the verdict looked beside the file, so it is not a function of its bytes
         self._seen: set[bytes] = set()
 
     # --- what scanners report -------------------------------------------------------------------------------
@@ -80,7 +81,10 @@ class ScanContext:
 
     def directory(self, member: str) -> Path | None:
         """The directory beside the file, for formats that reference sibling files (None inside archives)."""
-        return None if member else self.path.parent
+        if member:
+            return None
+        self.read_siblings = True
+        return self.path.parent
 
     # --- going down -----------------------------------------------------------------------------------------
 

@@ -53,7 +53,8 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
         status = Status.UNSUPPORTED
     else:
         status = Status.SCANNED
-    return FileResult(str(path), label, status, findings, tuple(ctx.gaps + ctx.notes))
+    bytes_only = status is not Status.INCOMPLETE and not ctx.read_siblings
+    return FileResult(str(path), label, status, findings, tuple(ctx.gaps + ctx.notes), bytes_only)
 
 
 def _apply_policy(findings: list[Finding], policy: ScanPolicy) -> list[Finding]:

@@ -49,6 +49,9 @@ class FileResult:
     status: Status
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # the verdict is a function of the file's bytes and name alone: read completely, nothing beside it consulted
+    # (what a content-keyed cache may keep)
+    bytes_only: bool = field(default=False, compare=False, repr=False)
 
     @property
     def worst(self) -> Severity | None:

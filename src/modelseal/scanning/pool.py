@@ -13,6 +13,7 @@ hostile bytes and what it says is not trusted further than a scan result.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -71,7 +72,8 @@ def serve(memory_bytes: int) -> None:
         assert isinstance(request, tuple)
         index, path, boundary = request
         result = scan_target(path, boundary, options)
-        replies.write(json.dumps({"index": index, "result": result_record(result)}).encode() + b"\n")
+        reply = {"index": index, "result": result_record(result), "bytes_only": result.bytes_only}
+        replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 
 
@@ -228,7 +230,9 @@ class _Pool:
             reply = json.loads(line)
             if not isinstance(reply, dict) or reply.get("index") != index:
                 raise RecordError("the reply is for another file")
-            result = parse_result(reply.get("result"), "result")
+            result = dataclasses.replace(
+                parse_result(reply.get("result"), "result"), bytes_only=reply.get("bytes_only") is True
+            )
         except (ValueError, RecordError) as exc:
             self._retire(worker, f"the scanner process answered with an unreadable result ({exc})")
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -62,12 +63,15 @@ def _references(value: Any) -> list[str]:
     return []
 
 
-def check_config(document: dict[str, Any], directory: Path | None) -> list[Finding]:
+def check_config(document: dict[str, Any], directory_of: Callable[[], Path | None]) -> list[Finding]:
+    """Remote-code references; `directory_of` is asked for the directory beside the config (to name the files
+    missing there) only when there are references, so other configs' verdicts stay a function of their bytes."""
     findings: list[Finding] = []
     for key in ("auto_map", "custom_pipelines"):
         references = sorted(set(_references(document.get(key))))
         if not references:
             continue
+        directory = directory_of()
         remote = sorted({r.split("--")[0] for r in references if "--" in r})
         files = sorted({r.split("--")[-1].rsplit(".", 1)[0] + ".py" for r in references})
         missing = [f for f in files if directory is not None and "--" not in f and not (directory / f).is_file()]

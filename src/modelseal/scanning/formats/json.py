@@ -29,7 +29,7 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         return "json"
     ctx.add_all(member, check_targets(document, ctx.policy))
     if hf.is_hf_config(document):
-        ctx.add_all(member, hf.check_config(document, ctx.directory(member)))
+        ctx.add_all(member, hf.check_config(document, lambda: ctx.directory(member)))
     templates = document.get("chat_template") if isinstance(document, dict) else None
     if isinstance(templates, str):
         templates = [{"name": "default", "template": templates}]
