@@ -92,17 +92,9 @@ def _document_names(model: Path, signature: Path | None) -> list[str]:
     return names
 
 
-@_bulk_allocation()
-def digest_tree(
-    model: Path,
-    options: HashingOptions,
-    *,
-    signature: Path | None = None,
-    progress: ProgressCallback | None = None,
-) -> tuple[Manifest, ModelTree]:
-    """The manifest of `model` and the enumerated files it was computed from. With `options.cache` (a digest
-    cache file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
-    model = Path(model)
+def hashing_plan(model: Path, options: HashingOptions, signature: Path | None) -> tuple[TreeOptions, Serialization]:
+    """How `model` is listed and the serialisation its signature will record: the user's exclusions, git's
+    paths and modelseal's own documents (those inside the model), recorded so a verifier leaves out the same."""
     ignores = _relative_ignores(model, options.ignore_paths)
     documents = _document_names(model, signature or default_signature_path(model))
     tree_options = TreeOptions(tuple(ignores), options.ignore_git_paths, options.allow_symlinks, tuple(documents))
@@ -114,6 +106,21 @@ def digest_tree(
         ignore_paths=tuple(recorded),
         shard_size=options.shard_size,
     )
+    return tree_options, serialization
+
+
+@_bulk_allocation()
+def digest_tree(
+    model: Path,
+    options: HashingOptions,
+    *,
+    signature: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Manifest, ModelTree]:
+    """The manifest of `model` and the enumerated files it was computed from. With `options.cache` (a digest
+    cache file), unchanged files are not read again (see `modelseal.hashing.cache`)."""
+    model = Path(model)
+    tree_options, serialization = hashing_plan(model, options, signature)
     single_name = SINGLE_FILE_COMPAT_NAME if options.compat else None
     with (
         _digest_cache(options.cache, model, options.hash_type) as digests,
@@ -437,6 +444,7 @@ __all__ = [
     "VerifyResult",
     "digest",
     "digest_tree",
+    "hashing_plan",
     "open_signed",
     "sign",
     "sign_with",

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from modelseal.cli.keys import signer_from_options, signer_options
 from modelseal.cli.options import (
     EXISTING,
     FILE,
     common_options,
-    embedded_chain,
     option,
-    password,
     scan_workers,
     scanning_options,
 )
@@ -26,52 +24,9 @@ def attest() -> None:
     """Sign statements about a model, bound to the same root digest as its signature."""
 
 
-def _attestation_signer(
-    private_key: Path | None,
-    password: str | None,
-    signing_certificate: Path | None,
-    certificate_chain: tuple[Path, ...],
-    pkcs11_uri: str | None,
-    sigstore: bool,
-    identity_token: str | None,
-) -> Callable[[], Any]:
-    """The signer the options name: a key (PEM or token), with a certificate if given, or Sigstore."""
-    keys = [name for name, given in (("--private-key", private_key), ("--pkcs11-uri", pkcs11_uri)) if given]
-    if sigstore == bool(keys) or len(keys) > 1:
-        raise click.UsageError("sign with exactly one of --private-key, --pkcs11-uri and --sigstore")
-    if sigstore:
-        from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
-
-        return lambda: SigstoreSigner.connect(SigstoreOptions(identity_token=identity_token))
-
-    def signer() -> Any:
-        from modelseal.cli.keys import open_signing_key
-        from modelseal.signing.certificate import CertificateSigner
-        from modelseal.signing.key import KeySigner
-
-        key = open_signing_key(private_key, password, pkcs11_uri)
-        if signing_certificate is None:
-            return KeySigner(key)
-        return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
-
-    return signer
-
-
 @attest.command("scan")
 @click.argument("model", type=EXISTING)
-@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key...")
-@option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token...")
-@option("--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`).")
-@option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token.")
-@option(
-    "--signing-certificate",
-    env="SIGNING_CERTIFICATE",
-    type=FILE,
-    default=None,
-    help="With a key: its PEM certificate, to sign as a certificate signer.",
-)
-@embedded_chain
-@password
+@signer_options
 @option(
     "--attestation",
     env="ATTESTATION",
@@ -104,7 +59,7 @@ def attest_scan_command(
     The model is hashed as its signature says (when it has one), so both name the same bytes. Consumers then
     `modelseal check` without scanning again.
     """
-    factory = _attestation_signer(
+    factory = signer_from_options(
         private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
     )
 

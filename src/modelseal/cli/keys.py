@@ -1,15 +1,22 @@
-"""The signing key a command names, on a PKCS#11 token or in a PEM file (imports stay lazy: the token's
-library and cryptography are paid for only by commands that sign)."""
+"""The signing key or signer a command names: a PEM key or a key on a PKCS#11 token (with its certificate, if
+given), or Sigstore. Imports stay lazy: the token's library and cryptography are paid for only by commands that
+sign."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
+
+from modelseal.cli.options import FILE, embedded_chain, option, password
 from modelseal.errors import InputError
 
 if TYPE_CHECKING:
     from modelseal.signing.keys import SigningKey
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri: str | None) -> SigningKey:
@@ -23,3 +30,61 @@ def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri:
     from modelseal.signing.keys import SoftwareKey
 
     return SoftwareKey.from_file(private_key, password)
+
+
+def signer_options(func: F) -> F:
+    """Options of commands that sign with any signer: one of a key file, a token key, or Sigstore."""
+    for decorator in reversed(
+        (
+            option(
+                "--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key..."
+            ),
+            option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token..."),
+            option(
+                "--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`)."
+            ),
+            option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token."),
+            option(
+                "--signing-certificate",
+                env="SIGNING_CERTIFICATE",
+                type=FILE,
+                default=None,
+                help="With a key: its PEM certificate, to sign as a certificate signer.",
+            ),
+            embedded_chain,
+            password,
+        )
+    ):
+        func = decorator(func)
+    return func
+
+
+def signer_from_options(
+    private_key: Path | None,
+    password: str | None,
+    signing_certificate: Path | None,
+    certificate_chain: tuple[Path, ...],
+    pkcs11_uri: str | None,
+    sigstore: bool,
+    identity_token: str | None,
+) -> Callable[[], Any]:
+    """The signer the options name: a key (PEM or token), with a certificate if given, or Sigstore."""
+    keys = [name for name, given in (("--private-key", private_key), ("--pkcs11-uri", pkcs11_uri)) if given]
+    if sigstore == bool(keys) or len(keys) > 1:
+        raise click.UsageError("sign with exactly one of --private-key, --pkcs11-uri and --sigstore")
+    if sigstore:
+        from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
+
+        return lambda: SigstoreSigner.connect(SigstoreOptions(identity_token=identity_token))
+
+    def signer() -> Any:
+        from modelseal.cli.keys import open_signing_key
+        from modelseal.signing.certificate import CertificateSigner
+        from modelseal.signing.key import KeySigner
+
+        key = open_signing_key(private_key, password, pkcs11_uri)
+        if signing_certificate is None:
+            return KeySigner(key)
+        return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
+
+    return signer

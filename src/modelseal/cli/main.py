@@ -8,6 +8,7 @@ import click
 from modelseal.cli.attest import attest
 from modelseal.cli.check import check_command
 from modelseal.cli.options import CONTEXT
+from modelseal.cli.registry import registry
 from modelseal.cli.scan import scan_command
 from modelseal.cli.sign import digest_command, public_key_command, sign
 from modelseal.cli.tools import demo_command, inspect_command
@@ -21,5 +22,5 @@ def main() -> None:
 
 
 for command in (sign, verify, attest, check_command, inspect_command, public_key_command, digest_command,
-                scan_command, demo_command):  # fmt: skip
+                scan_command, registry, demo_command):  # fmt: skip
     main.add_command(command)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from modelseal.errors import InputError
 from modelseal.hashing import HASH_TYPES, HashTask
-from modelseal.hashing.engine import HashPool
 from modelseal.hashing.reader import PIPELINE_THRESHOLD
 from modelseal.tree import ModelFile, ModelTree
 
 DEFAULT_SHARD_SIZE = 1_000_000_000
 SINGLE_FILE_COMPAT_NAME = "."
+
+
+class Hasher(Protocol):
+    """What computes digests for a manifest: the local `HashPool`, or digests a cluster computed beforehand."""
+
+    def hash_all(self, tasks: Sequence[HashTask]) -> list[str]: ...
 
 
 MIN_SHARD_SIZE = 4096  # a page: smaller shards only multiply digests (a shard size of 1 made 1 MB take 43 s)
@@ -118,7 +124,7 @@ def early_task(file: ModelFile, serialization: Serialization) -> HashTask | None
 def compute_manifest(
     tree: ModelTree,
     serialization: Serialization,
-    pool: HashPool,
+    pool: Hasher,
     *,
     compat: bool = False,
     single_file_name: str | None = None,

@@ -162,6 +162,35 @@ def _unchanged(path: Path, identity: FileIdentity) -> bool:
         return False
 
 
+def answer_from_cache(
+    targets: Sequence[Target], keys: Sequence[CacheKey | None], cache: ScanCache
+) -> tuple[list[FileResult | None], list[int]]:
+    """Results the cache holds (marked as cached, named by the current path), and the indices left to scan."""
+    hits = cache.lookup(sorted({key.content for key in keys if key is not None}))
+    results: list[FileResult | None] = [None] * len(targets)
+    todo = []
+    for index, ((path, _), key) in enumerate(zip(targets, keys, strict=True)):
+        known = hits.get(key.content) if key is not None else None
+        if known is None:
+            todo.append(index)
+        else:
+            results[index] = dataclasses.replace(known, path=str(path), notes=(*known.notes, CACHED_NOTE))
+    return results, todo
+
+
+def remember(
+    cache: ScanCache, targets: Sequence[Target], keys: Sequence[CacheKey | None], fresh: dict[int, FileResult]
+) -> None:
+    """Store fresh verdicts that depend on the bytes alone, for files still the ones that were hashed."""
+    cache.store(
+        [
+            (key.content, result)
+            for index, result in fresh.items()
+            if (key := keys[index]) is not None and result.bytes_only and _unchanged(targets[index][0], key.identity)
+        ]
+    )
+
+
 def scan_cached(
     targets: Sequence[Target],
     keys: Sequence[CacheKey | None],
@@ -174,27 +203,16 @@ def scan_cached(
     the fresh verdicts that depend on the bytes alone (when the file is still the one that was hashed)."""
     if cache is None:
         return scan_targets(targets, options, workers, on_result)
-    hits = cache.lookup(sorted({key.content for key in keys if key is not None}))
-    results: list[FileResult | None] = [None] * len(targets)
-    todo = []
-    for index, ((path, _), key) in enumerate(zip(targets, keys, strict=True)):
-        known = hits.get(key.content) if key is not None else None
-        if known is None:
-            todo.append(index)
-            continue
-        cached = dataclasses.replace(known, path=str(path), notes=(*known.notes, CACHED_NOTE), bytes_only=True)
-        results[index] = cached
-        if on_result is not None:
-            on_result(index, cached)
+    results, todo = answer_from_cache(targets, keys, cache)
+    if on_result is not None:
+        for index, known in enumerate(results):
+            if known is not None:
+                on_result(index, known)
     report = (lambda i, result: on_result(todo[i], result)) if on_result is not None else None
-    fresh = scan_targets([targets[i] for i in todo], options, workers, report)
-    stored = []
-    for index, result in zip(todo, fresh, strict=True):
+    fresh = dict(zip(todo, scan_targets([targets[i] for i in todo], options, workers, report), strict=True))
+    remember(cache, targets, keys, fresh)
+    for index, result in fresh.items():
         results[index] = result
-        key = keys[index]
-        if key is not None and result.bytes_only and _unchanged(targets[index][0], key.identity):
-            stored.append((key.content, result))
-    cache.store(stored)
     return [result for result in results if result is not None]
 
 

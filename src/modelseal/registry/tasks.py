@@ -1,0 +1,45 @@
+"""The work a registry command hands out: pure functions of paths and bytes, so a retry is always safe. Each
+worker reads its own files (paths travel, bytes do not), and returns plain data, never objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RangeSpec = tuple[str, int, int, tuple[int, int, int, int, int]]  # path, start, end, identity at listing
+
+
+def hash_ranges(batch: list[RangeSpec], hash_type: str) -> list[str]:
+    """Digests of byte ranges; a file that changed since it was listed raises (the model is inconclusive)."""
+    from modelseal.hashing.reader import HashTask, hash_range
+    from modelseal.tree import FileIdentity, ModelFile
+
+    return [
+        hash_range(HashTask(ModelFile(path, path, FileIdentity(*identity)), start, end), hash_type)
+        for path, start, end, identity in batch
+    ]
+
+
+def scan_files(
+    targets: list[tuple[str, str | None]], policy: str | None, seconds: float, memory_bytes: int
+) -> list[dict[str, Any]]:
+    """Scan records of files (with the directory their links must stay in), each in a scanner subprocess under
+    the per-file limits: this worker never parses a scanned byte itself."""
+    from modelseal.scanning.policy import load_policy
+    from modelseal.scanning.pool import Workers, scan_in_workers
+    from modelseal.scanning.records import result_record
+    from modelseal.scanning.scanner import ScanOptions
+
+    options = ScanOptions(policy=load_policy(Path(policy) if policy else None))
+    chosen = [(Path(path), Path(boundary) if boundary else None) for path, boundary in targets]
+    results = scan_in_workers(chosen, options, Workers(1, seconds, memory_bytes))
+    return [{**result_record(result), "bytes_only": result.bytes_only} for result in results]
+
+
+def check_model(model: str, policy: str, seconds: float, memory_bytes: int) -> dict[str, Any]:
+    """`modelseal check` of one model, as its JSON report."""
+    from modelseal.attest.check import check
+    from modelseal.reporting.json import check_document
+    from modelseal.scanning.pool import Workers
+
+    return check_document(check(Path(model), Path(policy), scan_workers=Workers(2, seconds, memory_bytes)))
