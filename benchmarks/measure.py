@@ -22,11 +22,11 @@ def _descendants(pid: int) -> list[int]:
     while stack:
         current = stack.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
+        try:  # a process may end while it is walked (Ray starts and reaps many)
+            for task in Path(f"/proc/{current}/task").glob("*/children"):
                 stack += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
+        except OSError:
+            continue
     return found
 
 
@@ -41,20 +41,20 @@ def _high_water_kb(pid: int) -> int:
 
 
 def timed(command: list[str], *, check: bool = True, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Wall time, and peak memory: the sum of each process's high-water RSS over the process tree, polled.
+    """Wall time, and peak memory: the most, over polls, of the process tree's live processes' high-water RSS
+    summed (processes that have ended no longer count: a pool of short-lived workers is not summed over time).
 
     (rusage's maxrss is no good here: a child forked from this big process inherits its high-water mark.)"""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
     )
-    peaks: dict[int, int] = {}
+    peak_kb = 0
     chunks: list[bytes] = []
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
     while process.poll() is None:
-        for pid in _descendants(process.pid):
-            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid))
+        peak_kb = max(peak_kb, sum(_high_water_kb(pid) for pid in _descendants(process.pid)))
         chunks.append(process.stdout.read() or b"")
         time.sleep(0.005)
     seconds = time.perf_counter() - start
@@ -62,4 +62,4 @@ def timed(command: list[str], *, check: bool = True, env: dict[str, str] | None 
     output = b"".join(chunks).decode("utf-8", "replace")
     if check and process.returncode != 0:
         raise SystemExit(f"command failed: {' '.join(command)}\n{output[-3000:]}")
-    return Run(seconds, sum(peaks.values()) / 1024, process.returncode, output)
+    return Run(seconds, peak_kb / 1024, process.returncode, output)

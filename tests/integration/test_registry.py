@@ -117,7 +117,7 @@ def _ranges(model: Path) -> list[RangeSpec]:
     from modelseal.tree import identity_of
 
     files = sorted(p for p in model.rglob("*") if p.is_file())
-    return [(str(p), 0, p.stat().st_size, tuple(identity_of(p.stat()))) for p in files]  # type: ignore[misc]
+    return [(str(p), 0, p.stat().st_size, identity_of(p.stat())) for p in files]
 
 
 def exit_once(marker: str, batch: list[RangeSpec], hash_type: str) -> list[str]:

@@ -36,6 +36,19 @@ def default_cache_path() -> Path:
     return Path(base) / "digests.sqlite3"
 
 
+def open_store(path: Path, schema: str) -> sqlite3.Connection:
+    """A cache's SQLite file, created with its directory; write-ahead logging lets concurrent runs share it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(schema)
+    except sqlite3.Error:
+        connection.close()
+        raise
+    return connection
+
+
 class DigestCache:
     """Digests of byte ranges of files under one model root, for one algorithm."""
 
@@ -48,10 +61,7 @@ class DigestCache:
         self._known: dict[_Key, tuple[tuple[int, ...], str]] = {}
         self._connection: sqlite3.Connection | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(path, timeout=10, check_same_thread=False)
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute(SCHEMA)
+            self._connection = open_store(path, SCHEMA)
             self._load()
         except (OSError, sqlite3.Error) as exc:
             self._disable(exc)

@@ -9,11 +9,11 @@ reads are its own.
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
-from typing import IO, Any
+from typing import IO
 
+from modelseal import frames
 from modelseal.errors import FileChangedError, InputError, ModelsealError, UnreadableFileError
 from modelseal.hashing.reader import HashTask, hash_range
 from modelseal.tree import FileIdentity, ModelFile
@@ -26,28 +26,11 @@ _ERRORS: dict[str, type[ModelsealError]] = {
 }
 
 
-def _send(stream: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(8, "little") + data)
-    stream.flush()
-
-
-def _receive(stream: IO[bytes]) -> Any:
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
-
-
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Answer batches until the parent closes the pipe."""
     while True:
         try:
-            hash_type, batch = _receive(requests)
+            hash_type, batch = frames.receive(requests)
         except EOFError:
             return
         try:
@@ -56,9 +39,9 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 for name, path, identity, start, end in batch
             ]
         except ModelsealError as exc:
-            _send(replies, ("error", type(exc).__name__, exc.message, exc.details))
+            frames.send(replies, ("error", type(exc).__name__, exc.message, exc.details))
             continue
-        _send(replies, ("ok", digests))
+        frames.send(replies, ("ok", digests))
 
 
 class HelperProcess:
@@ -71,8 +54,8 @@ class HelperProcess:
         assert self.process.stdin is not None and self.process.stdout is not None
         batch = [(t.file.name, t.file.path, tuple(t.file.identity), t.start, t.end) for t in tasks]
         try:
-            _send(self.process.stdin, (hash_type, batch))
-            reply = _receive(self.process.stdout)
+            frames.send(self.process.stdin, (hash_type, batch))
+            reply = frames.receive(self.process.stdout)
         except (EOFError, BrokenPipeError) as exc:
             raise InputError("a hashing helper process died unexpectedly") from exc
         if reply[0] == "ok":

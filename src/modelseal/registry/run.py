@@ -27,7 +27,7 @@ from modelseal.oms.options import HashingOptions
 from modelseal.registry.engines import Engine, Failed
 from modelseal.registry.tasks import RangeSpec, check_model, hash_ranges, scan_files
 from modelseal.scanning.findings import FileResult, Severity, Status
-from modelseal.scanning.pool import Workers
+from modelseal.scanning.pool import Target, Workers
 from modelseal.scanning.records import parse_result
 from modelseal.scanning.report import ScanSummary
 from modelseal.signing.base import Signer
@@ -35,7 +35,7 @@ from modelseal.tree import ModelTree
 
 HASH_BATCH_RANGES = 64
 HASH_BATCH_BYTES = 1 << 30
-SCAN_BATCH_FILES = 32
+SCAN_BATCH_FILES = 64
 HASH_SECONDS_PER_GIB = 60.0  # a task's time limit: a minute per GiB (a slow disk reads 20 MB/s), plus start-up
 TASK_START_SECONDS = 60.0
 _UNDECIDED = ("failed", "inconclusive")
@@ -53,7 +53,7 @@ class RegistryJob:
     fail_on: Severity = Severity.HIGH
 
 
-@dataclass
+@dataclass(eq=False)  # one object per model: hashed by identity
 class _Model:
     path: Path
     tree: ModelTree | None = None
@@ -82,18 +82,27 @@ def done_models(results: Path) -> set[str]:
     return done
 
 
-def _batches(items: Sequence[tuple[int, int]], max_items: int, max_bytes: int) -> Iterator[list[int]]:
-    """Indices of (index, size) items grouped in order, each group under both bounds (a large item alone)."""
-    group: list[int] = []
+Item = tuple["_Model", int]  # a model and the index of one of its ranges (hashing) or files (scanning)
+
+
+def _batches(items: Sequence[tuple[Item, int]], max_items: int, max_bytes: int) -> Iterator[list[Item]]:
+    """Items of any models grouped in order, each group under both bounds (a large item alone): one task per
+    group, so small models share a task and its start-up."""
+    group: list[Item] = []
     size = 0
-    for index, length in items:
+    for item, length in items:
         if group and (len(group) >= max_items or size + length > max_bytes):
             yield group
             group, size = [], 0
-        group.append(index)
+        group.append(item)
         size += length
     if group:
         yield group
+
+
+def _fail(group: list[Item], problem: str) -> None:
+    for model in dict.fromkeys(model for model, _ in group):
+        model.problems.append(problem)
 
 
 def _hash(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
@@ -101,9 +110,7 @@ def _hash(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
     from modelseal.signature import hashing_plan
     from modelseal.tree import enumerate_model
 
-    inputs: list[tuple[list[RangeSpec], str]] = []
-    owners: list[tuple[_Model, list[int]]] = []
-    timeouts: list[float] = []
+    ranges: list[tuple[Item, int]] = []
     for model in models:
         try:
             tree_options, model.serialization = hashing_plan(model.path, job.hashing, None)
@@ -112,18 +119,20 @@ def _hash(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
             model.problems.append(f"cannot list the model: {exc.message}")
             continue
         model.tasks = [task for _, task in plan(model.tree, model.serialization)]
-        for group in _batches([(i, t.length) for i, t in enumerate(model.tasks)], HASH_BATCH_RANGES, HASH_BATCH_BYTES):
-            tasks = [model.tasks[i] for i in group]
-            specs: list[RangeSpec] = [(t.file.path, t.start, t.end, tuple(t.file.identity)) for t in tasks]  # type: ignore[misc]
-            inputs.append((specs, job.hashing.hash_type))
-            owners.append((model, group))
-            timeouts.append(TASK_START_SECONDS + HASH_SECONDS_PER_GIB * sum(t.length for t in tasks) / (1 << 30))
+        ranges += [((model, i), task.length) for i, task in enumerate(model.tasks)]
+    groups = list(_batches(ranges, HASH_BATCH_RANGES, HASH_BATCH_BYTES))
+    inputs, timeouts = [], []
+    for group in groups:
+        tasks = [model.tasks[i] for model, i in group]
+        specs: list[RangeSpec] = [(t.file.path, t.start, t.end, t.file.identity) for t in tasks]
+        inputs.append((specs, job.hashing.hash_type))
+        timeouts.append(TASK_START_SECONDS + HASH_SECONDS_PER_GIB * sum(t.length for t in tasks) / (1 << 30))
     for index, outcome in engine.map(hash_ranges, inputs, timeouts):
-        model, group = owners[index]
         if isinstance(outcome, Failed):
-            model.problems.append(f"hashing failed: {outcome.reason}")
-        else:
-            model.digests.update(zip(group, outcome, strict=True))
+            _fail(groups[index], f"hashing failed: {outcome.reason}")
+            continue
+        for (model, position), digest in zip(groups[index], outcome, strict=True):
+            model.digests[position] = digest
     for model in models:
         if model.tree is None or model.serialization is None or model.problems:
             continue
@@ -142,25 +151,6 @@ class _Precomputed:
         return self.digests
 
 
-@dataclass
-class _ScanTasks:
-    """The scan tasks of a batch of models, and which model and files each one answers for."""
-
-    inputs: list[tuple[Any, ...]] = field(default_factory=list)
-    owners: list[tuple[_Model, list[int]]] = field(default_factory=list)
-    timeouts: list[float] = field(default_factory=list)
-
-    def add(self, model: _Model, todo: list[int], boundary: Path, job: RegistryJob) -> None:
-        assert model.tree is not None
-        policy = str(job.policy) if job.policy else None
-        for start in range(0, len(todo), SCAN_BATCH_FILES):
-            chosen = todo[start : start + SCAN_BATCH_FILES]
-            spec = [(model.tree.files[i].path, str(boundary)) for i in chosen]
-            self.inputs.append((spec, policy, job.workers.seconds, job.workers.memory_bytes))
-            self.owners.append((model, chosen))
-            self.timeouts.append(TASK_START_SECONDS + job.workers.seconds * len(chosen))
-
-
 def _scan(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
     """Answer what the scan cache knows, scan the rest as tasks, remember the fresh verdicts."""
     from modelseal.attest.attest import manifest_keys
@@ -172,43 +162,51 @@ def _scan(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
     cache = None
     if job.cache is not None:
         cache = open_scan_cache(job.policy, ScanOptions(policy=load_policy(job.policy)), job.cache)
-    work = _ScanTasks()
-    keyed: dict[int, tuple[list[tuple[Path, Path | None]], list[CacheKey | None]]] = {}
+    keyed: dict[_Model, tuple[list[Target], list[CacheKey | None]]] = {}
+    files: list[tuple[Item, int]] = []
     for model in models:
         if model.tree is None or model.manifest is None:
             continue
         boundary = symlink_boundary(model.path)
-        targets: list[tuple[Path, Path | None]] = [(Path(f.path), boundary) for f in model.tree.files]
+        targets: list[Target] = [(Path(f.path), boundary) for f in model.tree.files]
         keys = manifest_keys(model.manifest, model.tree.files)
-        keyed[id(model)] = (targets, keys)
+        keyed[model] = (targets, keys)
         if cache is not None:
             model.results, todo = answer_from_cache(targets, keys, cache)
         else:
             model.results, todo = [None] * len(targets), list(range(len(targets)))
-        work.add(model, todo, boundary, job)
+        files += [((model, i), 1) for i in todo]
+    groups = list(_batches(files, SCAN_BATCH_FILES, SCAN_BATCH_FILES))
+    policy = str(job.policy) if job.policy else None
+    limits = (job.workers.seconds, job.workers.memory_bytes)
+    inputs = [([keyed[model][0][i] for model, i in group], policy, *limits) for group in groups]
+    timeouts = [TASK_START_SECONDS + job.workers.seconds * len(group) for group in groups]
     try:
-        for index, outcome in engine.map(scan_files, work.inputs, work.timeouts):
-            model, chosen = work.owners[index]
-            fresh = _collect(model, chosen, outcome)
-            if cache is not None and fresh:
-                remember(cache, *keyed[id(model)], fresh)
+        for index, outcome in engine.map(scan_files, inputs, timeouts):
+            for model, fresh in _collect(groups[index], outcome).items():
+                if cache is not None:
+                    remember(cache, *keyed[model], fresh)
     finally:
         if cache is not None:
             cache.close()
 
 
-def _collect(model: _Model, chosen: list[int], outcome: Any) -> dict[int, FileResult]:
-    """A scan task's results into its model; a failed task or an unreadable answer is a problem of the model."""
+def _collect(group: list[Item], outcome: Any) -> dict[_Model, dict[int, FileResult]]:
+    """A scan task's results into their models; a failed task or an unreadable answer is a problem of each."""
     if isinstance(outcome, Failed):
-        model.problems.append(f"scanning failed: {outcome.reason}")
+        _fail(group, f"scanning failed: {outcome.reason}")
         return {}
     try:
-        fresh = dict(zip(chosen, [_parsed(record) for record in outcome], strict=True))
+        parsed = [_parsed(record) for record in outcome]
+        if len(parsed) != len(group):
+            raise ValueError(f"{len(parsed)} results for {len(group)} files")
     except (ValueError, AttributeError, TypeError) as exc:  # RecordError is a ValueError
-        model.problems.append(f"scanning answered with an unreadable result: {exc}")
+        _fail(group, f"scanning answered with an unreadable result: {exc}")
         return {}
-    for position, result in fresh.items():
+    fresh: dict[_Model, dict[int, FileResult]] = {}
+    for (model, position), result in zip(group, parsed, strict=True):
         model.results[position] = result
+        fresh.setdefault(model, {})[position] = result
     return fresh
 
 

@@ -4,24 +4,27 @@ worker reads its own files (paths travel, bytes do not), and returns plain data,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-RangeSpec = tuple[str, int, int, tuple[int, int, int, int, int]]  # path, start, end, identity at listing
+if TYPE_CHECKING:
+    from modelseal.tree import FileIdentity
+
+RangeSpec = tuple[str, int, int, "FileIdentity"]  # path, start, end, identity at listing
 
 
 def hash_ranges(batch: list[RangeSpec], hash_type: str) -> list[str]:
     """Digests of byte ranges; a file that changed since it was listed raises (the model is inconclusive)."""
     from modelseal.hashing.reader import HashTask, hash_range
-    from modelseal.tree import FileIdentity, ModelFile
+    from modelseal.tree import ModelFile
 
     return [
-        hash_range(HashTask(ModelFile(path, path, FileIdentity(*identity)), start, end), hash_type)
+        hash_range(HashTask(ModelFile(path, path, identity), start, end), hash_type)
         for path, start, end, identity in batch
     ]
 
 
 def scan_files(
-    targets: list[tuple[str, str | None]], policy: str | None, seconds: float, memory_bytes: int
+    targets: list[tuple[Path, Path | None]], policy: str | None, seconds: float, memory_bytes: int
 ) -> list[dict[str, Any]]:
     """Scan records of files (with the directory their links must stay in), each in a scanner subprocess under
     the per-file limits: this worker never parses a scanned byte itself."""
@@ -31,8 +34,7 @@ def scan_files(
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(Path(policy) if policy else None))
-    chosen = [(Path(path), Path(boundary) if boundary else None) for path, boundary in targets]
-    results = scan_in_workers(chosen, options, Workers(1, seconds, memory_bytes))
+    results = scan_in_workers(targets, options, Workers(1, seconds, memory_bytes))
     return [{**result_record(result), "bytes_only": result.bytes_only} for result in results]
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from modelseal import __version__
+from modelseal.hashing.cache import DigestCache, default_cache_path, open_store
 from modelseal.scanning.context import ScanOptions
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pool import SERIAL, Target, Workers, scan_targets
@@ -48,7 +49,6 @@ CACHED_NOTE = "result from the scan cache: these bytes were scanned before by th
 
 def default_scan_cache_path() -> Path:
     """Beside the digest cache: `$MODELSEAL_CACHE_DIR/scans.sqlite3`, else under the XDG user cache directory."""
-    from modelseal.hashing.cache import default_cache_path
 
     return default_cache_path().with_name("scans.sqlite3")
 
@@ -91,10 +91,7 @@ class ScanCache:
         self.hits = 0
         self._connection: sqlite3.Connection | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(path, timeout=10)
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute(SCHEMA)
+            self._connection = open_store(path, SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             self._disable(exc)
 
@@ -221,7 +218,6 @@ def hashed_keys(targets: Sequence[Target], digest_cache: Path | None) -> list[Ca
     digest cache where a file is unchanged, else by hashing files up to `HASH_FOR_KEY_MAX`. None where no key
     is cheap: larger files, links that leave the tree, anything not a regular file, or when hashing fails."""
     from modelseal.errors import ModelsealError
-    from modelseal.hashing.cache import DigestCache
     from modelseal.hashing.engine import HashPool
     from modelseal.hashing.reader import HashTask
     from modelseal.tree import ModelFile

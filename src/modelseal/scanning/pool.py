@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
 import resource
 import selectors
 import subprocess
@@ -25,8 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
+from modelseal import frames
 from modelseal.scanning.context import ScanOptions
 from modelseal.scanning.findings import FileResult, Status
 from modelseal.scanning.records import RecordError, parse_result, result_record
@@ -60,13 +59,13 @@ def serve(memory_bytes: int) -> None:
     from modelseal.scanning.engine import scan_target
 
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    options = _receive(requests)
+    options = frames.receive(requests)
     assert isinstance(options, ScanOptions)
     replies.write(READY)
     replies.flush()
     while True:
         try:
-            request = _receive(requests)
+            request = frames.receive(requests)
         except EOFError:
             return
         assert isinstance(request, tuple)
@@ -75,23 +74,6 @@ def serve(memory_bytes: int) -> None:
         reply = {"index": index, "result": result_record(result), "bytes_only": result.bytes_only}
         replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
-
-
-def _send(stream: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(8, "little") + data)
-    stream.flush()
-
-
-def _receive(stream: IO[bytes]) -> object:
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
 
 
 def _incomplete(path: Path, reason: str) -> FileResult:
@@ -115,13 +97,18 @@ class _Worker:
         )
         assert process.stdin is not None and process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
-        _send(process.stdin, options)
+        try:
+            frames.send(process.stdin, options)
+        except OSError:
+            process.kill()
+            process.wait()
+            raise
         return cls(process)
 
     def assign(self, index: int, target: Target) -> None:
         assert self.process.stdin is not None
         self.task, self.started = index, time.monotonic()
-        _send(self.process.stdin, (index, *target))
+        frames.send(self.process.stdin, (index, *target))
 
     def stop(self) -> None:
         """Close its input and let it finish; one that does not within 10 s is killed."""
@@ -167,7 +154,11 @@ class _Pool:
             self._add_worker()
 
     def _add_worker(self) -> None:
-        worker = _Worker.start(self.options, self.settings)
+        try:
+            worker = _Worker.start(self.options, self.settings)
+        except OSError:  # it could not start, or died before reading its options
+            self.failed_starts += 1
+            return
         assert worker.process.stdout is not None
         self.selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
         self.running.append(worker)
@@ -175,7 +166,12 @@ class _Pool:
     def _feed(self, worker: _Worker) -> None:
         if self.queue:
             index = self.queue.pop()
-            worker.assign(index, self.targets[index])
+            try:
+                worker.assign(index, self.targets[index])
+            except OSError:  # it died before reading the request: the file waits for another worker
+                worker.task, worker.ready = None, False
+                self.queue.append(index)
+                self._retire(worker, "the scanner process stopped reading")
         elif worker.process.stdin is not None:
             worker.process.stdin.close()  # nothing left for it: it exits at the end of its input
 
