@@ -221,3 +221,27 @@ def test_a_model_list_and_a_missing_entry(registry_root: Path, tmp_path: Path) -
     listing.write_text("not/here/at-all\n")
     result = modelseal("registry", "scan", listing, "--results", tmp_path / "r.jsonl")
     assert result.returncode == 2 and "neither a path nor" in result.stderr
+
+
+def test_a_file_changed_between_hashing_and_scanning_is_neither_judged_nor_signed(
+    registry_root: Path, tmp_path: Path, make_key_pair: Any
+) -> None:
+    victim = registry_root / "org0" / "model0" / "weights.dat"
+
+    class SwapBeforeScanning(LocalEngine):
+        def map(self, function: Any, inputs: Any, timeouts: Any) -> Any:
+            if function.__name__ == "scan_files":
+                victim.write_bytes(os.urandom(100))  # after its digest was taken, before it is scanned
+            return super().map(function, inputs, timeouts)
+
+    pair = make_key_pair()
+    results = tmp_path / "results.jsonl"
+    models = [registry_root / "org0" / "model0", registry_root / "org1" / "model1"]
+    run_registry(
+        models, RegistryJob(sign=True), SwapBeforeScanning(2), results, lambda: KeySigner.from_file(pair.private)
+    )
+    records = _records(results)
+    assert records["org0/model0"]["verdict"] == "inconclusive"
+    assert "changed while it was hashed and scanned: weights.dat" in records["org0/model0"]["problems"][0]
+    assert records["org0/model0"]["signature"] is None and not (victim.parent / "model.sig").exists()
+    assert records["org1/model1"]["verdict"] == "passed" and records["org1/model1"]["signature"]

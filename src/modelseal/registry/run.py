@@ -3,11 +3,11 @@
 Per model, what stays here is cheap and serial: listing its files, merging digests into its manifest, looking up
 and storing scan-cache verdicts, signing (the key, token or Sigstore identity never leaves the driver) and writing
 one result line. What costs bytes runs as tasks on the engine: hashing batches of byte ranges (shards spread one
-big file over the cluster) and scanning batches of files. A model is PASSED only when every one of its tasks
-succeeded and its scan is clean; a failed task makes it INCOMPLETE, never PASSED.
+big file over the cluster) and scanning batches of files, small models sharing a task. A model passes only when
+every one of its tasks succeeded and its scan is clean; a failed task makes it inconclusive, never passed.
 
-Results stream to a JSONL file, one line per model as it finishes; a rerun skips the models already there, so a
-crashed run resumes where it stopped.
+Results stream to a JSONL file, one line per model as each batch of models finishes; a rerun skips the models
+already there, so a crashed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -217,7 +217,25 @@ def _parsed(record: Any) -> FileResult:
     )
 
 
+def _changed(model: _Model) -> list[str]:
+    """Files whose identity is not the one they were listed (and hashed) under: the verdict and the digest
+    would describe different bytes."""
+    from modelseal.tree import identity_of
+
+    changed = []
+    for file in model.tree.files if model.tree is not None else ():
+        try:
+            same = identity_of(os.stat(file.path)) == file.identity
+        except OSError:
+            same = False
+        if not same:
+            changed.append(file.name)
+    return changed
+
+
 def _verdict(model: _Model, job: RegistryJob) -> tuple[str, ScanSummary | None]:
+    if not model.problems and (changed := _changed(model)):
+        model.problems.append(f"changed while it was hashed and scanned: {', '.join(changed[:5])}")
     if model.problems or model.manifest is None or any(r is None for r in model.results):
         return "inconclusive", None
     summary = ScanSummary(tuple(r for r in model.results if r is not None), job.fail_on)
