@@ -5,7 +5,8 @@ registry engine and on a local Ray cluster; the rerun with the scan cache warm; 
     python benchmarks/bench_registry.py            # builds benchmarks/work/registry once, then times every run
     python benchmarks/bench_registry.py --peers    # also picklescan, installed into benchmarks/work/peers-venv
 
-Every run is a fresh CLI process on the same tree (the page cache warm: every byte is read once before timing).
+Every run is a fresh CLI process on the same tree (the page cache warm: every byte is read once before timing);
+every case runs --repeat times (3), interleaved with the others, and the median is reported with the range.
 The Ray figures include starting and stopping a local cluster; its start-up and per-task costs are measured on
 their own, and so is what stays serial on the driver (listing, merging digests, cache lookups, signing, the
 result line), per model. Nothing is asserted: tests/integration/test_registry.py holds the behaviour.
@@ -22,10 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from measure import timed
+from measure import Run, timed
 
 WORK = Path(__file__).resolve().parent / "work"
 REGISTRY = WORK / "registry"
@@ -74,11 +77,32 @@ def _size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _run(name: str, command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    run = timed(command, check=False, env=env)
-    if run.returncode not in (0, 1):
-        raise SystemExit(f"{name} failed ({run.returncode}):\n{run.output[-3000:]}")
-    return {"name": name, "seconds": run.seconds, "peak_mb": run.peak_mb, "exit": run.returncode}
+@dataclass(frozen=True)
+class Case:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    before: Callable[[], None] = lambda: None  # run before every repetition (fresh results file, empty cache)
+
+
+def run_cases(cases: list[Case], repeat: int) -> list[dict[str, Any]]:
+    """Every case `repeat` times, round-robin (so drift of the machine spreads over all), reported at the median."""
+    runs: dict[str, list[Run]] = {case.name: [] for case in cases}
+    for _ in range(repeat):
+        for case in cases:
+            case.before()
+            run = timed(case.command, check=False, env=case.env)
+            if run.returncode not in (0, 1):
+                raise SystemExit(f"{case.name} failed ({run.returncode}):\n{run.output[-3000:]}")
+            runs[case.name].append(run)
+    rows = []
+    for case in cases:
+        ordered = sorted(runs[case.name], key=lambda r: r.seconds)
+        median = ordered[len(ordered) // 2]
+        spread = f"{ordered[0].seconds:.2f}-{ordered[-1].seconds:.2f}"
+        rows.append({"name": case.name, "seconds": median.seconds, "spread": spread, "peak_mb": median.peak_mb,
+                     "exit": median.returncode})  # fmt: skip
+    return rows
 
 
 def ray_costs() -> dict[str, float]:
@@ -141,6 +165,7 @@ def driver_cost(root: Path, sign: bool) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers", action="store_true", help="also time picklescan (installed into the peers venv)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every case (the median is reported)")
     args = parser.parse_args()
     root = build_registry(REGISTRY)
     files = sum(1 for p in root.rglob("*") if p.is_file() and p.name != "done")
@@ -152,40 +177,55 @@ def main() -> None:
     if not key.exists():
         subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
     with tempfile.TemporaryDirectory() as scratch:
-        cache = {"MODELSEAL_CACHE_DIR": str(Path(scratch) / "cache")}
+        cache_dir = Path(scratch) / "cache"
+        cache = {"MODELSEAL_CACHE_DIR": str(cache_dir)}
         none = {"MODELSEAL_CACHE_DIR": str(Path(scratch) / "unused")}
-        results = str(Path(scratch) / "results.jsonl")
+        results = Path(scratch) / "results.jsonl"
+
+        def empty_cache() -> None:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+        def fresh_results() -> None:
+            results.unlink(missing_ok=True)
+            for document in (*root.rglob("model.sig"), *root.rglob("model.scan.sig")):
+                document.unlink()
 
         def registry(*extra: str) -> list[str]:
-            Path(results).unlink(missing_ok=True)
-            return [*MODELSEAL, "registry", *extra, str(root), "--results", results, "--no-cache"]
+            return [*MODELSEAL, "registry", *extra, str(root), "--results", str(results), "--no-cache"]
 
         def sign(*extra: str) -> list[str]:
             return registry("sign", "--private-key", str(key), *extra)
 
-        rows = [
-            _run("scan --jobs 1 (serial)", [*MODELSEAL, "scan", "--jobs", "1", "--no-cache", str(root)], none),
-            _run("scan --jobs 2", [*MODELSEAL, "scan", "--jobs", "2", "--no-cache", str(root)], none),
-            _run("scan --jobs 2, cache cold", [*MODELSEAL, "scan", "--jobs", "2", str(root)], cache),
-            _run("scan --jobs 2, cache warm", [*MODELSEAL, "scan", "--jobs", "2", str(root)], cache),
-            _run("registry scan, local -j 1", registry("scan", "--jobs", "1"), none),
-            _run("registry scan, local -j 2", registry("scan", "--jobs", "2"), none),
-            _run("registry scan, ray -j 2", registry("scan", "--engine", "ray", "--jobs", "2"), none),
-            _run("registry sign, local -j 1", sign("--jobs", "1"), none),
-            _run("registry sign, local -j 2", sign("--jobs", "2"), none),
-            _run("registry sign, ray -j 2", sign("--engine", "ray", "--jobs", "2"), none),
+        scan = [*MODELSEAL, "scan", str(root), "--jobs"]
+        cases = [
+            Case("scan --jobs 1 (serial)", [*scan, "1", "--no-cache"], none),
+            Case("scan --jobs 2", [*scan, "2", "--no-cache"], none),
+            Case("scan --jobs 2, cache cold", [*scan, "2"], cache, empty_cache),
+            Case("scan --jobs 2, cache warm", [*scan, "2"], cache),
+            Case("registry scan, local -j 1", registry("scan", "--jobs", "1"), none, fresh_results),
+            Case("registry scan, local -j 2", registry("scan", "--jobs", "2"), none, fresh_results),
+            Case("registry scan, ray -j 2", registry("scan", "--engine", "ray", "--jobs", "2"), none, fresh_results),
+            Case("registry sign, local -j 1", sign("--jobs", "1"), none, fresh_results),
+            Case("registry sign, local -j 2", sign("--jobs", "2"), none, fresh_results),
+            Case("registry sign, ray -j 2", sign("--engine", "ray", "--jobs", "2"), none, fresh_results),
         ]  # fmt: skip
         if args.peers:
             from bench_scanning import peers_venv
 
             picklescan = peers_venv(WORK, install=True) / "picklescan"
-            rows.append(_run("picklescan -p (serial, peer)", [str(picklescan), "-p", str(root)], none))
+            cases.append(Case("picklescan -p (serial, peer)", [str(picklescan), "-p", str(root)], none))
+        rows = run_cases(cases, args.repeat)
+        fresh_results()
     serial_scan, serial_sign = rows[0]["seconds"], rows[7]["seconds"]
-    print("\n| run | seconds | vs serial | peak MB | exit |\n|---|---|---|---|---|")
+    print(f"\nmedian of {args.repeat} runs each, interleaved")
+    print("\n| run | seconds | range | vs serial | peak MB | exit |\n|---|---|---|---|---|---|")
     for row in rows:
         base = serial_sign if row["name"].startswith("registry sign") else serial_scan
         ratio = base / row["seconds"]
-        print(f"| {row['name']} | {row['seconds']:.2f} | {ratio:.2f}x | {row['peak_mb']:.0f} | {row['exit']} |")
+        print(
+            f"| {row['name']} | {row['seconds']:.2f} | {row['spread']} | {ratio:.2f}x | {row['peak_mb']:.0f} "
+            f"| {row['exit']} |"
+        )
     costs = ray_costs()
     print(f"\nRay, local 2 CPUs: start {costs['start_s']:.2f} s, stop {costs['shutdown_s']:.2f} s, "
           f"{costs['task_ms']:.2f} ms per no-op task")  # fmt: skip

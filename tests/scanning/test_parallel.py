@@ -91,3 +91,17 @@ def test_jobs_is_validated() -> None:
     result = modelseal("scan", "--jobs", "0", ".")
     assert result.returncode == 2
     assert "--jobs" in result.stderr
+
+
+def test_workers_kept_for_reuse_serve_the_next_call_and_stop_at_exit(tmp_path: Path) -> None:
+    from modelseal.scanning import pool
+
+    (tmp_path / "evil.pkl").write_bytes(system("id"))
+    targets = list(iter_targets([tmp_path]))
+    first = pool.scan_in_workers(targets, ScanOptions(), Workers(1), reuse=True)
+    [kept] = [w for idle in pool._SPARE.values() for w in idle]
+    second = pool.scan_in_workers(targets, ScanOptions(), Workers(1), reuse=True)
+    assert first == second and first[0].findings[0].payload == "os.system('id')"
+    assert [w for idle in pool._SPARE.values() for w in idle] == [kept]  # the same process answered again
+    pool._stop_spares()
+    assert kept.process.poll() is not None and not pool._SPARE

@@ -33,16 +33,20 @@ def for_error(error: BaseException) -> ExitCode:
     return ExitCode.INCONCLUSIVE
 
 
+_BY_VERDICT = {"passed": ExitCode.OK, "failed": ExitCode.FAILED, "inconclusive": ExitCode.INCONCLUSIVE}
+
+
 def for_scan(summary: ScanSummary) -> ExitCode:
-    """Findings at or above the threshold fail; a file not fully read, or nothing scanned at all (an empty
-    directory, only LFS pointers), is no verdict."""
-    if summary.failing:
-        return ExitCode.FAILED
-    if summary.incomplete or len(summary.skipped) == len(summary.results):
-        return ExitCode.INCONCLUSIVE
-    return ExitCode.OK
+    return _BY_VERDICT[summary.verdict]
 
 
 def for_check(report: CheckReport) -> ExitCode:
-    verdict = report.verdict.value
-    return {"passed": ExitCode.OK, "failed": ExitCode.FAILED}.get(verdict, ExitCode.INCONCLUSIVE)
+    return _BY_VERDICT.get(report.verdict.value, ExitCode.INCONCLUSIVE)
+
+
+def for_verdicts(verdicts: list[str]) -> ExitCode:
+    """Many models' verdicts: failed if one failed, else inconclusive if one was, else OK."""
+    for verdict in ("failed", "inconclusive"):
+        if verdict in verdicts:
+            return _BY_VERDICT[verdict]
+    return ExitCode.OK

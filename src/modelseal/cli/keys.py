@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelseal.cli.options import FILE, embedded_chain, option, password
+from modelseal.cli.options import FILE, embedded_chain, option, password, stacked
 from modelseal.errors import InputError
 
 if TYPE_CHECKING:
     from modelseal.signing.keys import SigningKey
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri: str | None) -> SigningKey:
@@ -32,31 +30,22 @@ def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri:
     return SoftwareKey.from_file(private_key, password)
 
 
-def signer_options(func: F) -> F:
-    """Options of commands that sign with any signer: one of a key file, a token key, or Sigstore."""
-    for decorator in reversed(
-        (
-            option(
-                "--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key..."
-            ),
-            option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token..."),
-            option(
-                "--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`)."
-            ),
-            option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token."),
-            option(
-                "--signing-certificate",
-                env="SIGNING_CERTIFICATE",
-                type=FILE,
-                default=None,
-                help="With a key: its PEM certificate, to sign as a certificate signer.",
-            ),
-            embedded_chain,
-            password,
-        )
-    ):
-        func = decorator(func)
-    return func
+# Options of commands that sign with any signer: one of a key file, a token key, or Sigstore.
+signer_options = stacked(
+    option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key..."),
+    option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token..."),
+    option("--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`)."),
+    option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token."),
+    option(
+        "--signing-certificate",
+        env="SIGNING_CERTIFICATE",
+        type=FILE,
+        default=None,
+        help="With a key: its PEM certificate, to sign as a certificate signer.",
+    ),
+    embedded_chain,
+    password,
+)
 
 
 def signer_from_options(

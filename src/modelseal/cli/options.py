@@ -61,6 +61,17 @@ def option(*names: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*names, envvar=f"MODELSEAL_{env}", show_envvar=True, **kwargs)
 
 
+def stacked(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several options as one decorator, shown in `--help` in the order given."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
 def common_options(func: F) -> F:
     """Options every model command shares."""
     func = option(
@@ -231,38 +242,39 @@ def cache_path(enabled: bool) -> Path | None:
     return default_cache_path() if enabled else None
 
 
-def scanning_options(func: F) -> F:
-    """How files are scanned: in how many worker processes, and within which hard limits per file."""
-    func = option(
+# How files are scanned: in how many worker processes, within which hard limits per file, with the cache.
+scanning_options = stacked(
+    option(
         "--jobs",
         "-j",
         env="JOBS",
         type=click.IntRange(1, 256),
         default=None,
         help="Scan in this many worker processes, biggest files first; 1 scans in this process. Default: one per core.",
-    )(func)
-    func = option(
+    ),
+    option(
         "--file-timeout",
         env="FILE_TIMEOUT",
         type=click.FloatRange(min=1),
         default=300.0,
         help="Seconds one file may take in a worker before it is stopped and the file reported incomplete.",
-    )(func)
-    func = option(
+    ),
+    option(
+        "--file-memory",
+        env="FILE_MEMORY",
+        type=click.IntRange(min=64),
+        default=4096,
+        help="MiB of memory a worker may use on one file; beyond it the file is reported incomplete.",
+    ),
+    option(
         "--cache/--no-cache",
         "use_cache",
         env="SCAN_CACHE",
         default=True,
         help="Reuse verdicts on bytes already scanned by this scanner under this policy (keyed by content "
         "digest, in a SQLite file beside the digest cache).",
-    )(func)
-    return option(
-        "--file-memory",
-        env="FILE_MEMORY",
-        type=click.IntRange(min=64),
-        default=4096,
-        help="MiB of memory a worker may use on one file; beyond it the file is reported incomplete.",
-    )(func)
+    ),
+)
 
 
 def scan_workers(jobs: int | None, file_timeout: float, file_memory: int) -> Workers:

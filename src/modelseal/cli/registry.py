@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from modelseal.cli.exit_codes import ExitCode
+from modelseal.cli.exit_codes import for_verdicts
 from modelseal.cli.keys import signer_from_options, signer_options
-from modelseal.cli.options import FILE, option, scan_workers, scanning_options
+from modelseal.cli.options import FILE, option, scan_workers, scanning_options, stacked
 from modelseal.cli.runner import run
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -24,29 +22,30 @@ def registry() -> None:
     models already there."""
 
 
-def _engine_options(func: F) -> F:
-    func = option(
+_engine_options = stacked(
+    option(
         "--engine",
         env="ENGINE",
         type=click.Choice(["local", "ray"]),
         default="local",
         help="Run tasks in this process's pool, or on Ray (pip install 'modelseal[ray]').",
-    )(func)
-    func = option(
+    ),
+    option(
         "--address",
         env="RAY_ADDRESS",
         default=None,
-        help="With --engine ray: an existing cluster ('auto', 'ray://host:10001'); default: a local Ray started "
-        "with --jobs CPUs and stopped afterwards.",
-    )(func)
-    func = option(
+        help="With --engine ray: an existing cluster ('auto', 'ray://host:10001'); default: a local Ray "
+        "started with --jobs CPUs and stopped afterwards.",
+    ),
+    option(
         "--results",
         env="RESULTS",
         type=click.Path(dir_okay=False, path_type=Path),
         default=Path("modelseal-results.jsonl"),
         help="JSON Lines file the per-model results are appended to; models already in it are skipped.",
-    )(func)
-    return scanning_options(func)
+    ),
+    scanning_options,
+)
 
 
 def _engine(engine: str, address: str | None, jobs: int) -> Any:
@@ -64,9 +63,7 @@ def _finish(outcome: Any, results: Path) -> None:
     if outcome.skipped:
         line += f"; {outcome.skipped} already in {results}, skipped"
     out.print(f"{line}; results in {results}", markup=False)
-    if counts["failed"]:
-        sys.exit(ExitCode.FAILED)
-    sys.exit(ExitCode.INCONCLUSIVE if counts["inconclusive"] else ExitCode.OK)
+    sys.exit(for_verdicts([record["verdict"] for record in outcome.records]))
 
 
 def _run_models(source: Path, options: dict[str, Any], sign: bool, signer: Callable[[], Any] | None) -> None:

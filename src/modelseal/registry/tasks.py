@@ -27,14 +27,15 @@ def scan_files(
     targets: list[tuple[Path, Path | None]], policy: str | None, seconds: float, memory_bytes: int
 ) -> list[dict[str, Any]]:
     """Scan records of files (with the directory their links must stay in), each in a scanner subprocess under
-    the per-file limits: this worker never parses a scanned byte itself."""
+    the per-file limits: this worker never parses a scanned byte itself. The subprocess is kept for this
+    process's next task (a Ray worker or an engine thread runs many)."""
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.pool import Workers, scan_in_workers
     from modelseal.scanning.records import result_record
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(Path(policy) if policy else None))
-    results = scan_in_workers(targets, options, Workers(1, seconds, memory_bytes))
+    results = scan_in_workers(targets, options, Workers(1, seconds, memory_bytes), reuse=True)
     return [{**result_record(result), "bytes_only": result.bytes_only} for result in results]
 
 

@@ -13,13 +13,16 @@ hostile bytes and what it says is not trusted further than a scan result.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
+import pickle
 import resource
 import selectors
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +52,19 @@ class Workers:
 
 
 SERIAL = Workers()
+# Idle ready workers kept between calls that ask for it (registry tasks: many small batches in one process), by
+# the options and memory limit they were started with.
+_SPARE: dict[bytes, list[_Worker]] = {}
+_SPARE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_spares() -> None:
+    with _SPARE_LOCK:
+        for idle in _SPARE.values():
+            for worker in idle:
+                worker.stop()
+        _SPARE.clear()
 
 
 def serve(memory_bytes: int) -> None:
@@ -142,8 +158,10 @@ class _Pool:
         options: ScanOptions,
         workers: Workers,
         on_result: Callable[[int, FileResult], None] | None,
+        reuse: bool,
     ) -> None:
         self.targets, self.options, self.settings, self.on_result = targets, options, workers, on_result
+        self.spare_key = pickle.dumps((options, workers.memory_bytes)) if reuse else None
         self.results: list[FileResult | None] = [None] * len(targets)
         self.queue = sorted(range(len(targets)), key=lambda i: _size(targets[i][0]))  # popped from the end
         self.selector = selectors.DefaultSelector()
@@ -154,14 +172,33 @@ class _Pool:
             self._add_worker()
 
     def _add_worker(self) -> None:
-        try:
-            worker = _Worker.start(self.options, self.settings)
-        except OSError:  # it could not start, or died before reading its options
-            self.failed_starts += 1
-            return
+        worker = self._spare()
+        if worker is None:
+            try:
+                worker = _Worker.start(self.options, self.settings)
+            except OSError:  # it could not start, or died before reading its options
+                self.failed_starts += 1
+                return
         assert worker.process.stdout is not None
         self.selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
         self.running.append(worker)
+        if worker.ready:
+            self._feed(worker)
+
+    def _spare(self) -> _Worker | None:
+        if self.spare_key is None:
+            return None
+        with _SPARE_LOCK:
+            idle = _SPARE.get(self.spare_key, [])
+            return idle.pop() if idle else None
+
+    def _keep_or_stop(self, worker: _Worker) -> None:
+        """After the run: an idle ready worker waits for the next call that reuses workers; others stop."""
+        if self.spare_key is not None and worker.ready and worker.task is None and worker.process.poll() is None:
+            with _SPARE_LOCK:
+                _SPARE.setdefault(self.spare_key, []).append(worker)
+        else:
+            worker.stop()
 
     def _feed(self, worker: _Worker) -> None:
         if self.queue:
@@ -172,7 +209,7 @@ class _Pool:
                 worker.task, worker.ready = None, False
                 self.queue.append(index)
                 self._retire(worker, "the scanner process stopped reading")
-        elif worker.process.stdin is not None:
+        elif self.spare_key is None and worker.process.stdin is not None:
             worker.process.stdin.close()  # nothing left for it: it exits at the end of its input
 
     def _retire(self, worker: _Worker, reason: str | None) -> None:
@@ -237,6 +274,8 @@ class _Pool:
         self._feed(worker)
 
     def _deadline(self, worker: _Worker) -> float:
+        if worker.ready and worker.task is None:
+            return float("inf")  # idle, kept for a later call
         return worker.started + (self.settings.seconds if worker.ready else START_SECONDS)
 
     def _stop_late(self) -> None:
@@ -255,14 +294,14 @@ class _Pool:
                     for index in self.queue:
                         self._finish(index, _incomplete(self.targets[index][0], "no scanner process could start"))
                     break
-                timeout = max(0.0, min(self._deadline(w) for w in self.running) - time.monotonic())
+                timeout = min(1.0, max(0.0, min(self._deadline(w) for w in self.running) - time.monotonic()))
                 for key, _ in self.selector.select(timeout):
                     if key.data in self.running:
                         self._read(key.data)
         finally:
-            for worker in self.running:
-                worker.stop()
             self.selector.close()
+            for worker in self.running:
+                self._keep_or_stop(worker)
         return [result for result in self.results if result is not None]
 
 
@@ -278,11 +317,13 @@ def scan_in_workers(
     options: ScanOptions,
     workers: Workers,
     on_result: Callable[[int, FileResult], None] | None = None,
+    reuse: bool = False,
 ) -> list[FileResult]:
-    """One result per target, in the targets' order, scanned by up to `workers.jobs` worker processes."""
+    """One result per target, in the targets' order, scanned by up to `workers.jobs` worker processes. With
+    `reuse`, idle workers are kept for the next call in this process (they exit when it does)."""
     if not targets:
         return []
-    return _Pool(targets, options, workers, on_result).run()
+    return _Pool(targets, options, workers, on_result, reuse).run()
 
 
 def scan_targets(

@@ -27,6 +27,16 @@ class ScanSummary:
     def skipped(self) -> list[FileResult]:
         return [r for r in self.results if r.status is Status.SKIPPED]
 
+    @property
+    def verdict(self) -> str:
+        """`failed` (a finding at or above `fail_on`), `inconclusive` (a file not fully read, or nothing judged at
+        all: an empty directory, only LFS pointers) or `passed`."""
+        if self.failing:
+            return "failed"
+        if self.incomplete or len(self.skipped) == len(self.results):
+            return "inconclusive"
+        return "passed"
+
     def counts(self) -> dict[str, int]:
         by_severity = Counter(f.severity.name for r in self.results for f in r.findings)
         return {name: by_severity.get(name, 0) for name in (s.name for s in reversed(Severity))}
