@@ -158,3 +158,20 @@ def test_check_reuses_verdicts_through_the_signed_digests(
     assert all(_cached(json.loads(second.stdout)["scan"]))
     scanned = modelseal("scan", "--format", "json", model, env=cache_dir)  # files/sha256: the same keys
     assert sum(_cached(json.loads(scanned.stdout))) == 4
+
+
+def test_the_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    monkeypatch.setattr(scan_cache, "MAX_ENTRIES", 3)
+    cache = ScanCache(tmp_path / "scans.sqlite3", "context")
+    (result,) = scan_cached([(_write(tmp_path / "a.pkl"), None)], [None], ScanOptions(), None)
+    cache.store([(f"key{i}", result) for i in range(5)])
+    cache.close()
+    with sqlite3.connect(tmp_path / "scans.sqlite3") as connection:
+        assert connection.execute("SELECT count(*) FROM results").fetchone() == (3,)
+
+
+def _write(path: Path) -> Path:
+    path.write_bytes(stop(call(global_("collections", "OrderedDict"))))
+    return path

@@ -49,7 +49,6 @@ CACHED_NOTE = "result from the scan cache: these bytes were scanned before by th
 
 def default_scan_cache_path() -> Path:
     """Beside the digest cache: `$MODELSEAL_CACHE_DIR/scans.sqlite3`, else under the XDG user cache directory."""
-
     return default_cache_path().with_name("scans.sqlite3")
 
 
@@ -89,6 +88,7 @@ class ScanCache:
         self.path, self.context = path, context
         self.warning: str | None = None
         self.hits = 0
+        self._stored = 0
         self._connection: sqlite3.Connection | None = None
         try:
             self._connection = open_store(path, SCHEMA)
@@ -138,16 +138,31 @@ class ScanCache:
                     "VALUES (?, ?, ?, strftime('%s', 'now'))",
                     rows,
                 )
+            self._stored += len(rows)
+        except sqlite3.Error as exc:
+            self._disable(exc)
+
+    def _prune(self) -> None:
+        """Drop the least recently used rows beyond `MAX_ENTRIES` (once per run that stored something)."""
+        assert self._connection is not None
+        (count,) = self._connection.execute("SELECT count(*) FROM results").fetchone()
+        if count > MAX_ENTRIES:
+            with self._connection:
                 self._connection.execute(
                     "DELETE FROM results WHERE (content, context) IN "
                     "(SELECT content, context FROM results ORDER BY used DESC LIMIT -1 OFFSET ?)",
                     (MAX_ENTRIES,),
                 )
-        except sqlite3.Error as exc:
-            self._disable(exc)
 
     def close(self) -> None:
-        if self._connection is not None:
+        if self._connection is None:
+            return
+        try:
+            if self._stored:
+                self._prune()
+        except sqlite3.Error as exc:
+            self.warning = f"scan cache {self.path} could not be pruned: {exc}"
+        finally:
             self._connection.close()
             self._connection = None
 
