@@ -5,6 +5,7 @@ receives frames and answers in JSON, so nothing it could be made to say is ever 
 from __future__ import annotations
 
 import pickle
+import subprocess
 from typing import IO, Any
 
 
@@ -24,3 +25,16 @@ def receive(stream: IO[bytes]) -> Any:
     if len(data) < size:
         raise EOFError
     return pickle.loads(data)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Close a helper's input and let it finish; one that does not within 10 s is killed."""
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

@@ -65,12 +65,4 @@ class HelperProcess:
         raise _ERRORS.get(kind, InputError)(message, details=tuple(details))
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        frames.stop(self.process)

@@ -127,16 +127,7 @@ class _Worker:
         frames.send(self.process.stdin, (index, *target))
 
     def stop(self) -> None:
-        """Close its input and let it finish; one that does not within 10 s is killed."""
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        frames.stop(self.process)
 
     def end(self) -> str:
         """Reap a worker whose output ended: why it ended."""
