@@ -96,6 +96,7 @@ def test_jobs_is_validated() -> None:
 def test_workers_kept_for_reuse_serve_the_next_call_and_stop_at_exit(tmp_path: Path) -> None:
     from modelseal.scanning import pool
 
+    pool._stop_spares()  # workers other tests of this process left for reuse
     (tmp_path / "evil.pkl").write_bytes(system("id"))
     targets = list(iter_targets([tmp_path]))
     first = pool.scan_in_workers(targets, ScanOptions(), Workers(1), reuse=True)
