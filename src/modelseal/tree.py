@@ -34,6 +34,14 @@ def identity_of(st: os.stat_result) -> FileIdentity:
     return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def unchanged(path: str | os.PathLike[str], identity: FileIdentity) -> bool:
+    """Whether the file at `path` still has `identity`; a file that is gone or cannot be read has not."""
+    try:
+        return identity_of(os.stat(path)) == identity
+    except OSError:
+        return False
+
+
 class ModelFile(NamedTuple):
     """One regular file of the model: its canonical name, where to read it, and its identity."""
 

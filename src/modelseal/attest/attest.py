@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,14 @@ from modelseal.oms.bundle import read_bundle, write_atomically
 from modelseal.oms.manifest import Manifest, Serialization, parse_shard_name
 from modelseal.oms.options import HashingOptions
 from modelseal.oms.statement import parse_statement
-from modelseal.scanning.cache import CacheKey, ScanCache, open_scan_cache, scan_cached
+from modelseal.scanning.cache import CacheKey, ScanCache, scan_cache_at, scan_cached
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.pool import SERIAL, Workers
 from modelseal.scanning.scanner import ScanOptions, symlink_boundary
 from modelseal.signature import digest_tree
 from modelseal.signing.base import Signer
-from modelseal.tree import ModelFile, identity_of, normalize_ignore_path
+from modelseal.tree import ModelFile, normalize_ignore_path, unchanged
 
 
 def manifest_keys(manifest: Manifest, files: Sequence[ModelFile]) -> list[CacheKey | None]:
@@ -51,23 +50,20 @@ def manifest_keys(manifest: Manifest, files: Sequence[ModelFile]) -> list[CacheK
 def scan_model_files(
     model: Path,
     files: Sequence[ModelFile],
+    manifest: Manifest,
     options: ScanOptions,
     workers: Workers = SERIAL,
     cache: ScanCache | None = None,
-    manifest: Manifest | None = None,
 ) -> tuple[FileResult, ...]:
-    """Scan `files` (from a manifest's tree), each named by its model-relative name, and prove that none changed
-    since it was hashed. With a cache and the manifest, bytes already judged are not read again."""
+    """Scan `files` (the tree `manifest` was computed from), each named by its model-relative name, and prove
+    that none changed since it was hashed. With a cache, bytes already judged (by the manifest's digests) are not
+    read again."""
     boundary = symlink_boundary(model) if model.is_dir() else None
     targets = [(Path(file.path), boundary) for file in files]
-    keys = manifest_keys(manifest, files) if manifest is not None and cache is not None else [None] * len(files)
+    keys = manifest_keys(manifest, files) if cache is not None else [None] * len(files)
     results = scan_cached(targets, keys, options, cache, workers)
     for file in files:
-        try:
-            unchanged = identity_of(os.stat(file.path)) == file.identity
-        except OSError:
-            unchanged = False
-        if not unchanged:
+        if not unchanged(file.path, file.identity):
             raise FileChangedError(
                 f"{file.name!r} changed between hashing and scanning",
                 details=("the scan would not describe the hashed bytes; run again when nothing writes the model",),
@@ -127,12 +123,8 @@ def attest_scan(
         model, hashing, signature=signature or default_signature_path(model), progress=progress
     )
     options = ScanOptions(policy=load_policy(policy))
-    cache = open_scan_cache(policy, options, scan_cache) if scan_cache is not None else None
-    try:
-        results = scan_model_files(model, tree.files, options, scan_workers, cache, manifest)
-    finally:
-        if cache is not None:
-            cache.close()
+    with scan_cache_at(scan_cache, policy, options) as cache:
+        results = scan_model_files(model, tree.files, manifest, options, scan_workers, cache)
     statement = ScanAttestation(manifest, __version__, policy_digest(policy), now_utc(), results)
     bundle = signer.sign(build_scan_statement(statement))
     write_atomically(target, bundle.to_json())

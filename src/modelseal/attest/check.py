@@ -30,8 +30,7 @@ from modelseal.oms.bundle import read_bundle
 from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
-from modelseal.scanning.cache import open_scan_cache
-from modelseal.scanning.findings import FileResult
+from modelseal.scanning.cache import scan_cache_at
 from modelseal.scanning.policy import load_policy, policy_digest
 from modelseal.scanning.pool import SERIAL, Workers, scan_targets
 from modelseal.scanning.report import ScanSummary
@@ -205,23 +204,6 @@ def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
     )
 
 
-def _scan_now(
-    model: Path,
-    verified: VerifyResult,
-    options: ScanOptions,
-    workers: Workers,
-    cache_path: Path | None,
-    trust: TrustPolicy,
-) -> tuple[FileResult, ...]:
-    if cache_path is None:
-        return scan_model_files(model, verified.files, options, workers)
-    cache = open_scan_cache(trust.scan.pickle_policy, options, cache_path)
-    try:
-        return scan_model_files(model, verified.files, options, workers, cache, verified.manifest)
-    finally:
-        cache.close()
-
-
 def check(
     model: Path,
     policy: Path | TrustPolicy,
@@ -258,7 +240,9 @@ def check(
         if attested is not None:
             results, source = attested.results, "attestation"
         else:
-            results, source = _scan_now(model, verified, options, scan_workers, scan_cache, trust), "scan"
+            with scan_cache_at(scan_cache, trust.scan.pickle_policy, options) as cache:
+                results = scan_model_files(model, verified.files, verified.manifest, options, scan_workers, cache)
+            source = "scan"
     except ModelsealError as exc:
         steps.append(CheckStep("scan", Outcome.INCONCLUSIVE, exc.message, exc.details))
         return CheckReport(

@@ -11,9 +11,9 @@ from modelseal.cli.keys import signer_from_options, signer_options
 from modelseal.cli.options import (
     EXISTING,
     FILE,
+    Scanning,
     common_options,
     option,
-    scan_workers,
     scanning_options,
 )
 from modelseal.cli.runner import run
@@ -48,10 +48,7 @@ def attest_scan_command(
     password: str | None,
     attestation: Path | None,
     policy: Path | None,
-    jobs: int | None,
-    file_timeout: float,
-    file_memory: int,
-    use_cache: bool,
+    scanning: Scanning,
     **options: Any,
 ) -> None:
     """Scan MODEL and sign the verdicts as an in-toto attestation bound to the model's root digest.
@@ -66,7 +63,6 @@ def attest_scan_command(
     def action() -> None:
         from modelseal.attest.attest import attest_scan
         from modelseal.cli import render
-        from modelseal.scanning.cache import default_scan_cache_path
 
         signer = factory()
         with render.hashing_progress(not options["as_json"]) as progress:
@@ -78,8 +74,8 @@ def attest_scan_command(
                 signature=options["signature"],
                 workers=options["workers"],
                 progress=progress,
-                scan_workers=scan_workers(jobs, file_timeout, file_memory),
-                scan_cache=default_scan_cache_path() if use_cache else None,
+                scan_workers=scanning.workers,
+                scan_cache=scanning.cache,
             )
         render.attested(result, options["as_json"])
 

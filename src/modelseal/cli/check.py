@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from modelseal.cli.exit_codes import for_check
-from modelseal.cli.options import EXISTING, FILE, option, report_output, scan_workers, scanning_options
+from modelseal.cli.options import EXISTING, FILE, Scanning, option, report_output, scanning_options
 from modelseal.cli.runner import run
 from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
 
@@ -43,10 +43,7 @@ def check_command(
     output: Path | None,
     signature: Path | None,
     workers: int | None,
-    jobs: int | None,
-    file_timeout: float,
-    file_memory: int,
-    use_cache: bool,
+    scanning: Scanning,
 ) -> None:
     """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
 
@@ -56,7 +53,6 @@ def check_command(
     def action() -> None:
         from modelseal.attest.check import check
         from modelseal.cli import render
-        from modelseal.scanning.cache import default_scan_cache_path
 
         with render.hashing_progress(output_format == "text" and output is None) as progress:
             report = check(
@@ -66,8 +62,8 @@ def check_command(
                 attestation=attestation,
                 workers=workers,
                 progress=progress,
-                scan_workers=scan_workers(jobs, file_timeout, file_memory),
-                scan_cache=default_scan_cache_path() if use_cache else None,
+                scan_workers=scanning.workers,
+                scan_cache=scanning.cache,
             )
         view = View(to_terminal=output is None, target=str(model))
         emit(render_check(OutputFormat(output_format), report, view), output)

@@ -6,9 +6,11 @@ click's token normalisation; every option also reads a `MODELSEAL_*` environment
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -243,7 +245,7 @@ def cache_path(enabled: bool) -> Path | None:
 
 
 # How files are scanned: in how many worker processes, within which hard limits per file, with the cache.
-scanning_options = stacked(
+_scanning_flags = stacked(
     option(
         "--jobs",
         "-j",
@@ -277,9 +279,25 @@ scanning_options = stacked(
 )
 
 
-def scan_workers(jobs: int | None, file_timeout: float, file_memory: int) -> Workers:
-    """The scanning options as one value."""
-    from modelseal.hashing.engine import default_workers
-    from modelseal.scanning.pool import Workers
+@dataclass(frozen=True)
+class Scanning:
+    """The scanning options as one value: the worker processes and their per-file limits, and the scan cache
+    file (None: off)."""
 
-    return Workers(jobs or default_workers(), file_timeout, file_memory << 20)
+    workers: Workers
+    cache: Path | None
+
+
+def scanning_options(func: F) -> F:
+    """The scanning flags, handed to the command as one `scanning` argument."""
+
+    @functools.wraps(func)
+    def command(*args: Any, jobs: int | None, file_timeout: float, file_memory: int, use_cache: bool, **kw: Any) -> Any:
+        from modelseal.hashing.engine import default_workers
+        from modelseal.scanning.cache import default_scan_cache_path
+        from modelseal.scanning.pool import Workers
+
+        workers = Workers(jobs or default_workers(), file_timeout, file_memory << 20)
+        return func(*args, scanning=Scanning(workers, default_scan_cache_path() if use_cache else None), **kw)
+
+    return _scanning_flags(cast(F, command))

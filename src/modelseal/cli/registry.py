@@ -11,7 +11,7 @@ import click
 
 from modelseal.cli.exit_codes import for_verdicts
 from modelseal.cli.keys import signer_from_options, signer_options
-from modelseal.cli.options import FILE, option, scan_workers, scanning_options, stacked
+from modelseal.cli.options import FILE, Scanning, option, scanning_options, stacked
 from modelseal.cli.runner import run
 
 
@@ -70,18 +70,17 @@ def _run_models(source: Path, options: dict[str, Any], sign: bool, signer: Calla
     from modelseal.oms.options import HashingOptions
     from modelseal.registry.models import discover
     from modelseal.registry.run import RegistryJob, run_registry
-    from modelseal.scanning.cache import default_scan_cache_path
 
     models = discover(source)
-    workers = scan_workers(options["jobs"], options["file_timeout"], options["file_memory"])
+    scanning: Scanning = options["scanning"]
     job = RegistryJob(
         sign=sign,
         hashing=HashingOptions(hash_type=options.get("hash_type") or "sha256", shard_size=options.get("shard_size")),
         policy=options["policy"],
-        workers=workers,
-        cache=default_scan_cache_path() if options["use_cache"] else None,
+        workers=scanning.workers,
+        cache=scanning.cache,
     )
-    engine = _engine(options["engine"], options["address"], workers.jobs)
+    engine = _engine(options["engine"], options["address"], scanning.workers.jobs)
     try:
         outcome = run_registry(models, job, engine, options["results"], signer)
     finally:
@@ -167,7 +166,7 @@ def registry_check(source: Path, policy: Path, **options: Any) -> None:
         from modelseal.registry.run import check_registry
 
         models = discover(source)
-        workers = scan_workers(options["jobs"], options["file_timeout"], options["file_memory"])
+        workers = options["scanning"].workers
         engine = _engine(options["engine"], options["address"], workers.jobs)
         try:
             outcome = check_registry(models, policy, workers, engine, options["results"])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelseal.cli.exit_codes import for_scan
-from modelseal.cli.options import EXISTING, FILE, option, report_output, scan_workers, scanning_options
+from modelseal.cli.options import EXISTING, FILE, Scanning, option, report_output, scanning_options
 from modelseal.cli.runner import run
 from modelseal.errors import InputError
 from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
@@ -91,26 +91,21 @@ def summarise(
     policy: Path | None,
     fail_on: str,
     baseline: Path | None,
-    workers: Workers,
-    use_cache: bool,
+    scanning: Scanning,
     interactive: bool,
 ) -> ScanSummary:
     """Scan `paths` as the options say; the summary the report is rendered from."""
     from rich.markup import escape
 
-    from modelseal.scanning.cache import open_scan_cache
+    from modelseal.scanning.cache import scan_cache_at
     from modelseal.scanning.findings import Severity
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.report import ScanSummary
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(policy))
-    cache = open_scan_cache(policy, options) if use_cache else None
-    try:
-        results = _scan_all(paths, options, cache, interactive, workers)
-    finally:
-        if cache is not None:
-            cache.close()
+    with scan_cache_at(scanning.cache, policy, options) as cache:
+        results = _scan_all(paths, options, cache, interactive, scanning.workers)
     if cache is not None and cache.warning:
         from modelseal.cli.render import err
 
@@ -163,10 +158,7 @@ def scan_command(
     policy: Path | None,
     baseline: Path | None,
     show_all: bool,
-    jobs: int | None,
-    file_timeout: float,
-    file_memory: int,
-    use_cache: bool,
+    scanning: Scanning,
 ) -> None:
     """Scan model files and directories for serialisation attacks, without loading them.
 
@@ -175,8 +167,7 @@ def scan_command(
 
     def action() -> None:
         chosen = OutputFormat(output_format)
-        workers = scan_workers(jobs, file_timeout, file_memory)
-        summary = summarise(list(paths), policy, fail_on, baseline, workers, use_cache, _interactive(chosen, output))
+        summary = summarise(list(paths), policy, fail_on, baseline, scanning, _interactive(chosen, output))
         view = View(to_terminal=output is None, show_all=show_all, target=", ".join(str(p) for p in paths))
         emit(render_scan(chosen, summary, view), output)
         sys.exit(for_scan(summary))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelseal.guard.decide import UntrustedModelError
-from modelseal.tree import identity_of
+from modelseal.tree import unchanged
 
 if TYPE_CHECKING:
     from modelseal.policy.trust import TrustPolicy
@@ -106,7 +106,7 @@ class LazyModel:
         """The file's path, once it is verified and still the file that was listed."""
         self.verify([name])
         path = self.directory / name
-        if identity_of(os.stat(path)) != self.signed.files[name].identity:
+        if not unchanged(path, self.signed.files[name].identity):
             raise UntrustedModelError(f"{path} changed after it was verified")
         return path
 

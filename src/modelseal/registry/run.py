@@ -28,7 +28,7 @@ from modelseal.registry.engines import Engine, Failed
 from modelseal.registry.tasks import RangeSpec, check_model, hash_ranges, scan_files
 from modelseal.scanning.findings import FileResult, Severity, Status
 from modelseal.scanning.pool import Target, Workers
-from modelseal.scanning.records import parse_result
+from modelseal.scanning.records import parse_worker_record
 from modelseal.scanning.report import ScanSummary
 from modelseal.signing.base import Signer
 from modelseal.tree import ModelTree
@@ -154,41 +154,30 @@ class _Precomputed:
 def _scan(models: list[_Model], job: RegistryJob, engine: Engine) -> None:
     """Answer what the scan cache knows, scan the rest as tasks, remember the fresh verdicts."""
     from modelseal.attest.attest import manifest_keys
-    from modelseal.scanning.cache import CacheKey, answer_from_cache, open_scan_cache, remember
+    from modelseal.scanning.cache import CacheKey, answer_from_cache, remember, scan_cache_at
     from modelseal.scanning.engine import symlink_boundary
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.scanner import ScanOptions
 
-    cache = None
-    if job.cache is not None:
-        cache = open_scan_cache(job.policy, ScanOptions(policy=load_policy(job.policy)), job.cache)
-    keyed: dict[_Model, tuple[list[Target], list[CacheKey | None]]] = {}
-    files: list[tuple[Item, int]] = []
-    for model in models:
-        if model.tree is None or model.manifest is None:
-            continue
-        boundary = symlink_boundary(model.path)
-        targets: list[Target] = [(Path(f.path), boundary) for f in model.tree.files]
-        keys = manifest_keys(model.manifest, model.tree.files)
-        keyed[model] = (targets, keys)
-        if cache is not None:
-            model.results, todo = answer_from_cache(targets, keys, cache)
-        else:
-            model.results, todo = [None] * len(targets), list(range(len(targets)))
-        files += [((model, i), 1) for i in todo]
-    groups = list(_batches(files, SCAN_BATCH_FILES, SCAN_BATCH_FILES))
-    policy = str(job.policy) if job.policy else None
-    limits = (job.workers.seconds, job.workers.memory_bytes)
-    inputs = [([keyed[model][0][i] for model, i in group], policy, *limits) for group in groups]
-    timeouts = [TASK_START_SECONDS + job.workers.seconds * len(group) for group in groups]
-    try:
+    with scan_cache_at(job.cache, job.policy, ScanOptions(policy=load_policy(job.policy))) as cache:
+        keyed: dict[_Model, tuple[list[Target], list[CacheKey | None]]] = {}
+        files: list[tuple[Item, int]] = []
+        for model in models:
+            if model.tree is None or model.manifest is None:
+                continue
+            boundary = symlink_boundary(model.path)
+            targets: list[Target] = [(Path(f.path), boundary) for f in model.tree.files]
+            keyed[model] = (targets, manifest_keys(model.manifest, model.tree.files))
+            model.results, todo = answer_from_cache(*keyed[model], cache)
+            files += [((model, i), 1) for i in todo]
+        groups = list(_batches(files, SCAN_BATCH_FILES, SCAN_BATCH_FILES))
+        policy = str(job.policy) if job.policy else None
+        limits = (job.workers.seconds, job.workers.memory_bytes)
+        inputs = [([keyed[model][0][i] for model, i in group], policy, *limits) for group in groups]
+        timeouts = [TASK_START_SECONDS + job.workers.seconds * len(group) for group in groups]
         for index, outcome in engine.map(scan_files, inputs, timeouts):
             for model, fresh in _collect(groups[index], outcome).items():
-                if cache is not None:
-                    remember(cache, *keyed[model], fresh)
-    finally:
-        if cache is not None:
-            cache.close()
+                remember(cache, *keyed[model], fresh)
 
 
 def _collect(group: list[Item], outcome: Any) -> dict[_Model, dict[int, FileResult]]:
@@ -197,7 +186,7 @@ def _collect(group: list[Item], outcome: Any) -> dict[_Model, dict[int, FileResu
         _fail(group, f"scanning failed: {outcome.reason}")
         return {}
     try:
-        parsed = [_parsed(record) for record in outcome]
+        parsed = [parse_worker_record(record, "result") for record in outcome]
         if len(parsed) != len(group):
             raise ValueError(f"{len(parsed)} results for {len(group)} files")
     except (ValueError, AttributeError, TypeError) as exc:  # RecordError is a ValueError
@@ -210,27 +199,12 @@ def _collect(group: list[Item], outcome: Any) -> dict[_Model, dict[int, FileResu
     return fresh
 
 
-def _parsed(record: Any) -> FileResult:
-    result = parse_result(record, "result")
-    return FileResult(
-        result.path, result.format, result.status, result.findings, result.notes, record.get("bytes_only") is True
-    )
-
-
 def _changed(model: _Model) -> list[str]:
     """Files whose identity is not the one they were listed (and hashed) under: the verdict and the digest
     would describe different bytes."""
-    from modelseal.tree import identity_of
+    from modelseal.tree import unchanged
 
-    changed = []
-    for file in model.tree.files if model.tree is not None else ():
-        try:
-            same = identity_of(os.stat(file.path)) == file.identity
-        except OSError:
-            same = False
-        if not same:
-            changed.append(file.name)
-    return changed
+    return [file.name for file in model.tree.files if not unchanged(file.path, file.identity)] if model.tree else []
 
 
 def _verdict(model: _Model, job: RegistryJob) -> tuple[str, ScanSummary | None]:

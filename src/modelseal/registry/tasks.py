@@ -31,12 +31,12 @@ def scan_files(
     process's next task (a Ray worker or an engine thread runs many)."""
     from modelseal.scanning.policy import load_policy
     from modelseal.scanning.pool import Workers, scan_in_workers
-    from modelseal.scanning.records import result_record
+    from modelseal.scanning.records import worker_record
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(Path(policy) if policy else None))
     results = scan_in_workers(targets, options, Workers(1, seconds, memory_bytes), reuse=True)
-    return [{**result_record(result), "bytes_only": result.bytes_only} for result in results]
+    return [worker_record(result) for result in results]
 
 
 def check_model(model: str, policy: str, seconds: float, memory_bytes: int) -> dict[str, Any]:

@@ -24,17 +24,19 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from modelseal import __version__
 from modelseal.hashing.cache import DigestCache, default_cache_path, open_store
 from modelseal.scanning.context import ScanOptions
+from modelseal.scanning.engine import leaves_tree
 from modelseal.scanning.findings import FileResult
 from modelseal.scanning.pool import SERIAL, Target, Workers, scan_targets
 from modelseal.scanning.records import RecordError, parse_result, result_record
-from modelseal.tree import FileIdentity, identity_of
+from modelseal.tree import FileIdentity, identity_of, unchanged
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -167,18 +169,12 @@ class ScanCache:
             self._connection = None
 
 
-def _unchanged(path: Path, identity: FileIdentity) -> bool:
-    try:
-        return identity_of(os.stat(path)) == identity
-    except OSError:
-        return False
-
-
 def answer_from_cache(
-    targets: Sequence[Target], keys: Sequence[CacheKey | None], cache: ScanCache
+    targets: Sequence[Target], keys: Sequence[CacheKey | None], cache: ScanCache | None
 ) -> tuple[list[FileResult | None], list[int]]:
-    """Results the cache holds (marked as cached, named by the current path), and the indices left to scan."""
-    hits = cache.lookup(sorted({key.content for key in keys if key is not None}))
+    """Results the cache holds (marked as cached, named by the current path), and the indices left to scan
+    (all of them without a cache)."""
+    hits = cache.lookup(sorted({key.content for key in keys if key is not None})) if cache is not None else {}
     results: list[FileResult | None] = [None] * len(targets)
     todo = []
     for index, ((path, _), key) in enumerate(zip(targets, keys, strict=True)):
@@ -191,14 +187,16 @@ def answer_from_cache(
 
 
 def remember(
-    cache: ScanCache, targets: Sequence[Target], keys: Sequence[CacheKey | None], fresh: dict[int, FileResult]
+    cache: ScanCache | None, targets: Sequence[Target], keys: Sequence[CacheKey | None], fresh: dict[int, FileResult]
 ) -> None:
     """Store fresh verdicts that depend on the bytes alone, for files still the ones that were hashed."""
+    if cache is None:
+        return
     cache.store(
         [
             (key.content, result)
             for index, result in fresh.items()
-            if (key := keys[index]) is not None and result.bytes_only and _unchanged(targets[index][0], key.identity)
+            if (key := keys[index]) is not None and result.bytes_only and unchanged(targets[index][0], key.identity)
         ]
     )
 
@@ -213,8 +211,6 @@ def scan_cached(
 ) -> list[FileResult]:
     """`scan_targets`, answering from `cache` the targets whose content key is known and cached, and storing
     the fresh verdicts that depend on the bytes alone (when the file is still the one that was hashed)."""
-    if cache is None:
-        return scan_targets(targets, options, workers, on_result)
     results, todo = answer_from_cache(targets, keys, cache)
     if on_result is not None:
         for index, known in enumerate(results):
@@ -239,7 +235,7 @@ def hashed_keys(targets: Sequence[Target], digest_cache: Path | None) -> list[Ca
 
     candidates: dict[int, HashTask] = {}
     for index, (path, boundary) in enumerate(targets):
-        if boundary is not None and path.is_symlink() and not path.resolve().is_relative_to(boundary):
+        if leaves_tree(path, boundary):
             continue
         try:
             st = os.stat(path)
@@ -270,8 +266,17 @@ def hashed_keys(targets: Sequence[Target], digest_cache: Path | None) -> list[Ca
     return keys
 
 
-def open_scan_cache(policy: Path | None, options: ScanOptions, path: Path | None = None) -> ScanCache:
-    """The cache (default: `default_scan_cache_path()`) under the context of this scanner, policy file and budget."""
+@contextmanager
+def scan_cache_at(path: Path | None, policy: Path | None, options: ScanOptions) -> Iterator[ScanCache | None]:
+    """The cache file at `path` under the context of this scanner, policy file and budget, closed afterwards;
+    None when `path` is None (caching is off)."""
+    if path is None:
+        yield None
+        return
     from modelseal.scanning.policy import policy_digest
 
-    return ScanCache(path or default_scan_cache_path(), context_key(policy_digest(policy), options))
+    cache = ScanCache(path, context_key(policy_digest(policy), options))
+    try:
+        yield cache
+    finally:
+        cache.close()

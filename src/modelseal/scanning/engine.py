@@ -151,14 +151,17 @@ def iter_targets(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[tu
             yield entry, boundary
 
 
+def leaves_tree(path: Path, boundary: Path | None) -> bool:
+    """A symlink in a scanned directory whose target lies outside it: reported, never followed."""
+    return boundary is not None and path.is_symlink() and not path.resolve().is_relative_to(boundary)
+
+
 def scan_target(path: Path, boundary: Path | None, options: ScanOptions) -> FileResult:
     """Scan one entry: a symlink that leaves the tree, a directory that could not be listed, or anything not a
     regular file is reported, never opened and never clean."""
-    if boundary is not None and path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(boundary):
-            note = f"symlink to {target}, outside {boundary}: not followed (scan the target itself if you trust it)"
-            return FileResult(str(path), "symlink", Status.INCOMPLETE, notes=(note,))
+    if leaves_tree(path, boundary):
+        note = f"symlink to {path.resolve()}, outside {boundary}: not followed (scan the target itself if you trust it)"
+        return FileResult(str(path), "symlink", Status.INCOMPLETE, notes=(note,))
     try:
         mode = path.stat().st_mode
     except OSError as exc:

@@ -14,7 +14,6 @@ hostile bytes and what it says is not trusted further than a scan result.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import json
 import os
 import pickle
@@ -31,7 +30,7 @@ from pathlib import Path
 from modelseal import frames
 from modelseal.scanning.context import ScanOptions
 from modelseal.scanning.findings import FileResult, Status
-from modelseal.scanning.records import RecordError, parse_result, result_record
+from modelseal.scanning.records import RecordError, parse_worker_record, worker_record
 
 Target = tuple[Path, Path | None]  # an entry to scan and the directory its symlinks must stay in
 _ENTRY = "import sys; from modelseal.scanning.pool import serve; serve(int(sys.argv[1]))"
@@ -87,7 +86,7 @@ def serve(memory_bytes: int) -> None:
         assert isinstance(request, tuple)
         index, path, boundary = request
         result = scan_target(path, boundary, options)
-        reply = {"index": index, "result": result_record(result), "bytes_only": result.bytes_only}
+        reply = {"index": index, "result": worker_record(result)}
         replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 
@@ -254,9 +253,7 @@ class _Pool:
             reply = json.loads(line)
             if not isinstance(reply, dict) or reply.get("index") != index:
                 raise RecordError("the reply is for another file")
-            result = dataclasses.replace(
-                parse_result(reply.get("result"), "result"), bytes_only=reply.get("bytes_only") is True
-            )
+            result = parse_worker_record(reply.get("result"), "result")
         except (ValueError, RecordError) as exc:
             self._retire(worker, f"the scanner process answered with an unreadable result ({exc})")
             return

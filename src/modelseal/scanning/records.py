@@ -1,9 +1,11 @@
 """A file's scan result as plain JSON and back, for every place a result crosses a trust or time boundary:
 signed attestations, replies from scanner worker processes (which read hostile bytes, so they speak JSON, never
-pickle), and the scan cache."""
+pickle), and the scan cache. A worker's record also says whether the verdict may be cached (`bytes_only`);
+an attestation's does not."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from modelseal.scanning.findings import FileResult, Finding, Severity, Status
@@ -81,3 +83,12 @@ def parse_result(raw: Any, where: str) -> FileResult:
         findings=tuple(parse_finding(f, f"{where}.findings[{i}]") for i, f in enumerate(findings)),
         notes=tuple(n for n in notes if isinstance(n, str)) if isinstance(notes, list) else (),
     )
+
+
+def worker_record(result: FileResult) -> dict[str, Any]:
+    return {**result_record(result), "bytes_only": result.bytes_only}
+
+
+def parse_worker_record(raw: Any, where: str) -> FileResult:
+    result = parse_result(raw, where)
+    return dataclasses.replace(result, bytes_only=raw.get("bytes_only") is True)
