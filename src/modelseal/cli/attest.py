@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from modelseal.cli.keys import signer_from_options, signer_options
+from modelseal.cli.keys import signer_options
 from modelseal.cli.options import (
     EXISTING,
     FILE,
@@ -39,13 +40,7 @@ def attest() -> None:
 @common_options
 def attest_scan_command(
     model: Path,
-    private_key: Path | None,
-    pkcs11_uri: str | None,
-    sigstore: bool,
-    identity_token: str | None,
-    signing_certificate: Path | None,
-    certificate_chain: tuple[Path, ...],
-    password: str | None,
+    signer: Callable[[], Any],
     attestation: Path | None,
     policy: Path | None,
     scanning: Scanning,
@@ -56,19 +51,16 @@ def attest_scan_command(
     The model is hashed as its signature says (when it has one), so both name the same bytes. Consumers then
     `modelseal check` without scanning again.
     """
-    factory = signer_from_options(
-        private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
-    )
 
     def action() -> None:
         from modelseal.attest.attest import attest_scan
         from modelseal.cli import render
 
-        signer = factory()
+        chosen = signer()  # before any progress display: a Sigstore login may prompt
         with render.hashing_progress(not options["as_json"]) as progress:
             result = attest_scan(
                 model,
-                signer,
+                chosen,
                 attestation=attestation,
                 policy=policy,
                 signature=options["signature"],

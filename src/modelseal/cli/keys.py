@@ -4,9 +4,10 @@ sign."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -15,6 +16,8 @@ from modelseal.errors import InputError
 
 if TYPE_CHECKING:
     from modelseal.signing.keys import SigningKey
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri: str | None) -> SigningKey:
@@ -30,8 +33,7 @@ def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri:
     return SoftwareKey.from_file(private_key, password)
 
 
-# Options of commands that sign with any signer: one of a key file, a token key, or Sigstore.
-signer_options = stacked(
+_signer_flags = stacked(
     option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key..."),
     option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token..."),
     option("--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`)."),
@@ -48,7 +50,7 @@ signer_options = stacked(
 )
 
 
-def signer_from_options(
+def _signer_factory(
     private_key: Path | None,
     password: str | None,
     signing_certificate: Path | None,
@@ -77,3 +79,27 @@ def signer_from_options(
         return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
 
     return signer
+
+
+def signer_options(func: F) -> F:
+    """Options of commands that sign with any signer (one of a key file, a token key, or Sigstore), handed to the
+    command as one `signer` argument: a factory called when the signing starts."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        private_key: Path | None,
+        password: str | None,
+        signing_certificate: Path | None,
+        certificate_chain: tuple[Path, ...],
+        pkcs11_uri: str | None,
+        sigstore: bool,
+        identity_token: str | None,
+        **kw: Any,
+    ) -> Any:
+        factory = _signer_factory(
+            private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
+        )
+        return func(*args, signer=factory, **kw)
+
+    return _signer_flags(cast(F, command))

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from modelseal.cli.exit_codes import for_verdicts
-from modelseal.cli.keys import signer_from_options, signer_options
+from modelseal.cli.keys import signer_options
 from modelseal.cli.options import FILE, Scanning, option, scanning_options, stacked
 from modelseal.cli.runner import run
 
@@ -137,21 +137,12 @@ def registry_scan(source: Path, **options: Any) -> None:
 @_engine_options
 def registry_sign(
     source: Path,
-    private_key: Path | None,
-    pkcs11_uri: str | None,
-    sigstore: bool,
-    identity_token: str | None,
-    signing_certificate: Path | None,
-    certificate_chain: tuple[Path, ...],
-    password: str | None,
+    signer: Callable[[], Any],
     **options: Any,
 ) -> None:
     """Sign every model of SOURCE (MODEL/model.sig), scan it, and sign the scan (MODEL/model.scan.sig) on the
     same root digest. The key never leaves this machine: workers only hash and scan."""
-    factory = signer_from_options(
-        private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
-    )
-    run(lambda: _run_models(source, options, sign=True, signer=factory))
+    run(lambda: _run_models(source, options, sign=True, signer=signer))
 
 
 @registry.command("check")
