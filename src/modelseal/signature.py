@@ -41,7 +41,7 @@ MAX_LISTED_DIFFERENCES = 50
 
 @dataclass(frozen=True)
 class SignResult:
-    signature: Path
+    signature: Path | str  # a path, or where a registry stored it
     manifest: Manifest
     warnings: tuple[str, ...]
     metadata: Path | None = None  # the metadata attestation, when documents were bound
@@ -49,8 +49,8 @@ class SignResult:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    model: Path
-    signature: Path
+    model: Path | str  # a path, or a remote model's location
+    signature: Path | str
     signer: SignerIdentity
     manifest: Manifest
     files_verified: int
@@ -203,14 +203,14 @@ def sign_with(
     return SignResult(signature, manifest, tree.warnings, target)
 
 
-def _signed_path(name: str, serialization: Serialization) -> str:
+def signed_path(name: str, serialization: Serialization) -> str:
     if serialization.method == "shards":
         parsed = parse_shard_name(name)
         return parsed[0] if parsed else name
     return name
 
 
-def _differences(signed: Manifest, actual: Manifest) -> list[str]:
+def differences(signed: Manifest, actual: Manifest) -> list[str]:
     """One line per difference between the signed manifest and the model on disk."""
     if [(r.name, r.digest) for r in sorted(signed.resources)] == [(r.name, r.digest) for r in actual.resources]:
         return []  # the common case, compared at C speed; `actual` is sorted by name
@@ -285,7 +285,7 @@ def verify(
     metadata over content (see `modelseal.hashing.cache`)."""
     model = Path(model)
     signature, signer, signed = _signed_statement(model, verifier, signature)
-    signed_paths = {_signed_path(r.name, signed.serialization) for r in signed.resources}
+    signed_paths = {signed_path(r.name, signed.serialization) for r in signed.resources}
     hash_type = signed.serialization.hash_type
     options = verification_options(model, signed.serialization, signature, ignore_paths)
     with (
@@ -301,10 +301,10 @@ def verify(
         else:
             if ignore_unsigned_files:
                 listed = tuple(f for f in tree.files if f.name in signed_paths)
-            _fail_on(_listing_differences(signed, listed))  # before a byte is hashed: an added 64 GiB file is free
+            fail_on(listing_differences(signed, listed))  # before a byte is hashed: an added 64 GiB file is free
         hashed_tree = dataclasses.replace(tree, files=listed)
         actual = compute_manifest(hashed_tree, signed.serialization, pool, single_file_name=single_name)
-    _fail_on(_differences(signed, actual))
+    fail_on(differences(signed, actual))
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
     own = _own_names(model, signature)
     excluded = tuple(name for name in signed.serialization.ignore_paths or () if name not in own)
@@ -314,9 +314,9 @@ def verify(
         signature,
         signer,
         signed,
-        _covered(signed.serialization, hashed_tree.files),
+        covered(signed.serialization, hashed_tree.files),
         unsigned,
-        tree.warnings + _empty_shard_warning(signed.serialization, listed),
+        tree.warnings + empty_shard_warning(signed.serialization, listed),
         hashed_tree.files,
         excluded,
         present,
@@ -345,8 +345,8 @@ class SignedModel:
         tree = ModelTree(self.model, False, tuple(self.files[name] for name in sorted(wanted)))
         with HashPool(serialization.hash_type, workers=1) as pool:
             actual = compute_manifest(tree, serialization, pool)
-        chosen = tuple(r for r in self.manifest.resources if _signed_path(r.name, serialization) in wanted)
-        _fail_on(_differences(dataclasses.replace(self.manifest, resources=chosen), actual))
+        chosen = tuple(r for r in self.manifest.resources if signed_path(r.name, serialization) in wanted)
+        fail_on(differences(dataclasses.replace(self.manifest, resources=chosen), actual))
 
 
 def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = None) -> SignedModel:
@@ -358,7 +358,7 @@ def open_signed(model: Path, verifier: Verifier, *, signature: Path | None = Non
     signature, signer, signed = _signed_statement(model, verifier, signature)
     options = verification_options(model, signed.serialization, signature)
     tree = _verification_tree(model, options, lambda file: None)
-    _fail_on(_listing_differences(signed, tree.files))
+    fail_on(listing_differences(signed, tree.files))
     own = _own_names(model, signature)
     present = tuple(name for name in tree.ignored if name not in own)
     return SignedModel(model, signer, signed, {f.name: f for f in tree.files}, present)
@@ -381,7 +381,7 @@ def _own_names(model: Path, signature: Path) -> set[str]:
     return set(_document_names(model, signature)) | set(GIT_PATHS)
 
 
-def _listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:
+def listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:
     """Names (and, for shards, sizes) the signature records that the model's listing does not match."""
     shards = signed.serialization.method == "shards"
     expected: dict[str, int] = {}  # name -> size (-1: the files method records none)
@@ -406,14 +406,14 @@ def _listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[
     return lines
 
 
-def _covered(serialization: Serialization, files: Sequence[ModelFile]) -> int:
+def covered(serialization: Serialization, files: Sequence[ModelFile]) -> int:
     """How many files the signature really vouched for: under shards, an empty file has no record to check."""
     if serialization.method != "shards":
         return len(files)
     return sum(1 for f in files if f.size)
 
 
-def _empty_shard_warning(serialization: Serialization, listed: Sequence[ModelFile]) -> tuple[str, ...]:
+def empty_shard_warning(serialization: Serialization, listed: Sequence[ModelFile]) -> tuple[str, ...]:
     """A shard signature covers bytes, not names of empty files: say so when the model has any."""
     if serialization.method != "shards":
         return ()
@@ -427,7 +427,7 @@ def _empty_shard_warning(serialization: Serialization, listed: Sequence[ModelFil
     )
 
 
-def _fail_on(problems: list[str]) -> None:
+def fail_on(problems: list[str]) -> None:
     if not problems:
         return
     shown = problems[:MAX_LISTED_DIFFERENCES]

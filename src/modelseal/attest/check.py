@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelseal import __version__
 from modelseal.attest.attest import scan_model_files
@@ -38,6 +39,9 @@ from modelseal.scanning.scanner import ScanOptions, iter_files, symlink_boundary
 from modelseal.signature import VerifyResult, verify
 from modelseal.signing.base import SignerIdentity
 
+if TYPE_CHECKING:
+    from modelseal.remote import RemoteLocation
+
 
 class Outcome(StrEnum):
     PASSED = "passed"
@@ -56,7 +60,7 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class CheckReport:
-    model: Path
+    model: Path | str  # a path, or a remote model's location
     steps: tuple[CheckStep, ...]
     signer: SignerIdentity | None = None
     root_digest: str | None = None
@@ -260,3 +264,34 @@ def check(
     steps.append(scan_step(summary, origin))
     root = verified.manifest.root_digest()
     return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)
+
+
+def check_remote(location: RemoteLocation, policy: Path | TrustPolicy, *, signature: Path | None = None) -> CheckReport:
+    """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
+    policy, then a scan of the signed files and of any unsigned ones, read from the store. Attestations and
+    metadata are not looked for remotely; the scan runs now."""
+    from modelseal.remote.scan import scan_remote
+    from modelseal.remote.signing import signed_model, verify_model
+
+    trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
+    model, bundles = signed_model(location, signature)
+    try:
+        verified = verify_model(model, bundles, trust.verifier_for(location.url))
+    except VerificationError as exc:
+        skipped = CheckStep("scan", Outcome.SKIPPED, "not scanned: the model's bytes are not vouched for")
+        return CheckReport(model.location, (CheckStep("signature", Outcome.FAILED, exc.message, exc.details), skipped))
+    summary = f"{verified.files_verified} file(s) verified, signed by {verified.signer.summary}"
+    unsigned = tuple((name, Path(name)) for name in verified.excluded_present)
+    steps = [
+        CheckStep("signature", Outcome.PASSED, summary),
+        unsigned_step(trust, unsigned),
+        CheckStep("metadata", Outcome.SKIPPED, "metadata attestations are not read from remote stores"),
+        CheckStep("attestation", Outcome.SKIPPED, "scan attestations are not read from remote stores: scanning now"),
+    ]
+    wanted = {f.name for f in verified.files} | set(verified.excluded_present)
+    chosen = dataclasses.replace(model, files=tuple(f for f in model.files if f.name in wanted))
+    options = ScanOptions(policy=load_policy(trust.scan.pickle_policy))
+    scanned = ScanSummary(tuple(scan_remote(chosen, options)), trust.scan.fail_on)
+    steps.append(scan_step(scanned, "scanned now, from the store"))
+    root = verified.manifest.root_digest()
+    return CheckReport(model.location, tuple(steps), verified.signer, root, scanned, "scan", None, verified.manifest)

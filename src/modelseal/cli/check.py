@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from modelseal.cli.exit_codes import for_check
-from modelseal.cli.options import EXISTING, FILE, Scanning, option, report_output, scanning_options
+from modelseal.cli.options import FILE, MODEL, Scanning, option, report_output, scanning_options
 from modelseal.cli.runner import run
+from modelseal.remote import RemoteLocation
 from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
 
 
 @click.command("check")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option(
     "--policy",
     env="TRUST_POLICY",
@@ -36,7 +37,7 @@ from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_
 @option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
 @scanning_options
 def check_command(
-    model: Path,
+    model: Path | RemoteLocation,
     policy: Path,
     attestation: Path | None,
     output_format: str,
@@ -51,9 +52,16 @@ def check_command(
     """
 
     def action() -> None:
-        from modelseal.attest.check import check
+        from modelseal.attest.check import check, check_remote
         from modelseal.cli import render
 
+        if isinstance(model, RemoteLocation):
+            if attestation is not None:
+                raise click.UsageError("--attestation is for local models; a remote model is scanned now")
+            report = check_remote(model, policy, signature=signature)
+            view = View(to_terminal=output is None, target=str(model))
+            emit(render_check(OutputFormat(output_format), report, view), output)
+            sys.exit(for_check(report))
         with render.hashing_progress(output_format == "text" and output is None) as progress:
             report = check(
                 model,

@@ -56,7 +56,7 @@ def _play(workdir: Path) -> None:
     _step(2, f"Sign it:  modelseal sign key {model.name} --private-key {private.name}")
     signed = sign(model, KeySigner.from_file(private))
     out.print(
-        f"   wrote {escape(str(signed.signature.relative_to(workdir)))}, "
+        f"   wrote {escape(str(Path(signed.signature).relative_to(workdir)))}, "
         f"root digest sha256:{signed.manifest.root_digest()}"
     )
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from modelseal.remote import RemoteLocation, remote_location
+
 if TYPE_CHECKING:
     from modelseal.oms.options import HashingOptions
     from modelseal.scanning.pool import Workers
@@ -56,6 +58,20 @@ class _ModelPath(_PathType):
 
 
 EXISTING = _ModelPath()
+
+
+class _ModelLocation(click.ParamType):  # type: ignore[type-arg]
+    """A model path as for EXISTING, or where a model lives: oci://, s3://, hf://, https:// (see modelseal.remote)."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | RemoteLocation:
+        if isinstance(value, (Path, RemoteLocation)):
+            return value
+        return remote_location(value) or EXISTING.convert(value, param, ctx)
+
+
+MODEL = _ModelLocation()
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -207,6 +223,13 @@ trust_config = option(
 
 def verify_options(func: F) -> F:
     """Options of every verify command."""
+    func = option(
+        "--read-all",
+        env="READ_ALL",
+        is_flag=True,
+        help="For an OCI artifact: read and hash every blob too, instead of trusting the registry's content "
+        "addressing for the digests (models in s3://, hf:// and https:// are always read).",
+    )(func)
     func = option(
         "--ignore-unsigned-files",
         env="IGNORE_UNSIGNED_FILES",

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import click
 
 from modelseal.cli.exit_codes import for_scan
-from modelseal.cli.options import EXISTING, FILE, Scanning, option, report_output, scanning_options
+from modelseal.cli.options import FILE, MODEL, Scanning, option, report_output, scanning_options
 from modelseal.cli.runner import run
 from modelseal.errors import InputError
+from modelseal.remote import RemoteLocation
 from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
 
 if TYPE_CHECKING:  # the scanner is imported when a scan runs, not when any command starts
@@ -87,7 +88,7 @@ def _interactive(output_format: OutputFormat, output: Path | None) -> bool:
 
 
 def summarise(
-    paths: list[Path],
+    paths: list[Path | RemoteLocation],
     policy: Path | None,
     fail_on: str,
     baseline: Path | None,
@@ -104,8 +105,14 @@ def summarise(
     from modelseal.scanning.scanner import ScanOptions
 
     options = ScanOptions(policy=load_policy(policy))
+    local = [p for p in paths if isinstance(p, Path)]
     with scan_cache_at(scanning.cache, policy, options) as cache:
-        results = _scan_all(paths, options, cache, interactive, scanning.workers)
+        results = _scan_all(local, options, cache, interactive, scanning.workers) if local else []
+    for location in (p for p in paths if isinstance(p, RemoteLocation)):
+        from modelseal.remote import open_model
+        from modelseal.remote.scan import scan_remote
+
+        results += scan_remote(open_model(location), options)
     if cache is not None and cache.warning:
         from modelseal.cli.render import err
 
@@ -116,7 +123,7 @@ def summarise(
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=EXISTING)
+@click.argument("paths", nargs=-1, required=True, type=MODEL)
 @option(
     "--format",
     "output_format",
@@ -151,7 +158,7 @@ def summarise(
 @option("--show-all", env="SHOW_ALL", is_flag=True, help="List clean files in the text report too.")
 @scanning_options
 def scan_command(
-    paths: tuple[Path, ...],
+    paths: tuple[Path | RemoteLocation, ...],
     output_format: str,
     output: Path | None,
     fail_on: str,
@@ -160,7 +167,8 @@ def scan_command(
     show_all: bool,
     scanning: Scanning,
 ) -> None:
-    """Scan model files and directories for serialisation attacks, without loading them.
+    """Scan model files and directories, or models where they live (oci://, s3://, hf://, https://), for
+    serialisation attacks, without loading them.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error, 3 some file could not be fully scanned.
     """

@@ -10,8 +10,8 @@ import click
 
 from modelseal.cli.keys import open_signing_key
 from modelseal.cli.options import (
-    EXISTING,
     FILE,
+    MODEL,
     common_options,
     embedded_chain,
     hashing_options,
@@ -25,6 +25,7 @@ from modelseal.cli.options import (
     trust_config,
 )
 from modelseal.cli.runner import run
+from modelseal.remote import RemoteLocation
 
 
 @click.group()
@@ -32,11 +33,20 @@ def sign() -> None:
     """Sign a model directory or file."""
 
 
-def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
     from modelseal import signature
     from modelseal.cli import render
 
     def action() -> None:
+        if isinstance(model, RemoteLocation):
+            from modelseal.remote.signing import sign_remote
+
+            if options["metadata"]:
+                raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
+            signer = signer_factory()
+            result = sign_remote(model, signer, hashing_options(options), signature=options["signature"])
+            render.signed(result, options["as_json"])
+            return
         with render.hashing_progress(not options["as_json"]) as progress:
             result = signature.sign_with(
                 model,
@@ -52,13 +62,13 @@ def _sign(model: Path, signer_factory: Callable[[], Any], options: dict[str, Any
 
 
 @sign.command("key")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key (P-256/384/521).")
 @password
 @metadata_documents
 @signing_options
 @common_options
-def sign_key(model: Path, private_key: Path, password: str | None, **options: Any) -> None:
+def sign_key(model: Path | RemoteLocation, private_key: Path, password: str | None, **options: Any) -> None:
     """Sign MODEL with an EC private key."""
     from modelseal.signing.key import KeySigner
 
@@ -66,7 +76,7 @@ def sign_key(model: Path, private_key: Path, password: str | None, **options: An
 
 
 @sign.command("certificate")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
 @signing_certificate
 @embedded_chain
@@ -75,7 +85,7 @@ def sign_key(model: Path, private_key: Path, password: str | None, **options: An
 @signing_options
 @common_options
 def sign_certificate(
-    model: Path,
+    model: Path | RemoteLocation,
     private_key: Path,
     signing_certificate: Path,
     certificate_chain: tuple[Path, ...],
@@ -93,12 +103,12 @@ def sign_certificate(
 
 
 @sign.command("pkcs11-key")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @pkcs11_uri
 @metadata_documents
 @signing_options
 @common_options
-def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
+def sign_pkcs11_key(model: Path | RemoteLocation, pkcs11_uri: str, **options: Any) -> None:
     """Sign MODEL with an EC key on a PKCS#11 token (HSM, smart card); the key never leaves the token."""
     from modelseal.signing.key import KeySigner
     from modelseal.signing.pkcs11 import TokenKey
@@ -107,7 +117,7 @@ def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
 
 
 @sign.command("pkcs11-certificate")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @pkcs11_uri
 @signing_certificate
 @embedded_chain
@@ -115,7 +125,11 @@ def sign_pkcs11_key(model: Path, pkcs11_uri: str, **options: Any) -> None:
 @signing_options
 @common_options
 def sign_pkcs11_certificate(
-    model: Path, pkcs11_uri: str, signing_certificate: Path, certificate_chain: tuple[Path, ...], **options: Any
+    model: Path | RemoteLocation,
+    pkcs11_uri: str,
+    signing_certificate: Path,
+    certificate_chain: tuple[Path, ...],
+    **options: Any,
 ) -> None:
     """Sign MODEL with a key on a PKCS#11 token and its X.509 certificate chain."""
     from modelseal.signing.certificate import CertificateSigner
@@ -132,7 +146,7 @@ def sign_pkcs11_certificate(
 
 
 @sign.command("sigstore")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option(
     "--identity-token",
     env="IDENTITY_TOKEN",
@@ -155,7 +169,7 @@ def sign_pkcs11_certificate(
 @signing_options
 @common_options
 def sign_sigstore(
-    model: Path,
+    model: Path | RemoteLocation,
     identity_token: str | None,
     use_ambient_credentials: bool,
     oauth_force_oob: bool,
@@ -186,15 +200,21 @@ def sign_sigstore(
 
 
 @click.command("digest")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @signing_options
 @common_options
-def digest_command(model: Path, **options: Any) -> None:
+def digest_command(model: Path | RemoteLocation, **options: Any) -> None:
     """Print MODEL's root digest: the sha256 a signature with these settings would bind."""
     from modelseal import signature
     from modelseal.cli import render
 
     def action() -> None:
+        if isinstance(model, RemoteLocation):
+            from modelseal.remote import open_model
+            from modelseal.remote.signing import digest_remote
+
+            render.digested(digest_remote(open_model(model), hashing_options(options)), options["as_json"])
+            return
         with render.hashing_progress(not options["as_json"]) as progress:
             manifest, _ = signature.digest_tree(
                 model, hashing_options(options), signature=options["signature"], progress=progress

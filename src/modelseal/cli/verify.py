@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from modelseal.cli.options import (
-    EXISTING,
     FILE,
+    MODEL,
     cache_path,
     common_options,
     option,
@@ -19,6 +19,7 @@ from modelseal.cli.options import (
     verify_options,
 )
 from modelseal.cli.runner import run
+from modelseal.remote import RemoteLocation
 
 
 class _VerifyGroup(click.Group):
@@ -41,12 +42,28 @@ def verify() -> None:
 
 
 def _verify(
-    model: Path, verifier_factory: Callable[[], Any], ignore_unsigned_files: bool, options: dict[str, Any]
+    model: Path | RemoteLocation,
+    verifier_factory: Callable[[], Any],
+    ignore_unsigned_files: bool,
+    options: dict[str, Any],
 ) -> None:
     from modelseal import signature
     from modelseal.cli import render
 
     def action() -> None:
+        if isinstance(model, RemoteLocation):
+            from modelseal.remote.signing import verify_remote
+
+            result = verify_remote(
+                model,
+                verifier_factory(),
+                signature=options["signature"],
+                ignore_paths=options["ignore_paths"],
+                ignore_unsigned_files=ignore_unsigned_files,
+                read_all=options["read_all"],
+            )
+            render.verified(result, options["as_json"])
+            return
         with render.hashing_progress(not options["as_json"]) as progress:
             result = signature.verify(
                 model,
@@ -64,11 +81,11 @@ def _verify(
 
 
 @verify.command("key")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option("--public-key", env="PUBLIC_KEY", type=FILE, required=True, help="PEM EC public key of the signer.")
 @verify_options
 @common_options
-def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **options: Any) -> None:
+def verify_key(model: Path | RemoteLocation, public_key: Path, ignore_unsigned_files: bool, **options: Any) -> None:
     """Verify MODEL's signature with the signer's public key."""
     from modelseal.signing.key import KeyVerifier
 
@@ -76,7 +93,7 @@ def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **opt
 
 
 @verify.command("certificate")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option(
     "--certificate-chain",
     env="CERTIFICATE_CHAIN",
@@ -94,7 +111,11 @@ def verify_key(model: Path, public_key: Path, ignore_unsigned_files: bool, **opt
 @verify_options
 @common_options
 def verify_certificate(
-    model: Path, certificate_chain: tuple[Path, ...], identity: str | None, ignore_unsigned_files: bool, **options: Any
+    model: Path | RemoteLocation,
+    certificate_chain: tuple[Path, ...],
+    identity: str | None,
+    ignore_unsigned_files: bool,
+    **options: Any,
 ) -> None:
     """Verify MODEL's certificate signature against the certificates you trust."""
     from modelseal.signing.certificate import CertificateVerifier
@@ -103,7 +124,7 @@ def verify_certificate(
 
 
 @verify.command("sigstore")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option("--identity", env="IDENTITY", default=None, help="The signer's exact identity (e-mail, or workflow URI).")
 @option(
     "--identity-pattern",
@@ -146,7 +167,7 @@ def verify_certificate(
 @verify_options
 @common_options
 def verify_sigstore(
-    model: Path,
+    model: Path | RemoteLocation,
     identity: str | None,
     identity_pattern: str | None,
     identity_provider: str,
@@ -179,7 +200,7 @@ def verify_sigstore(
 
 
 @verify.command("policy")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @option(
     "--policy",
     env="TRUST_POLICY",
@@ -189,8 +210,13 @@ def verify_sigstore(
 )
 @verify_options
 @common_options
-def verify_policy(model: Path, policy: Path, ignore_unsigned_files: bool, **options: Any) -> None:
+def verify_policy(model: Path | RemoteLocation, policy: Path, ignore_unsigned_files: bool, **options: Any) -> None:
     """Verify MODEL against the signers a trust policy file accepts for it."""
     from modelseal.policy.trust import load_trust_policy
 
-    _verify(model, lambda: load_trust_policy(policy).verifier_for(model), ignore_unsigned_files, options)
+    _verify(
+        model,
+        lambda: load_trust_policy(policy).verifier_for(str(model) if isinstance(model, RemoteLocation) else model),
+        ignore_unsigned_files,
+        options,
+    )

@@ -81,12 +81,23 @@ class TrustedSigner:
     verifier: Verifier  # for sigstore: a verifier of this one identity (several are combined at verification)
     sigstore_identity: SigstoreIdentity | None = None
 
-    def covers(self, model: Path) -> bool:
-        """Whether this signer may sign `model`: patterns with '/' match the absolute path, others its name."""
+    def covers(self, model: Path | str) -> bool:
+        """Whether this signer may sign `model`: patterns with '/' match the absolute path (or a remote model's
+        URL, as given), others its name."""
         if not self.models:
             return True
-        resolved = model.resolve()
-        return any(glob_matches(p, resolved.as_posix() if "/" in p else resolved.name) for p in self.models)
+        full, name = model_names(model)
+        return any(glob_matches(p, full if "/" in p else name) for p in self.models)
+
+
+def model_names(model: Path | str) -> tuple[str, str]:
+    """(full, short) name of a model: its absolute path and base name, or a URL and its repository's last part
+    without tag or digest (`oci://host/team/bert:v1` -> `bert`)."""
+    if isinstance(model, str):
+        last = model.split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return model, last.split(":", 1)[0]
+    resolved = model.resolve()
+    return resolved.as_posix(), resolved.name
 
 
 @dataclass(frozen=True)
@@ -100,10 +111,10 @@ class TrustPolicy:
     def allows_unsigned(self, name: str) -> bool:
         return any(glob_matches(pattern, name) for pattern in self.allow_unsigned)
 
-    def verifier_for(self, model: Path) -> PolicyVerifier:
+    def verifier_for(self, model: Path | str) -> PolicyVerifier:
         return PolicyVerifier(self, model)
 
-    def attestation_verifier_for(self, model: Path) -> PolicyVerifier:
+    def attestation_verifier_for(self, model: Path | str) -> PolicyVerifier:
         return PolicyVerifier(self, model, self.scan.attesters)
 
 
@@ -275,7 +286,7 @@ class PolicyVerifier:
     """Verifies a bundle against every policy signer of the bundle's method that covers the model."""
 
     policy: TrustPolicy
-    model: Path
+    model: Path | str  # a path, or a remote model's URL
     only: tuple[str, ...] = ()  # signer names to consider; empty: all
     method: str = "policy"
 
@@ -287,7 +298,7 @@ class PolicyVerifier:
         ]
         if not candidates:
             raise VerificationError(
-                f"the policy trusts no {bundle.method} signer for {self.model.name}",
+                f"the policy trusts no {bundle.method} signer for {model_names(self.model)[1]}",
                 details=(f"policy: {self.policy.path}", f"the model was signed with the {bundle.method!r} method"),
             )
         if bundle.method == "sigstore":

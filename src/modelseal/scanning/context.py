@@ -41,8 +41,9 @@ def join(member: str, name: str) -> str:
 class ScanContext:
     """Findings, gaps and notes of one top-level file, and the budget everything nested in it shares."""
 
-    def __init__(self, path: Path, options: ScanOptions) -> None:
-        self.path = path
+    def __init__(self, path: Path, options: ScanOptions, *, local: bool = True) -> None:
+        self.path = path  # a remote file's model-relative name when not `local`
+        self.local = local
         self.options = options
         self.policy = options.policy
         self.budget = Budget(options.limits)
@@ -81,7 +82,7 @@ class ScanContext:
 
     def directory(self, member: str) -> Path | None:
         """The directory beside the file, for formats that reference sibling files (None inside archives)."""
-        if member:
+        if member or not self.local:
             return None
         self.read_siblings = True
         return self.path.parent
@@ -138,7 +139,7 @@ class ScanContext:
     @contextlib.contextmanager
     def as_file(self, handle: IO[bytes], member: str, suffix: str) -> Iterator[str]:
         """A filesystem path for readers that need one: the file itself, or a copy of an archive member."""
-        if not member:
+        if not member and self.local:
             yield str(self.path)
             return
         with tempfile.NamedTemporaryFile(prefix="modelseal-", suffix=suffix) as copy:

@@ -10,29 +10,48 @@ import dataclasses
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from modelseal.errors import InputError
+from modelseal.errors import InputError, ModelsealError
 from modelseal.scanning.budget import ScanBoundError
 from modelseal.scanning.context import ScanContext, ScanOptions
 from modelseal.scanning.findings import FileResult, Finding, Severity, Status
 from modelseal.scanning.policy import ScanPolicy
 
 
+class _NotRegularError(Exception):
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+
+
 def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     """Scan one regular file (and everything nested in it) within one budget."""
     path = Path(path)
-    ctx = ScanContext(path, options or ScanOptions())
-    label = "unreadable"
-    try:
+
+    def read(ctx: ScanContext) -> str:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is recognised and closed unread just below
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(descriptor, "rb") as handle:
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
-                return _not_regular(path, info.st_mode)
-            label = ctx.scan(handle, info.st_size, "", 0)
+                raise _NotRegularError(info.st_mode)
+            return ctx.scan(handle, info.st_size, "", 0)
+
+    try:
+        return judge(ScanContext(path, options or ScanOptions()), str(path), read)
+    except _NotRegularError as exc:
+        return _not_regular(path, exc.mode)
+
+
+def judge(ctx: ScanContext, shown: str, read: Callable[[ScanContext], str]) -> FileResult:
+    """Run `read` (open the bytes, `ctx.scan` them, return the format) and turn what it found, or why it
+    stopped, into the file's one verdict: the only place a status is decided, for local and remote bytes."""
+    label = "unreadable"
+    try:
+        label = read(ctx)
+    except _NotRegularError:
+        raise
     except ScanBoundError as exc:
         ctx.gap("", f"scan bound reached: {exc}; what lies beyond it was not read")
     except RecursionError:
@@ -41,12 +60,14 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
         ctx.gap("", "the scan ran out of memory (bound): what it had not reached was not read")
     except OSError as exc:
         ctx.gap("", f"cannot read: {exc.strerror or exc}")
+    except ModelsealError as exc:  # a remote store that failed or served other bytes than it names
+        ctx.gap("", f"cannot read: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - a bug in modelseal: never a finding, never a pass
         ctx.gap("", f"internal error while scanning ({type(exc).__name__}: {exc}); please report it")
         label = "error"
     findings = tuple(_apply_policy(ctx.findings, ctx.policy))
-    if label == "git-lfs-pointer" and not ctx.gaps:
-        return FileResult(str(path), label, Status.SKIPPED, notes=(_lfs_note(path),))
+    if label == "git-lfs-pointer" and not ctx.gaps and ctx.local:
+        return FileResult(shown, label, Status.SKIPPED, notes=(_lfs_note(ctx.path),))
     if ctx.gaps:
         status = Status.INCOMPLETE
     elif ctx.data_only and not findings:
@@ -54,7 +75,7 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
     else:
         status = Status.SCANNED
     bytes_only = status is not Status.INCOMPLETE and not ctx.read_siblings
-    return FileResult(str(path), label, status, findings, tuple(ctx.gaps + ctx.notes), bytes_only)
+    return FileResult(shown, label, status, findings, tuple(ctx.gaps + ctx.notes), bytes_only)
 
 
 def _apply_policy(findings: list[Finding], policy: ScanPolicy) -> list[Finding]:
@@ -122,10 +143,15 @@ def iter_files(paths: list[Path], ignore: tuple[str, ...] = ()) -> Iterator[Path
                 candidate = Path(entry.path)
                 if entry.is_symlink() and entry.is_dir() and candidate.resolve().is_relative_to(boundary):
                     continue  # a link to a directory walked anyway; one leading outside is reported
-                relative = candidate.relative_to(path).as_posix()
-                if not any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(entry.name, g) for g in ignore):
+                if not ignored_by(candidate.relative_to(path).as_posix(), ignore):
                     yield candidate
             pending.extend(reversed(subdirectories))  # depth first, in name order
+
+
+def ignored_by(relative: str, ignore: tuple[str, ...]) -> bool:
+    """Whether a policy's `ignore` globs leave out a file: matched against its relative path or its name."""
+    name = relative.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in ignore)
 
 
 def symlink_boundary(directory: Path) -> Path:

@@ -43,7 +43,10 @@ class ScanSummary:
 
 
 def relative_path(path: str) -> str:
-    """The path as reports show it: relative to the working directory when inside it, POSIX separators."""
+    """The path as reports show it: relative to the working directory when inside it, POSIX separators; a remote
+    file's URL as it is."""
+    if "://" in path:
+        return path
     try:
         relative = os.path.relpath(path)
     except ValueError:

@@ -1,0 +1,362 @@
+"""OCI model artifacts (CNCF ModelPack, KitOps, `oras push`): the model's files are the manifest's layers, named by
+their `org.cncf.model.filepath` or `org.opencontainers.image.title` annotation. A raw layer's digest is the sha256
+of the file, so a signature over the files can be made and checked from the manifest without pulling a blob.
+
+Signatures live beside the artifact as OCI 1.1 referrers (a manifest whose `subject` is the model's manifest and
+whose artifact type is a Sigstore bundle), also tagged `sha256-<hex>.sig` (cosign's scheme) for registries
+without the referrers API. The registry client is `oras`; credentials come from the Docker config it reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelseal.errors import InputError, ServiceError, VerificationError
+from modelseal.oms.bundle import MAX_BUNDLE_BYTES
+from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel
+from modelseal.tree import check_name
+
+if TYPE_CHECKING:
+    import oras.provider
+    import requests
+
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+ACCEPTED = (MANIFEST_MEDIA_TYPE, "application/vnd.docker.distribution.manifest.v2+json", *INDEX_MEDIA_TYPES)
+NAME_ANNOTATIONS = ("org.cncf.model.filepath", "org.opencontainers.image.title")
+ORAS_UNPACK = "io.deis.oras.content.unpack"
+ORAS_FILE_LAYER = "application/vnd.oci.image.layer.v1.tar"  # what `oras push FILE` labels a plain file
+MAX_MANIFEST_BYTES = 4 << 20  # the distribution spec's own limit for manifests
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+TIMEOUT = 60  # seconds without a byte from the registry
+
+_REFERENCE = re.compile(
+    r"^oci://(?P<registry>[A-Za-z0-9.-]+(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)/"
+    r"(?P<repository>[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+@dataclass(frozen=True)
+class OciReference:
+    registry: str  # host[:port]
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> OciReference:
+        match = _REFERENCE.match(url)
+        if not match:
+            raise InputError(
+                f"not an OCI reference: {url!r}",
+                details=("write oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST",),
+            )
+        parts = match.groupdict()
+        tag = parts["tag"] or (None if parts["digest"] else "latest")
+        return cls(parts["registry"], parts["repository"], tag, parts["digest"])
+
+    @property
+    def plain_http(self) -> bool:
+        """Docker's rule: a registry on this machine is spoken to over plain HTTP, any other over TLS."""
+        return self.registry.rsplit(":", 1)[0] in LOCAL_HOSTS or self.registry in LOCAL_HOSTS
+
+    def __str__(self) -> str:
+        where = f"oci://{self.registry}/{self.repository}"
+        return f"{where}@{self.digest}" if self.digest else f"{where}:{self.tag}"
+
+
+def _client(reference: OciReference) -> oras.provider.Registry:
+    """An oras client whose authentication matches the registry's challenge: token (Docker Hub, GHCR, Harbor,
+    ECR) or basic (a distribution server behind htpasswd), with credentials from the Docker config."""
+    try:
+        import oras.provider
+        import requests
+    except ImportError as exc:
+        raise InputError("OCI registries need the oci extra", details=("pip install 'modelseal[oci]'",)) from exc
+
+    class Client(oras.provider.Registry):  # type: ignore[misc]
+        # oras retries a failed request five times over two minutes; a gate answers at once, and says why
+        do_request = oras.provider.Registry.do_request.__wrapped__
+
+    scheme = "http" if reference.plain_http else "https"
+    try:
+        probe = requests.get(f"{scheme}://{reference.registry}/v2/", timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise ServiceError(f"cannot reach the registry {reference.registry}: {_reason(exc)}") from exc
+    basic = probe.headers.get("WWW-Authenticate", "").lower().startswith("basic")
+    client = Client(
+        hostname=reference.registry, insecure=reference.plain_http, auth_backend="basic" if basic else "token"
+    )
+    # oras sets no timeout: a registry that stops answering would hold the gate forever
+    client.session.request = functools.partial(client.session.request, timeout=TIMEOUT)
+    return client
+
+
+class OciArtifact:
+    """One model artifact in a registry: its manifest (read once and checked against its digest), its files,
+    and the signatures that refer to it."""
+
+    def __init__(self, reference: OciReference) -> None:
+        self.reference = reference
+        self._client = _client(reference)
+        self._container = self._client.get_container(f"{reference.registry}/{reference.repository}")
+        self._client.auth.load_configs(self._container)
+        if self._client.auth.__class__.__name__ == "BasicAuth" and not getattr(self._client.auth, "_basic_auth", None):
+            raise ServiceError(
+                f"the registry {reference.registry} asks for credentials that were not found",
+                details=("log in with `docker login` or `oras login`, then run again",),
+            )
+        self.meter = Meter()
+        body, self.manifest_digest = self._manifest(reference.digest or reference.tag or "latest")
+        if reference.digest and self.manifest_digest != reference.digest:
+            raise VerificationError(
+                f"{reference}: the registry served a manifest whose digest is {self.manifest_digest}",
+                details=("the registry is not serving the content it is asked for by digest",),
+            )
+        self.manifest_bytes = body
+        self.manifest = _json_object(body, "manifest")
+
+    # --- reading ----------------------------------------------------------------------------------------------
+
+    def _request(self, url: str, method: str = "GET", headers: dict[str, str] | None = None) -> requests.Response:
+        import requests
+
+        try:
+            response: requests.Response = self._client.do_request(
+                f"{self._client.prefix}://{url}", method, headers=headers or {}
+            )
+        except requests.RequestException as exc:
+            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {_reason(exc)}") from exc
+        except ValueError as exc:  # oras: "Cannot respond to request for authentication."
+            raise ServiceError(
+                f"the registry {self.reference.registry} asks for credentials that were not found",
+                details=(str(exc), "log in with `docker login` or `oras login`, then run again"),
+            ) from exc
+        if response.status_code in (401, 403):
+            raise ServiceError(
+                f"the registry {self.reference.registry} refused access ({response.status_code})",
+                details=("log in with `docker login` or `oras login` with an account that may read it",),
+            )
+        return response
+
+    def _manifest(self, tag_or_digest: str) -> tuple[bytes, str]:
+        url = self._container.manifest_url(tag_or_digest)
+        response = self._request(url, headers={"Accept": ", ".join(ACCEPTED)})
+        if response.status_code == 404:
+            raise InputError(f"{self.reference.registry}/{self.reference.repository}:{tag_or_digest} does not exist")
+        if response.status_code != 200:
+            raise ServiceError(f"the registry answered {response.status_code} for {url}")
+        body = response.content
+        if len(body) > MAX_MANIFEST_BYTES:
+            raise VerificationError(f"{url}: a manifest larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+        return body, "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def fetch_blob(self, digest: str, size: int) -> Callable[[int, int], bytes]:
+        url = self._container.get_blob_url(digest)
+
+        def fetch(start: int, end: int) -> bytes:
+            whole = start == 0 and end == size
+            headers = {} if whole else {"Range": f"bytes={start}-{end - 1}"}
+            response = self._request(url, headers=headers)
+            if response.status_code == 404:
+                raise ServiceError(f"the registry lists blob {digest} but does not serve it")
+            if response.status_code not in (200, 206) or (response.status_code == 200 and not whole):
+                raise ServiceError(f"the registry answered {response.status_code} for a range of blob {digest}")
+            return self.meter.count(response.content)
+
+        return fetch
+
+    def files(self) -> tuple[RemoteFile, ...]:
+        """The model's files, one per layer; anything that is not one named file is refused with the reason."""
+        media_type = self.manifest.get("mediaType", "")
+        if media_type in INDEX_MEDIA_TYPES or "manifests" in self.manifest:
+            raise InputError(
+                f"{self.reference} is an image index (several manifests)",
+                details=("name one of its manifests by digest: oci://REGISTRY/REPOSITORY@sha256:…",),
+            )
+        layers = self.manifest.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise InputError(f"{self.reference}: the manifest lists no layers")
+        files: list[RemoteFile] = []
+        seen: set[str] = set()
+        for layer in layers:
+            file = self._layer_file(layer)
+            if file.name in seen:
+                raise InputError(f"{self.reference}: two layers are named {file.name!r}")
+            seen.add(file.name)
+            files.append(file)
+        return tuple(sorted(files, key=lambda f: f.name))
+
+    def _layer_file(self, layer: Any) -> RemoteFile:
+        if not isinstance(layer, dict):
+            raise InputError(f"{self.reference}: a layer of the manifest is not an object")
+        annotations = layer.get("annotations") or {}
+        digest, size, media_type = layer.get("digest"), layer.get("size"), str(layer.get("mediaType", ""))
+        name = next((annotations[key] for key in NAME_ANNOTATIONS if isinstance(annotations.get(key), str)), None)
+        if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise InputError(f"{self.reference}: layer digest {digest!r} is not a sha256 digest")
+        if not isinstance(size, int) or size < 0:
+            raise InputError(f"{self.reference}: layer {digest} has no valid size")
+        if name is None:
+            raise InputError(
+                f"{self.reference}: layer {digest} has no file name",
+                details=(f"a model layer is named by one of the annotations {', '.join(NAME_ANNOTATIONS)}",),
+            )
+        if _is_archive(media_type, annotations):
+            raise InputError(
+                f"{self.reference}: layer {name!r} is an archive ({media_type}): its digest is not a file's",
+                details=(
+                    "the files inside it cannot be signed or checked from the manifest",
+                    "pull the artifact (`oras pull` or `skopeo copy`), unpack it, and sign or verify the directory",
+                ),
+            )
+        problem = check_name(name)
+        if problem:
+            raise InputError(f"{self.reference}: layer name {name!r} cannot be a file of a model: {problem}")
+        published = Published("sha256", digest.removeprefix("sha256:"), vouched=True)
+        return RemoteFile(name, size, self.fetch_blob(digest, size), published)
+
+    def model(self) -> RemoteModel:
+        location = f"oci://{self.reference.registry}/{self.reference.repository}@{self.manifest_digest}"
+        return RemoteModel(location, self.reference.repository.rsplit("/", 1)[-1], self.files(), self.meter)
+
+    # --- signatures -------------------------------------------------------------------------------------------
+
+    @property
+    def signature_tag(self) -> str:
+        return self.manifest_digest.replace(":", "-") + ".sig"
+
+    def signatures(self) -> list[bytes]:
+        """Every signature bundle that refers to this manifest: from the referrers API, or from the fallback tag
+        on registries without it."""
+        digests: list[str] = []
+        url = f"{self.reference.registry}/v2/{self._container.api_prefix}/referrers/{self.manifest_digest}"
+        response = self._request(url, headers={"Accept": INDEX_MEDIA_TYPES[0]})
+        if response.status_code == 200:
+            index = _json_object(response.content[:MAX_MANIFEST_BYTES], "referrers index")
+            for entry in index.get("manifests") or []:
+                if isinstance(entry, dict) and entry.get("artifactType") == BUNDLE_MEDIA_TYPE:
+                    digests.append(str(entry.get("digest")))
+        bundles: list[bytes] = []
+        for digest in digests:
+            bundles.extend(self._bundles_of(digest))
+        if not digests:
+            with contextlib.suppress(InputError):  # no fallback tag either: no signature
+                bundles.extend(self._bundles_of(self.signature_tag))
+        return bundles
+
+    def _bundles_of(self, tag_or_digest: str) -> list[bytes]:
+        body, digest = self._manifest(tag_or_digest)
+        if tag_or_digest.startswith("sha256:") and digest != tag_or_digest:
+            raise VerificationError(f"the registry served signature manifest {tag_or_digest} with digest {digest}")
+        manifest = _json_object(body, "signature manifest")
+        subject = manifest.get("subject") or {}
+        if not isinstance(subject, dict) or subject.get("digest") != self.manifest_digest:
+            return []  # a tag that happens to have the name, or a referrer of something else
+        bundles: list[bytes] = []
+        for layer in manifest.get("layers") or []:
+            if not isinstance(layer, dict) or layer.get("mediaType") != BUNDLE_MEDIA_TYPE:
+                continue
+            size, blob = layer.get("size"), layer.get("digest")
+            if not isinstance(size, int) or not isinstance(blob, str) or not 0 < size <= MAX_BUNDLE_BYTES:
+                continue
+            data = self.fetch_blob(blob, size)(0, size)
+            if not Published("sha256", blob.removeprefix("sha256:")).matches(data):
+                raise VerificationError(f"the registry served signature blob {blob} with other bytes")
+            bundles.append(data)
+        return bundles
+
+    def push_signature(self, bundle: bytes, name: str) -> str:
+        """Store a bundle as a referrer of this manifest, tagged `sha256-<hex>.sig`; returns where it went."""
+        import requests
+
+        config = {"mediaType": EMPTY_MEDIA_TYPE, "digest": _sha256(b"{}"), "size": 2}
+        layer = {
+            "mediaType": BUNDLE_MEDIA_TYPE,
+            "digest": _sha256(bundle),
+            "size": len(bundle),
+            "annotations": {"org.opencontainers.image.title": name},
+        }
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "artifactType": BUNDLE_MEDIA_TYPE,
+            "config": config,
+            "layers": [layer],
+            "subject": {
+                "mediaType": self.manifest.get("mediaType", MANIFEST_MEDIA_TYPE),
+                "digest": self.manifest_digest,
+                "size": len(self.manifest_bytes),
+            },
+        }
+        target = self._client.get_container(
+            f"{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+        )
+        try:
+            for blob, descriptor in ((b"{}", config), (bundle, layer)):
+                with tempfile.NamedTemporaryFile(prefix="modelseal-") as spool:
+                    spool.write(blob)
+                    spool.flush()
+                    response = self._client.upload_blob(spool.name, target, descriptor)
+                _check(response, f"uploading {descriptor['digest']}")
+            _check(self._client.upload_manifest(manifest, target), "pushing the signature manifest")
+        except requests.RequestException as exc:
+            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {_reason(exc)}") from exc
+        except ValueError as exc:
+            raise ServiceError(f"the registry {self.reference.registry} refused the signature: {exc}") from exc
+        return f"oci://{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+
+
+def _is_archive(media_type: str, annotations: dict[str, Any]) -> bool:
+    """Whether a layer is a tarball or compressed: then its digest is not the digest of one file."""
+    if str(annotations.get(ORAS_UNPACK, "")).lower() == "true":
+        return True
+    if media_type == ORAS_FILE_LAYER:
+        return False
+    suffix = media_type.rsplit("/", 1)[-1]
+    return bool(re.search(r"(^|[.+])(tar|gzip|gz|zstd|zst|lz4|bzip2|xz)($|[.+])", suffix))
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise VerificationError(f"the registry served a {what} that is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise VerificationError(f"the registry served a {what} that is not a JSON object")
+    return value
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _check(response: requests.Response, what: str) -> None:
+    if response.status_code in (401, 403):
+        raise ServiceError(
+            f"the registry refused {what} ({response.status_code})", details=("log in with push rights",)
+        )
+    if response.status_code not in (200, 201, 202):
+        raise ServiceError(f"the registry answered {response.status_code} {response.reason} while {what}")
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause (urllib3 wraps a refused connection three times)."""
+    while exc.__context__ is not None and isinstance(exc.__context__, Exception):
+        exc = exc.__context__
+    text = str(exc).split("): ", 1)[-1]
+    return text if len(text) < 160 else text[:160] + "…"
