@@ -208,10 +208,10 @@ def test_registry_errors_are_clear_and_never_pass(registry: tuple[str, Path], tm
     secrets = htpasswd_file(tmp_path / "htpasswd", "alice", "wonderland")
     with oci_registry(tmp_path / "locked", htpasswd=secrets) as locked:
         anonymous = modelseal("scan", f"oci://{locked}/models/minilm:v1", env={"DOCKER_CONFIG": str(tmp_path)})
-        assert anonymous.returncode == 3 and "credentials" in anonymous.stderr, anonymous.stderr
+        assert anonymous.returncode == 3 and "credentials that were not found" in anonymous.stderr, anonymous.stderr
         wrong = docker_config(tmp_path / "wrong", locked, "alice", "mallory")
         denied = modelseal("scan", f"oci://{locked}/models/minilm:v1", env=wrong)
-        assert denied.returncode == 3 and "log in" in denied.stderr, denied.stderr
+        assert denied.returncode == 3 and "refused access (401)" in denied.stderr, denied.stderr
         right = docker_config(tmp_path / "right", locked, "alice", "wonderland")
         admitted = modelseal("scan", f"oci://{locked}/models/minilm:v1", env=right)
         assert admitted.returncode == 2 and "does not exist" in admitted.stderr, admitted.stderr  # past the door

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -114,7 +115,7 @@ class OciArtifact:
         self.reference = reference
         self._client = _client(reference)
         self._container = self._client.get_container(f"{reference.registry}/{reference.repository}")
-        self._client.auth.load_configs(self._container)
+        self._client.auth.load_configs(self._container, configs=credential_files())
         if self._client.auth.__class__.__name__ == "BasicAuth" and not getattr(self._client.auth, "_basic_auth", None):
             raise ServiceError(
                 f"the registry {reference.registry} asks for credentials that were not found",
@@ -319,6 +320,20 @@ class OciArtifact:
         except ValueError as exc:
             raise ServiceError(f"the registry {self.reference.registry} refused the signature: {exc}") from exc
         return f"oci://{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+
+
+def credential_files() -> list[str]:
+    """Registry credential files beyond `~/.docker/config.json` (which oras reads itself), in the places the
+    Docker CLI, podman and skopeo look: `$DOCKER_CONFIG/config.json`, `$REGISTRY_AUTH_FILE`, and
+    `$XDG_RUNTIME_DIR/containers/auth.json`."""
+    candidates = []
+    if os.environ.get("DOCKER_CONFIG"):
+        candidates.append(os.path.join(os.environ["DOCKER_CONFIG"], "config.json"))
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        candidates.append(os.environ["REGISTRY_AUTH_FILE"])
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "containers", "auth.json"))
+    return [path for path in candidates if os.path.isfile(path)]
 
 
 def _is_archive(media_type: str, annotations: dict[str, Any]) -> bool:
