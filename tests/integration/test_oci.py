@@ -224,3 +224,35 @@ def test_registry_errors_are_clear_and_never_pass(registry: tuple[str, Path], tm
 def _safetensors() -> bytes:
     header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
     return len(header).to_bytes(8, "little") + header + bytes(16)
+
+
+def test_a_registry_serving_another_manifest_for_a_digest_is_refused(registry: tuple[str, Path]) -> None:
+    address, storage = registry
+    digest_ = push_model(address, "models/lying:v1", {"config.json": CONFIG.replace(b"bert", b"xlnet")})
+    manifest = blob_path(storage, digest_)
+    manifest.write_bytes(manifest.read_bytes().replace(b"config.json", b"config.jsom"))
+    result = modelseal("scan", f"oci://{address}/models/lying@{digest_}")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "served a manifest whose digest is sha256:" in result.stderr
+    no_traceback(result)
+
+
+def test_the_scan_cache_answers_for_blobs_already_judged(minilm: str, tmp_path: Path) -> None:
+    from modelseal.remote.objects import WHOLE_READ_MAX
+    from modelseal.remote.scan import scan_remote
+    from modelseal.scanning.cache import CACHED_NOTE, scan_cache_at
+    from modelseal.scanning.context import ScanOptions
+
+    options = ScanOptions()
+    runs = []
+    for _ in range(2):
+        model = open_model(RemoteLocation(minilm))
+        with scan_cache_at(tmp_path / "scans.sqlite3", None, options) as cache:
+            runs.append((model, scan_remote(model, options, cache)))
+    (first_model, first), (second_model, second) = runs
+    assert [(r.path, r.status, r.findings) for r in first] == [(r.path, r.status, r.findings) for r in second]
+    small = {f.name for f in second_model.files if f.size <= WHOLE_READ_MAX}
+    cached = {r.path.split("@", 1)[1].split("/", 1)[1] for r in second if CACHED_NOTE in r.notes}
+    assert cached == small and len(small) == len(second) - 1  # all but the large safetensors file
+    assert second_model.meter.requests == 1  # that file's header, read again
+    assert second_model.meter.bytes < first_model.meter.bytes // 3

@@ -266,7 +266,13 @@ def check(
     return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)
 
 
-def check_remote(location: RemoteLocation, policy: Path | TrustPolicy, *, signature: Path | None = None) -> CheckReport:
+def check_remote(
+    location: RemoteLocation,
+    policy: Path | TrustPolicy,
+    *,
+    signature: Path | None = None,
+    scan_cache: Path | None = None,
+) -> CheckReport:
     """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
     policy, then a scan of the signed files and of any unsigned ones, read from the store. Attestations and
     metadata are not looked for remotely; the scan runs now."""
@@ -291,7 +297,8 @@ def check_remote(location: RemoteLocation, policy: Path | TrustPolicy, *, signat
     wanted = {f.name for f in verified.files} | set(verified.excluded_present)
     chosen = dataclasses.replace(model, files=tuple(f for f in model.files if f.name in wanted))
     options = ScanOptions(policy=load_policy(trust.scan.pickle_policy))
-    scanned = ScanSummary(tuple(scan_remote(chosen, options)), trust.scan.fail_on)
+    with scan_cache_at(scan_cache, trust.scan.pickle_policy, options) as cache:
+        scanned = ScanSummary(tuple(scan_remote(chosen, options, cache)), trust.scan.fail_on)
     steps.append(scan_step(scanned, "scanned now, from the store"))
     root = verified.manifest.root_digest()
     return CheckReport(model.location, tuple(steps), verified.signer, root, scanned, "scan", None, verified.manifest)

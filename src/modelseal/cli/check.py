@@ -58,7 +58,7 @@ def check_command(
         if isinstance(model, RemoteLocation):
             if attestation is not None:
                 raise click.UsageError("--attestation is for local models; a remote model is scanned now")
-            report = check_remote(model, policy, signature=signature)
+            report = check_remote(model, policy, signature=signature, scan_cache=scanning.cache)
             view = View(to_terminal=output is None, target=str(model))
             emit(render_check(OutputFormat(output_format), report, view), output)
             sys.exit(for_check(report))

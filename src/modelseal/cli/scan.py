@@ -108,11 +108,11 @@ def summarise(
     local = [p for p in paths if isinstance(p, Path)]
     with scan_cache_at(scanning.cache, policy, options) as cache:
         results = _scan_all(local, options, cache, interactive, scanning.workers) if local else []
-    for location in (p for p in paths if isinstance(p, RemoteLocation)):
-        from modelseal.remote import open_model
-        from modelseal.remote.scan import scan_remote
+        for location in (p for p in paths if isinstance(p, RemoteLocation)):
+            from modelseal.remote import open_model
+            from modelseal.remote.scan import scan_remote
 
-        results += scan_remote(open_model(location), options)
+            results += scan_remote(open_model(location), options, cache)
     if cache is not None and cache.warning:
         from modelseal.cli.render import err
 

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelseal.errors import VerificationError
 from modelseal.hashing import HashTask
@@ -54,10 +55,23 @@ class Published:
     hexdigest: str
     vouched: bool = False
 
-    def matches(self, data: bytes) -> bool:
+    def running(self, size: int) -> Any:
+        """A hasher that ends at this digest when fed the file's `size` bytes."""
         if self.algorithm == "git-sha1":
-            return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest() == self.hexdigest
-        return hashlib.new(self.algorithm, data).hexdigest() == self.hexdigest
+            return hashlib.sha1(b"blob %d\x00" % size, usedforsecurity=False)
+        return hashlib.new(self.algorithm)
+
+    def matches(self, data: bytes) -> bool:
+        hasher = self.running(len(data))
+        hasher.update(data)
+        return bool(hasher.hexdigest() == self.hexdigest)
+
+    def mismatch(self, name: str) -> VerificationError:
+        return VerificationError(
+            f"{name}: the bytes served do not match the digest the store publishes for them "
+            f"({self.algorithm} {self.hexdigest})",
+            details=("the store (or something between it and you) is serving altered content",),
+        )
 
 
 @dataclass(frozen=True)
@@ -150,11 +164,7 @@ def read_whole(file: RemoteFile) -> bytes:
     if len(data) != file.size:
         raise VerificationError(f"{file.name}: the server returned {len(data):,} bytes, the listing says {file.size:,}")
     if file.published is not None and not file.published.matches(data):
-        raise VerificationError(
-            f"{file.name}: the bytes served do not match the digest the store publishes for them "
-            f"({file.published.algorithm} {file.published.hexdigest})",
-            details=("the store (or something between it and you) is serving altered content",),
-        )
+        raise file.published.mismatch(file.name)
     return data
 
 
@@ -188,7 +198,7 @@ class RemoteHasher:
         if whole and self._trust_published and published and published.vouched and published.algorithm == "sha256":
             return published.hexdigest
         hasher = new_hasher(self._hash_type, large_input=True)
-        check = hashlib.sha256() if whole and published and published.algorithm == "sha256" else None
+        check = published.running(file.size) if whole and published is not None else None
         for start in range(task.start, task.end, HASH_CHUNK):
             end = min(start + HASH_CHUNK, task.end)
             chunk = file.fetch(start, end)
@@ -199,8 +209,5 @@ class RemoteHasher:
                 check.update(chunk)
             self.read_bytes += len(chunk)
         if check is not None and published is not None and check.hexdigest() != published.hexdigest:
-            raise VerificationError(
-                f"{file.name}: the bytes served do not match the digest the store publishes for them "
-                f"(sha256 {published.hexdigest})"
-            )
+            raise published.mismatch(file.name)
         return hasher.hexdigest()

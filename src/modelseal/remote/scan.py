@@ -1,17 +1,23 @@
 """Scan a remote model: every file through the same engine as a local one (`scanning.engine.judge`), its bytes
 from `open_remote_file`: small files fetched whole and checked against their published digest, large ones read
-in ranges only where a format looks (a safetensors header, a zip's central directory and the pickles in it)."""
+in ranges only where a format looks (a safetensors header, a zip's central directory and the pickles in it).
+
+With a scan cache, a file whose store publishes its digest is answered from a verdict on the same bytes (made
+locally or remotely) without a byte fetched; only verdicts on bytes read whole and checked against that digest
+are stored, so a store cannot file a verdict on some bytes under the digest of others."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from pathlib import Path
 from typing import IO, cast
 
-from modelseal.remote.objects import RemoteFile, RemoteModel, open_remote_file
+from modelseal.remote.objects import WHOLE_READ_MAX, RemoteFile, RemoteModel, open_remote_file
+from modelseal.scanning.cache import CACHED_NOTE, CacheKey, ScanCache
 from modelseal.scanning.context import ScanContext, ScanOptions
 from modelseal.scanning.engine import ignored_by, judge
 from modelseal.scanning.findings import FileResult
+from modelseal.tree import FileIdentity
 
 
 def remote_path(model: RemoteModel, file: RemoteFile) -> str:
@@ -27,15 +33,30 @@ def scan_remote_file(model: RemoteModel, file: RemoteFile, options: ScanOptions)
     return judge(ScanContext(Path(file.name), options, local=False), remote_path(model, file), read)
 
 
-def scan_remote(
-    model: RemoteModel, options: ScanOptions, on_file: Callable[[RemoteFile], None] | None = None
-) -> list[FileResult]:
+def cache_key(file: RemoteFile) -> str | None:
+    """The scan cache's key for a file whose store names its digest (the same key a local scan of those bytes
+    files under sha256)."""
+    if file.published is None:
+        return None
+    digest = f"{file.published.algorithm}:{file.published.hexdigest}"
+    return CacheKey.of(file.name, digest, FileIdentity(0, 0, file.size, 0, 0)).content
+
+
+def scan_remote(model: RemoteModel, options: ScanOptions, cache: ScanCache | None = None) -> list[FileResult]:
     """One result per file, in name order; files the policy ignores are left out, as in a directory."""
-    results = []
-    for file in model.files:
-        if ignored_by(file.name, options.policy.ignore_paths):
+    chosen = [f for f in model.files if not ignored_by(f.name, options.policy.ignore_paths)]
+    keys = [cache_key(f) if cache is not None else None for f in chosen]
+    known = cache.lookup(sorted({k for k in keys if k is not None})) if cache is not None else {}
+    results, fresh = [], []
+    for file, key in zip(chosen, keys, strict=True):
+        hit = known.get(key) if key is not None else None
+        if hit is not None:
+            results.append(dataclasses.replace(hit, path=remote_path(model, file), notes=(*hit.notes, CACHED_NOTE)))
             continue
-        results.append(scan_remote_file(model, file, options))
-        if on_file is not None:
-            on_file(file)
+        result = scan_remote_file(model, file, options)
+        results.append(result)
+        if key is not None and result.bytes_only and file.size <= WHOLE_READ_MAX:
+            fresh.append((key, result))
+    if cache is not None:
+        cache.store(fresh)
     return results
