@@ -182,54 +182,7 @@ class OciArtifact:
         return fetch
 
     def files(self) -> tuple[RemoteFile, ...]:
-        """The model's files, one per layer; anything that is not one named file is refused with the reason."""
-        media_type = self.manifest.get("mediaType", "")
-        if media_type in INDEX_MEDIA_TYPES or "manifests" in self.manifest:
-            raise InputError(
-                f"{self.reference} is an image index (several manifests)",
-                details=("name one of its manifests by digest: oci://REGISTRY/REPOSITORY@sha256:…",),
-            )
-        layers = self.manifest.get("layers")
-        if not isinstance(layers, list) or not layers:
-            raise InputError(f"{self.reference}: the manifest lists no layers")
-        files: list[RemoteFile] = []
-        seen: set[str] = set()
-        for layer in layers:
-            file = self._layer_file(layer)
-            if file.name in seen:
-                raise InputError(f"{self.reference}: two layers are named {file.name!r}")
-            seen.add(file.name)
-            files.append(file)
-        return tuple(sorted(files, key=lambda f: f.name))
-
-    def _layer_file(self, layer: Any) -> RemoteFile:
-        if not isinstance(layer, dict):
-            raise InputError(f"{self.reference}: a layer of the manifest is not an object")
-        annotations = layer.get("annotations") or {}
-        digest, size, media_type = layer.get("digest"), layer.get("size"), str(layer.get("mediaType", ""))
-        name = next((annotations[key] for key in NAME_ANNOTATIONS if isinstance(annotations.get(key), str)), None)
-        if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            raise InputError(f"{self.reference}: layer digest {digest!r} is not a sha256 digest")
-        if not isinstance(size, int) or size < 0:
-            raise InputError(f"{self.reference}: layer {digest} has no valid size")
-        if name is None:
-            raise InputError(
-                f"{self.reference}: layer {digest} has no file name",
-                details=(f"a model layer is named by one of the annotations {', '.join(NAME_ANNOTATIONS)}",),
-            )
-        if _is_archive(media_type, annotations):
-            raise InputError(
-                f"{self.reference}: layer {name!r} is an archive ({media_type}): its digest is not a file's",
-                details=(
-                    "the files inside it cannot be signed or checked from the manifest",
-                    "pull the artifact (`oras pull` or `skopeo copy`), unpack it, and sign or verify the directory",
-                ),
-            )
-        problem = check_name(name)
-        if problem:
-            raise InputError(f"{self.reference}: layer name {name!r} cannot be a file of a model: {problem}")
-        published = Published("sha256", digest.removeprefix("sha256:"), vouched=True)
-        return RemoteFile(name, size, self.fetch_blob(digest, size), published)
+        return files_of(self.manifest, str(self.reference), self.fetch_blob)
 
     def model(self) -> RemoteModel:
         location = f"oci://{self.reference.registry}/{self.reference.repository}@{self.manifest_digest}"
@@ -320,6 +273,60 @@ class OciArtifact:
         except ValueError as exc:
             raise ServiceError(f"the registry {self.reference.registry} refused the signature: {exc}") from exc
         return f"oci://{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+
+
+def files_of(
+    manifest: dict[str, Any], where: str, fetch_blob: Callable[[str, int], Callable[[int, int], bytes]]
+) -> tuple[RemoteFile, ...]:
+    """A model's files, one per layer of its manifest; anything that is not one named file is refused with the
+    reason (an index, a layer without a name, a tarball, a name no directory could hold, a name used twice)."""
+    media_type = manifest.get("mediaType", "")
+    if media_type in INDEX_MEDIA_TYPES or "manifests" in manifest:
+        raise InputError(
+            f"{where} is an image index (several manifests)",
+            details=("name one of its manifests by digest: oci://REGISTRY/REPOSITORY@sha256:…",),
+        )
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise InputError(f"{where}: the manifest lists no layers")
+    files: dict[str, RemoteFile] = {}
+    for layer in layers:
+        name, digest, size = _layer(layer, where)
+        if name in files:
+            raise InputError(f"{where}: two layers are named {name!r}")
+        published = Published("sha256", digest.removeprefix("sha256:"), vouched=True)
+        files[name] = RemoteFile(name, size, fetch_blob(digest, size), published)
+    return tuple(files[name] for name in sorted(files))
+
+
+def _layer(layer: Any, where: str) -> tuple[str, str, int]:
+    if not isinstance(layer, dict):
+        raise InputError(f"{where}: a layer of the manifest is not an object")
+    annotations = layer.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    digest, size, media_type = layer.get("digest"), layer.get("size"), str(layer.get("mediaType", ""))
+    name = next((annotations[key] for key in NAME_ANNOTATIONS if isinstance(annotations.get(key), str)), None)
+    if not isinstance(digest, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise InputError(f"{where}: layer digest {digest!r} is not a sha256 digest")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InputError(f"{where}: layer {digest} has no valid size")
+    if name is None:
+        raise InputError(
+            f"{where}: layer {digest} has no file name",
+            details=(f"a model layer is named by one of the annotations {', '.join(NAME_ANNOTATIONS)}",),
+        )
+    if _is_archive(media_type, annotations):
+        raise InputError(
+            f"{where}: layer {name!r} is an archive ({media_type}): its digest is not a file's",
+            details=(
+                "the files inside it cannot be signed or checked from the manifest",
+                "pull the artifact (`oras pull` or `skopeo copy`), unpack it, and sign or verify the directory",
+            ),
+        )
+    problem = check_name(name)
+    if problem:
+        raise InputError(f"{where}: layer name {name!r} cannot be a file of a model: {problem}")
+    return name, digest, size
 
 
 def credential_files() -> list[str]:
