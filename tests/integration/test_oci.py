@@ -156,15 +156,79 @@ def test_a_signature_for_another_tag_does_not_verify(
     assert modelseal("verify", "key", v1, "--public-key", keys.public).returncode == 0
 
 
-def test_a_tar_layer_is_refused_with_the_reason(registry: tuple[str, Path]) -> None:
+def _tarball(members: dict[str, bytes], link: str | None = None) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+KITOPS_MODEL = "application/vnd.kitops.modelkit.model.v1.tar+gzip"
+
+
+def test_a_kitops_tarball_layer_is_signed_and_verified_with_pull(
+    registry: tuple[str, Path], make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    address, _ = registry
+    members = {"model.safetensors": _safetensors(), "src/train.py": b"print('train')\n"}
+    push_model(
+        address,
+        "kit/bert:v1",
+        {"model": _tarball(members)},
+        media_type=KITOPS_MODEL,
+        name_annotation="org.opencontainers.image.title",
+    )
+    reference = f"oci://{address}/kit/bert:v1"
+    keys = make_key_pair()
+    refused = modelseal("sign", "key", reference, "--private-key", keys.private)
+    assert refused.returncode == 2 and "pass --pull" in refused.stderr, refused.stderr
+    signed = modelseal("sign", "key", reference, "--private-key", keys.private, "--pull", "--json")
+    assert signed.returncode == 0, signed.stderr
+    unpacked = tmp_path / "unpacked"
+    for name, data in members.items():
+        (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
+        (unpacked / name).write_bytes(data)
+    assert json.loads(signed.stdout)["root_digest"]["sha256"] == digest(unpacked)[0].root_digest()
+    verified = modelseal("verify", "key", reference, "--public-key", keys.public, "--pull", "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["files_verified"] == 2
+    policy = write_policy(tmp_path, {"release": keys.public})
+    assert modelseal("check", reference, "--policy", policy, "--pull").returncode == 0
+    assert modelseal("scan", reference).returncode == 0  # the scanner opens the tarball itself
+
+
+def test_a_tarball_layer_with_a_pickle_or_a_link_is_caught(registry: tuple[str, Path]) -> None:
+    address, _ = registry
+    push_model(address, "kit/evil:v1", {"model": _tarball({"model.pkl": PAYLOAD})}, media_type=KITOPS_MODEL)
+    scanned = modelseal("scan", f"oci://{address}/kit/evil:v1")
+    assert scanned.returncode == 1 and "posix.system" in scanned.stdout, scanned.stdout
+    push_model(address, "kit/link:v1", {"model": _tarball({"a.json": b"{}"}, "b.json")}, media_type=KITOPS_MODEL)
+    linked = modelseal("digest", f"oci://{address}/kit/link:v1", "--pull")
+    assert linked.returncode == 2 and "'b.json' is a link" in linked.stderr, linked.stderr
+    no_traceback(linked)
+
+
+def test_a_tar_layer_is_refused_with_the_reason(
+    registry: tuple[str, Path], make_key_pair: Callable[..., KeyPair]
+) -> None:
     address, _ = registry
     push_model(
         address, "models/kit:v1", {"model": b"\x00" * 1024}, media_type="application/vnd.cncf.model.weight.v1.tar"
     )
-    for command in (("digest",), ("scan",)):
+    for command in (("digest",), ("verify", "key", "--public-key", str(make_key_pair().public))):
         result = modelseal(*command, f"oci://{address}/models/kit:v1")
         assert result.returncode == 2, result.stderr
-        assert "is an archive" in result.stderr and "unpack it" in result.stderr
+        assert "is an archive" in result.stderr and "--pull" in result.stderr
         no_traceback(result)
 
 

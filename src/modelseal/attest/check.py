@@ -272,6 +272,7 @@ def check_remote(
     *,
     signature: Path | None = None,
     scan_cache: Path | None = None,
+    pull: bool = False,
 ) -> CheckReport:
     """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
     policy, then a scan of the signed files and of any unsigned ones, read from the store. Attestations and
@@ -280,7 +281,7 @@ def check_remote(
     from modelseal.remote.signing import signed_model, verify_model
 
     trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
-    model, bundles = signed_model(location, signature)
+    model, bundles = signed_model(location, signature, pull=pull)
     try:
         verified = verify_model(model, bundles, trust.verifier_for(location.url))
     except VerificationError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from modelseal.cli.exit_codes import for_check
-from modelseal.cli.options import FILE, MODEL, Scanning, option, report_output, scanning_options
+from modelseal.cli.options import FILE, MODEL, Scanning, option, pull, report_output, scanning_options
 from modelseal.cli.runner import run
 from modelseal.remote import RemoteLocation
 from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
@@ -35,6 +35,7 @@ from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_
 @report_output
 @option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")
 @option("--workers", env="WORKERS", type=click.IntRange(1, 256), default=None, help="Hashing threads.")
+@pull
 @scanning_options
 def check_command(
     model: Path | RemoteLocation,
@@ -44,6 +45,7 @@ def check_command(
     output: Path | None,
     signature: Path | None,
     workers: int | None,
+    pull: bool,
     scanning: Scanning,
 ) -> None:
     """Decide whether MODEL may be used: its signature, its signer, and its scan (attested or run now).
@@ -58,7 +60,7 @@ def check_command(
         if isinstance(model, RemoteLocation):
             if attestation is not None:
                 raise click.UsageError("--attestation is for local models; a remote model is scanned now")
-            report = check_remote(model, policy, signature=signature, scan_cache=scanning.cache)
+            report = check_remote(model, policy, signature=signature, scan_cache=scanning.cache, pull=pull)
             view = View(to_terminal=output is None, target=str(model))
             emit(render_check(OutputFormat(output_format), report, view), output)
             sys.exit(for_check(report))

@@ -115,8 +115,18 @@ def common_options(func: F) -> F:
     return func
 
 
+pull = option(
+    "--pull",
+    env="PULL",
+    is_flag=True,
+    help="For an OCI artifact with tarball layers (KitOps, ModelPack .tar): fetch and unpack them, so their files "
+    "are signed or verified as a directory's would be. Without it such layers are refused.",
+)
+
+
 def signing_options(func: F) -> F:
     """Options that choose how the model is serialised; verification reads them from the signature."""
+    func = pull(func)
     func = option(
         "--ignore-git-paths/--no-ignore-git-paths",
         env="IGNORE_GIT_PATHS",
@@ -223,6 +233,7 @@ trust_config = option(
 
 def verify_options(func: F) -> F:
     """Options of every verify command."""
+    func = pull(func)
     func = option(
         "--read-all",
         env="READ_ALL",

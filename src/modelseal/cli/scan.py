@@ -112,7 +112,7 @@ def summarise(
             from modelseal.remote import open_model
             from modelseal.remote.scan import scan_remote
 
-            results += scan_remote(open_model(location), options, cache)
+            results += scan_remote(open_model(location, scanning=True), options, cache)
     if cache is not None and cache.warning:
         from modelseal.cli.render import err
 

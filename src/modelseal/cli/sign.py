@@ -44,7 +44,9 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
             if options["metadata"]:
                 raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
             signer = signer_factory()
-            result = sign_remote(model, signer, hashing_options(options), signature=options["signature"])
+            result = sign_remote(
+                model, signer, hashing_options(options), signature=options["signature"], pull=options["pull"]
+            )
             render.signed(result, options["as_json"])
             return
         with render.hashing_progress(not options["as_json"]) as progress:
@@ -213,7 +215,8 @@ def digest_command(model: Path | RemoteLocation, **options: Any) -> None:
             from modelseal.remote import open_model
             from modelseal.remote.signing import digest_remote
 
-            render.digested(digest_remote(open_model(model), hashing_options(options)), options["as_json"])
+            manifest = digest_remote(open_model(model, pull=options["pull"]), hashing_options(options))
+            render.digested(manifest, options["as_json"])
             return
         with render.hashing_progress(not options["as_json"]) as progress:
             manifest, _ = signature.digest_tree(

@@ -61,6 +61,7 @@ def _verify(
                 ignore_paths=options["ignore_paths"],
                 ignore_unsigned_files=ignore_unsigned_files,
                 read_all=options["read_all"],
+                pull=options["pull"],
             )
             render.verified(result, options["as_json"])
             return

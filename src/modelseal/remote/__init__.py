@@ -38,10 +38,11 @@ def remote_location(text: str) -> RemoteLocation | None:
     return RemoteLocation(text) if separator and rest and scheme in SCHEMES else None
 
 
-def open_model(location: RemoteLocation) -> RemoteModel:
-    """List the model's files (nothing but listings and manifests is transferred)."""
+def open_model(location: RemoteLocation, *, pull: bool = False, scanning: bool = False) -> RemoteModel:
+    """List the model's files (nothing but listings and manifests is transferred). An OCI layer that is an
+    archive is unpacked with `pull`, kept whole for the scanner when `scanning`, and refused otherwise."""
     if location.scheme == "oci":
-        return open_artifact(location).model()
+        return open_artifact(location).model("unpack" if pull else "scan" if scanning else "refuse")
     if location.scheme == "s3":
         from modelseal.remote.s3 import open_s3
 

@@ -89,6 +89,7 @@ class RemoteModel:
     files: tuple[RemoteFile, ...]
     meter: Meter = field(default_factory=Meter)
     single_file: bool = False  # one file named by its URL (signed, like a local file, under its base name)
+    keep: object = field(default=None, repr=False)  # what the files' bytes depend on (a pulled layer's directory)
 
     def file(self, name: str) -> RemoteFile:
         for candidate in self.files:

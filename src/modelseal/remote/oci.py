@@ -18,12 +18,15 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import MAX_BUNDLE_BYTES
 from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel
 from modelseal.tree import check_name
+
+Archives = Literal["refuse", "scan", "unpack"]
 
 if TYPE_CHECKING:
     import oras.provider
@@ -181,12 +184,25 @@ class OciArtifact:
 
         return fetch
 
-    def files(self) -> tuple[RemoteFile, ...]:
-        return files_of(self.manifest, str(self.reference), self.fetch_blob)
-
-    def model(self) -> RemoteModel:
+    def model(self, archives: Archives = "refuse") -> RemoteModel:
+        """The artifact as a model; what becomes of tarball layers is `archives` (see `files_of`)."""
         location = f"oci://{self.reference.registry}/{self.reference.repository}@{self.manifest_digest}"
-        return RemoteModel(location, self.reference.repository.rsplit("/", 1)[-1], self.files(), self.meter)
+        name = self.reference.repository.rsplit("/", 1)[-1]
+        if archives != "unpack":
+            files = files_of(self.manifest, str(self.reference), self.fetch_blob, archives)
+            return RemoteModel(location, name, files, self.meter)
+        from modelseal.remote.unpack import unpack_directory, unpack_layer
+
+        directory = unpack_directory()
+        counter = iter(range(len(self.manifest.get("layers") or [])))
+
+        def unpack(layer: RemoteFile, media_type: str) -> list[RemoteFile]:
+            into = Path(directory.name) / str(next(counter))
+            into.mkdir()
+            return unpack_layer(layer, media_type, into)
+
+        files = files_of(self.manifest, str(self.reference), self.fetch_blob, archives, unpack)
+        return RemoteModel(location, name, files, self.meter, keep=directory)
 
     # --- signatures -------------------------------------------------------------------------------------------
 
@@ -276,10 +292,15 @@ class OciArtifact:
 
 
 def files_of(
-    manifest: dict[str, Any], where: str, fetch_blob: Callable[[str, int], Callable[[int, int], bytes]]
+    manifest: dict[str, Any],
+    where: str,
+    fetch_blob: Callable[[str, int], Callable[[int, int], bytes]],
+    archives: Archives = "refuse",
+    unpack: Callable[[RemoteFile, str], list[RemoteFile]] | None = None,
 ) -> tuple[RemoteFile, ...]:
     """A model's files, one per layer of its manifest; anything that is not one named file is refused with the
-    reason (an index, a layer without a name, a tarball, a name no directory could hold, a name used twice)."""
+    reason (an index, a layer without a name, a name no directory could hold, a name used twice). A tarball
+    layer is refused, kept as one file for the scanner to open (`scan`), or replaced by its files (`unpack`)."""
     media_type = manifest.get("mediaType", "")
     if media_type in INDEX_MEDIA_TYPES or "manifests" in manifest:
         raise InputError(
@@ -291,15 +312,26 @@ def files_of(
         raise InputError(f"{where}: the manifest lists no layers")
     files: dict[str, RemoteFile] = {}
     for layer in layers:
-        name, digest, size = _layer(layer, where)
-        if name in files:
-            raise InputError(f"{where}: two layers are named {name!r}")
+        name, digest, size, media_type = _layer(layer, where)
         published = Published("sha256", digest.removeprefix("sha256:"), vouched=True)
-        files[name] = RemoteFile(name, size, fetch_blob(digest, size), published)
+        file = RemoteFile(name, size, fetch_blob(digest, size), published)
+        archive = _is_archive(media_type, layer.get("annotations") or {})
+        if archive and archives == "refuse":
+            raise InputError(
+                f"{where}: layer {name!r} is an archive ({media_type}): its digest is not a file's",
+                details=(
+                    "the files inside it cannot be signed or checked from the manifest alone",
+                    "pass --pull to fetch and unpack it (its files are hashed as a directory's would be)",
+                ),
+            )
+        for member in unpack(file, media_type) if archive and archives == "unpack" and unpack else [file]:
+            if member.name in files:
+                raise InputError(f"{where}: two files are named {member.name!r}")
+            files[member.name] = member
     return tuple(files[name] for name in sorted(files))
 
 
-def _layer(layer: Any, where: str) -> tuple[str, str, int]:
+def _layer(layer: Any, where: str) -> tuple[str, str, int, str]:
     if not isinstance(layer, dict):
         raise InputError(f"{where}: a layer of the manifest is not an object")
     annotations = layer.get("annotations")
@@ -315,18 +347,10 @@ def _layer(layer: Any, where: str) -> tuple[str, str, int]:
             f"{where}: layer {digest} has no file name",
             details=(f"a model layer is named by one of the annotations {', '.join(NAME_ANNOTATIONS)}",),
         )
-    if _is_archive(media_type, annotations):
-        raise InputError(
-            f"{where}: layer {name!r} is an archive ({media_type}): its digest is not a file's",
-            details=(
-                "the files inside it cannot be signed or checked from the manifest",
-                "pull the artifact (`oras pull` or `skopeo copy`), unpack it, and sign or verify the directory",
-            ),
-        )
-    problem = check_name(name)
+    problem = check_name(name.rstrip("/"))
     if problem:
         raise InputError(f"{where}: layer name {name!r} cannot be a file of a model: {problem}")
-    return name, digest, size
+    return name.rstrip("/"), digest, size, media_type
 
 
 def credential_files() -> list[str]:

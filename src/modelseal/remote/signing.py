@@ -72,7 +72,12 @@ def digest_remote(model: RemoteModel, options: HashingOptions) -> Manifest:
 
 
 def sign_remote(
-    location: RemoteLocation, signer: Signer, options: HashingOptions, *, signature: Path | None = None
+    location: RemoteLocation,
+    signer: Signer,
+    options: HashingOptions,
+    *,
+    signature: Path | None = None,
+    pull: bool = False,
 ) -> SignResult:
     """Sign the model at `location`: the bundle goes to `signature` when given, else beside an OCI artifact as
     a referrer (other stores need `signature`: modelseal does not write into them)."""
@@ -82,7 +87,7 @@ def sign_remote(
             details=("pass --signature FILE (signatures are pushed only to OCI registries)",),
         )
     artifact = open_artifact(location) if location.scheme == "oci" else None
-    model = artifact.model() if artifact is not None else open_model(location)
+    model = artifact.model("unpack" if pull else "refuse") if artifact is not None else open_model(location)
     manifest = digest_remote(model, options)
     bundle = signer.sign(build_statement(manifest)).to_json()
     if signature is not None:
@@ -92,15 +97,17 @@ def sign_remote(
     return SignResult(artifact.push_signature(bundle, SIGNATURE_NAME), manifest, ())
 
 
-def signed_model(location: RemoteLocation, signature: Path | None) -> tuple[RemoteModel, list[tuple[str, Bundle]]]:
+def signed_model(
+    location: RemoteLocation, signature: Path | None, *, pull: bool = False
+) -> tuple[RemoteModel, list[tuple[str, Bundle]]]:
     """The model's listing and its candidate signatures (where each came from, and the bundle): the file given,
     or every Sigstore bundle that refers to an OCI artifact."""
     if signature is not None:
-        return open_model(location), [(str(signature), read_bundle(signature))]
+        return open_model(location, pull=pull), [(str(signature), read_bundle(signature))]
     if location.scheme != "oci":
         raise InputError(f"{location} carries no signature", details=("pass its location with --signature",))
     artifact = open_artifact(location)
-    model = artifact.model()
+    model = artifact.model("unpack" if pull else "refuse")
     where = f"oci://{artifact.reference.registry}/{artifact.reference.repository}:{artifact.signature_tag}"
     found = [(where, parse_bundle(data)) for data in artifact.signatures()]
     if not found:
@@ -134,10 +141,12 @@ def verify_remote(
     ignore_paths: Sequence[str | Path] = (),
     ignore_unsigned_files: bool = False,
     read_all: bool = False,
+    pull: bool = False,
 ) -> VerifyResult:
     """Verify the model at `location` against its signature (given, or found beside an OCI artifact); with
-    `read_all`, digests a registry vouches for are recomputed from the bytes it serves."""
-    model, bundles = signed_model(location, signature)
+    `read_all`, digests a registry vouches for are recomputed from the bytes it serves; with `pull`, tarball
+    layers are unpacked and their files verified."""
+    model, bundles = signed_model(location, signature, pull=pull)
     return verify_model(model, bundles, verifier, ignore_paths, ignore_unsigned_files, read_all)
 
 
