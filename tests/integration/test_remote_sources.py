@@ -163,7 +163,13 @@ def test_hub_errors_are_clear(hub: tuple[dict[str, str], Path, Path]) -> None:
     assert missing.returncode == 2 and "no such model" in missing.stderr, missing.stderr
     refused = modelseal("scan", "hf://big/sparse", env={**env, "HF_TOKEN": "hf_forbidden"})
     assert refused.returncode == 3 and "refused access (401)" in refused.stderr, refused.stderr
-    for result in (missing, refused):
+    from tests.servers import free_port
+
+    down = modelseal("scan", "hf://big/sparse", env={**env, "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+    assert down.returncode == 3 and "cannot reach the Hub" in down.stderr, down.stderr
+    nowhere = modelseal("scan", f"http://127.0.0.1:{free_port()}/model.safetensors")
+    assert nowhere.returncode == 3 and "cannot reach" in nowhere.stderr, nowhere.stderr
+    for result in (missing, refused, down, nowhere):
         no_traceback(result)
 
 

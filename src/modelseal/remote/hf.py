@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from modelseal.errors import InputError, ServiceError
-from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel
+from modelseal.remote.objects import (
+    Meter,
+    Published,
+    RemoteFile,
+    RemoteModel,
+    is_transport_error,
+    network_reason,
+)
 
 _LOCATION = re.compile(r"^hf://(?:models/)?(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<revision>[\w./-]+))?/?$")
 TIMEOUT = 60
@@ -34,8 +41,10 @@ def open_hub(url: str) -> RemoteModel:
         entries = list(api.list_repo_tree(repo, revision=commit, recursive=True))
     except HfHubHTTPError as exc:
         raise _service_error(exc, url) from exc
-    except OSError as exc:  # httpx's transport errors derive from it through huggingface_hub's wrappers
-        raise ServiceError(f"cannot reach the Hub for {url}: {exc}") from exc
+    except Exception as exc:
+        if not is_transport_error(exc):
+            raise
+        raise ServiceError(f"cannot reach the Hub for {url}: {network_reason(exc)}") from exc
     meter = Meter()
     files = []
     for entry in entries:
@@ -74,7 +83,9 @@ def _fetch(api: Any, repo: str, commit: str, path: str, meter: Meter) -> Callabl
         try:
             response = get_session().get(url, headers=headers, follow_redirects=True, timeout=TIMEOUT)
         except Exception as exc:
-            raise ServiceError(f"cannot read {url}: {exc}") from exc
+            if not is_transport_error(exc):
+                raise
+            raise ServiceError(f"cannot read {url}: {network_reason(exc)}") from exc
         if response.status_code in (401, 403):
             raise ServiceError(f"{url}: the Hub refused access ({response.status_code})")
         if response.status_code != 206 and not (response.status_code == 200 and start == 0):

@@ -31,6 +31,20 @@ HASH_CHUNK = 8 << 20
 Fetch = Callable[[int, int], bytes]
 
 
+def network_reason(exc: BaseException) -> str:
+    """The innermost cause of a client library's network error (urllib3 and httpx wrap a refused connection
+    several times): what a user can act on."""
+    while isinstance(exc.__context__, Exception):
+        exc = exc.__context__
+    text = str(exc).split("): ", 1)[-1] or type(exc).__name__
+    return text if len(text) < 160 else text[:160] + "…"
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """An httpx transport error (what huggingface_hub raises when the Hub cannot be reached)."""
+    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore")
+
+
 class Meter:
     """Bytes received from the network, counted where they arrive (thread-safe: hashing reads in threads)."""
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import MAX_BUNDLE_BYTES
-from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel
+from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel, network_reason
 from modelseal.tree import check_name
 
 Archives = Literal["refuse", "scan", "unpack"]
@@ -100,7 +100,7 @@ def _client(reference: OciReference) -> oras.provider.Registry:
     try:
         probe = requests.get(f"{scheme}://{reference.registry}/v2/", timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise ServiceError(f"cannot reach the registry {reference.registry}: {_reason(exc)}") from exc
+        raise ServiceError(f"cannot reach the registry {reference.registry}: {network_reason(exc)}") from exc
     basic = probe.headers.get("WWW-Authenticate", "").lower().startswith("basic")
     client = Client(
         hostname=reference.registry, insecure=reference.plain_http, auth_backend="basic" if basic else "token"
@@ -144,7 +144,7 @@ class OciArtifact:
                 f"{self._client.prefix}://{url}", method, headers=headers or {}
             )
         except requests.RequestException as exc:
-            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {_reason(exc)}") from exc
+            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {network_reason(exc)}") from exc
         except ValueError as exc:  # oras: "Cannot respond to request for authentication."
             raise ServiceError(
                 f"the registry {self.reference.registry} asks for credentials that were not found",
@@ -285,7 +285,7 @@ class OciArtifact:
                 _check(response, f"uploading {descriptor['digest']}")
             _check(self._client.upload_manifest(manifest, target), "pushing the signature manifest")
         except requests.RequestException as exc:
-            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {_reason(exc)}") from exc
+            raise ServiceError(f"cannot reach the registry {self.reference.registry}: {network_reason(exc)}") from exc
         except ValueError as exc:
             raise ServiceError(f"the registry {self.reference.registry} refused the signature: {exc}") from exc
         return f"oci://{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
@@ -398,11 +398,3 @@ def _check(response: requests.Response, what: str) -> None:
         )
     if response.status_code not in (200, 201, 202):
         raise ServiceError(f"the registry answered {response.status_code} {response.reason} while {what}")
-
-
-def _reason(exc: Exception) -> str:
-    """The innermost cause (urllib3 wraps a refused connection three times)."""
-    while exc.__context__ is not None and isinstance(exc.__context__, Exception):
-        exc = exc.__context__
-    text = str(exc).split("): ", 1)[-1]
-    return text if len(text) < 160 else text[:160] + "…"

@@ -2,9 +2,10 @@
 from `open_remote_file`: small files fetched whole and checked against their published digest, large ones read
 in ranges only where a format looks (a safetensors header, a zip's central directory and the pickles in it).
 
-With a scan cache, a file whose store publishes its digest is answered from a verdict on the same bytes (made
-locally or remotely) without a byte fetched; only verdicts on bytes read whole and checked against that digest
-are stored, so a store cannot file a verdict on some bytes under the digest of others."""
+With a scan cache, a file of a content-addressed store (an OCI registry, whose pullers check every digest) is
+answered from a verdict on the same bytes, made locally or remotely, without a byte fetched. Other stores' digests
+(the Hub's) are claims no loader checks, so their files are always read. Only verdicts on bytes read whole and
+checked against a published sha256 are stored: a store cannot file a verdict on some bytes under another digest."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def scan_remote_file(model: RemoteModel, file: RemoteFile, options: ScanOptions)
 
 
 def cache_key(file: RemoteFile) -> str | None:
-    """The scan cache's key for a file whose store names its digest (the same key a local scan of those bytes
-    files under sha256)."""
-    if file.published is None:
+    """The scan cache's key for a file whose store publishes its sha256 (the key a local scan of the same bytes
+    files its verdict under)."""
+    if file.published is None or file.published.algorithm != "sha256":
         return None
-    digest = f"{file.published.algorithm}:{file.published.hexdigest}"
+    digest = f"sha256:{file.published.hexdigest}"
     return CacheKey.of(file.name, digest, FileIdentity(0, 0, file.size, 0, 0)).content
 
 
@@ -46,10 +47,13 @@ def scan_remote(model: RemoteModel, options: ScanOptions, cache: ScanCache | Non
     """One result per file, in name order; files the policy ignores are left out, as in a directory."""
     chosen = [f for f in model.files if not ignored_by(f.name, options.policy.ignore_paths)]
     keys = [cache_key(f) if cache is not None else None for f in chosen]
-    known = cache.lookup(sorted({k for k in keys if k is not None})) if cache is not None else {}
+    trusted = [
+        key if f.published is not None and f.published.vouched else None for f, key in zip(chosen, keys, strict=True)
+    ]
+    known = cache.lookup(sorted({k for k in trusted if k is not None})) if cache is not None else {}
     results, fresh = [], []
-    for file, key in zip(chosen, keys, strict=True):
-        hit = known.get(key) if key is not None else None
+    for file, key, lookup in zip(chosen, keys, trusted, strict=True):
+        hit = known.get(lookup) if lookup is not None else None
         if hit is not None:
             results.append(dataclasses.replace(hit, path=remote_path(model, file), notes=(*hit.notes, CACHED_NOTE)))
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelseal.errors import InputError, ServiceError
-from modelseal.remote.objects import Meter, RemoteFile, RemoteModel
+from modelseal.remote.objects import Meter, RemoteFile, RemoteModel, network_reason
 
 TIMEOUT = 60
 
@@ -21,7 +21,7 @@ def open_url(url: str) -> RemoteModel:
     try:
         head = session.head(url, allow_redirects=True, timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise ServiceError(f"cannot reach {url}: {exc}") from exc
+        raise ServiceError(f"cannot reach {url}: {network_reason(exc)}") from exc
     _raise_for(head.status_code, url)
     length = head.headers.get("Content-Length")
     if length is None or not length.isdigit():
@@ -49,7 +49,7 @@ def _fetch(session: object, url: str, meter: Meter) -> Callable[[int, int], byte
         try:
             response = session.get(url, headers={"Range": f"bytes={start}-{end - 1}"}, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise ServiceError(f"cannot read {url}: {exc}") from exc
+            raise ServiceError(f"cannot read {url}: {network_reason(exc)}") from exc
         _raise_for(response.status_code, url)
         if response.status_code != 206 and not (response.status_code == 200 and start == 0):
             raise ServiceError(f"{url}: the server does not honour range requests ({response.status_code})")
