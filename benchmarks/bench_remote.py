@@ -63,7 +63,13 @@ def hub_cases(work: Path) -> list[dict[str, object]]:
     (root / "big/sparse/config.json").write_text('{"model_type": "llama"}')
     rows: dict[str, list[tuple[float, int]]] = {}
     with hub_server(root) as (endpoint, log):
-        env = {"HF_ENDPOINT": endpoint, "HF_TOKEN": "", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}
+        env = {
+            "HF_ENDPOINT": endpoint,
+            "HF_TOKEN": "",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "NO_COLOR": "1",
+            "PROMPTFOO_DISABLE_TELEMETRY": "1",
+        }
         download = (
             "import sys; from huggingface_hub import snapshot_download; "
             "snapshot_download('big/sparse', local_dir=sys.argv[1])"

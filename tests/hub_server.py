@@ -106,19 +106,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json({"ok": True})
         if self.headers.get("Authorization") == "Bearer hf_forbidden":
             return self.send_json({"error": "Invalid credentials"}, 401)
-        api = re.fullmatch(r"/api/models/([\w.-]+/[\w.-]+)/(revision|tree)/([^/]+)(?:/.*)?", path)
+        api = re.fullmatch(r"/api/models/([\w.-]+/[\w.-]+)(?:/(revision|tree)/([^/]+)(?:/.*)?)?", path)
         if api:
             repo_id, kind, _revision = api.groups()
             if self.hub.repo(repo_id) is None:
                 return self.not_found()
-            if kind == "revision":
-                siblings = [{"rfilename": e["path"]} for e in self.hub.tree(repo_id)]
-                return self.send_json({"id": repo_id, "sha": self.hub.commit(repo_id), "siblings": siblings})
-            return self.send_json(self.hub.tree(repo_id))
+            if kind == "tree":
+                return self.send_json(self.hub.tree(repo_id))
+            return self.send_json({"id": repo_id, "sha": self.hub.commit(repo_id), "siblings": self.siblings(repo_id)})
         resolve = re.fullmatch(r"/([\w.-]+/[\w.-]+)/resolve/([^/]+)/(.+)", path)
         if not resolve or self.hub.repo(resolve[1]) is None:
             return self.not_found()
         return self.send_file(resolve[1], resolve[3], head)
+
+    def siblings(self, repo_id: str) -> list[dict[str, object]]:
+        """The model info's file list, with sizes and digests as the Hub gives them for `?blobs=true`."""
+        found = []
+        for entry in self.hub.tree(repo_id):
+            sibling: dict[str, object] = {"rfilename": entry["path"], "size": entry["size"], "blobId": entry["oid"]}
+            lfs = entry.get("lfs")
+            if isinstance(lfs, dict):
+                sibling["lfs"] = {"sha256": lfs["oid"], "size": lfs["size"], "pointerSize": lfs["pointerSize"]}
+            found.append(sibling)
+        return found
 
     def send_file(self, repo_id: str, name: str, head: bool) -> None:
         entry = next((e for e in self.hub.tree(repo_id) if e["path"] == name), None)

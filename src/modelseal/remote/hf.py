@@ -16,6 +16,7 @@ from modelseal.remote.objects import (
     RemoteModel,
     is_transport_error,
     network_reason,
+    take,
 )
 
 _LOCATION = re.compile(r"^hf://(?:models/)?(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<revision>[\w./-]+))?/?$")
@@ -81,16 +82,17 @@ def _fetch(api: Any, repo: str, commit: str, path: str, meter: Meter) -> Callabl
     def fetch(start: int, end: int) -> bytes:
         headers = {**build_hf_headers(token=api.token), "Range": f"bytes={start}-{end - 1}"}
         try:
-            response = get_session().get(url, headers=headers, follow_redirects=True, timeout=TIMEOUT)
+            with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=TIMEOUT) as response:
+                if response.status_code in (401, 403):
+                    raise ServiceError(f"{url}: the Hub refused access ({response.status_code})")
+                if response.status_code != 206 and not (response.status_code == 200 and start == 0):
+                    raise ServiceError(f"{url}: the Hub answered {response.status_code} to a range request")
+                return meter.count(take(response.iter_bytes(1 << 20), end - start))
+        except ServiceError:
+            raise
         except Exception as exc:
             if not is_transport_error(exc):
                 raise
             raise ServiceError(f"cannot read {url}: {network_reason(exc)}") from exc
-        if response.status_code in (401, 403):
-            raise ServiceError(f"{url}: the Hub refused access ({response.status_code})")
-        if response.status_code != 206 and not (response.status_code == 200 and start == 0):
-            raise ServiceError(f"{url}: the Hub answered {response.status_code} to a range request")
-        data = response.content
-        return meter.count(data if response.status_code == 206 else data[: end - start])
 
     return fetch

@@ -14,7 +14,7 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,18 @@ CACHED_BLOCKS = 16
 HASH_CHUNK = 8 << 20
 
 Fetch = Callable[[int, int], bytes]
+
+
+def take(chunks: Iterable[bytes], limit: int) -> bytes:
+    """At most `limit` bytes of a streamed body: a server that sends more (or ignores a Range header and sends
+    the whole object) costs no more memory than was asked for."""
+    kept, size = [], 0
+    for chunk in chunks:
+        kept.append(chunk[: limit - size])
+        size += len(kept[-1])
+        if size >= limit:
+            break
+    return b"".join(kept)
 
 
 def network_reason(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import MAX_BUNDLE_BYTES
-from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel, network_reason
+from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel, network_reason, take
 from modelseal.tree import check_name
 
 Archives = Literal["refuse", "scan", "unpack"]
@@ -120,10 +120,7 @@ class OciArtifact:
         self._container = self._client.get_container(f"{reference.registry}/{reference.repository}")
         self._client.auth.load_configs(self._container, configs=credential_files())
         if self._client.auth.__class__.__name__ == "BasicAuth" and not getattr(self._client.auth, "_basic_auth", None):
-            raise ServiceError(
-                f"the registry {reference.registry} asks for credentials that were not found",
-                details=("log in with `docker login` or `oras login`, then run again",),
-            )
+            raise _login_needed(reference.registry)
         self.meter = Meter()
         body, self.manifest_digest = self._manifest(reference.digest or reference.tag or "latest")
         if reference.digest and self.manifest_digest != reference.digest:
@@ -136,20 +133,18 @@ class OciArtifact:
 
     # --- reading ----------------------------------------------------------------------------------------------
 
-    def _request(self, url: str, method: str = "GET", headers: dict[str, str] | None = None) -> requests.Response:
+    def _request(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
+        """GET `url` (streamed: a body is read by `_body`, within a bound), as the registry's auth requires."""
         import requests
 
         try:
             response: requests.Response = self._client.do_request(
-                f"{self._client.prefix}://{url}", method, headers=headers or {}
+                f"{self._client.prefix}://{url}", "GET", headers=headers or {}, stream=True
             )
         except requests.RequestException as exc:
             raise ServiceError(f"cannot reach the registry {self.reference.registry}: {network_reason(exc)}") from exc
         except ValueError as exc:  # oras: "Cannot respond to request for authentication."
-            raise ServiceError(
-                f"the registry {self.reference.registry} asks for credentials that were not found",
-                details=(str(exc), "log in with `docker login` or `oras login`, then run again"),
-            ) from exc
+            raise _login_needed(self.reference.registry) from exc
         if response.status_code in (401, 403):
             raise ServiceError(
                 f"the registry {self.reference.registry} refused access ({response.status_code})",
@@ -164,9 +159,7 @@ class OciArtifact:
             raise InputError(f"{self.reference.registry}/{self.reference.repository}:{tag_or_digest} does not exist")
         if response.status_code != 200:
             raise ServiceError(f"the registry answered {response.status_code} for {url}")
-        body = response.content
-        if len(body) > MAX_MANIFEST_BYTES:
-            raise VerificationError(f"{url}: a manifest larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+        body = _body(response, MAX_MANIFEST_BYTES, f"{url}: a manifest larger than {MAX_MANIFEST_BYTES >> 20} MiB")
         return body, "sha256:" + hashlib.sha256(body).hexdigest()
 
     def fetch_blob(self, digest: str, size: int) -> Callable[[int, int], bytes]:
@@ -180,7 +173,8 @@ class OciArtifact:
                 raise ServiceError(f"the registry lists blob {digest} but does not serve it")
             if response.status_code not in (200, 206) or (response.status_code == 200 and not whole):
                 raise ServiceError(f"the registry answered {response.status_code} for a range of blob {digest}")
-            return self.meter.count(response.content)
+            wanted = end - start
+            return self.meter.count(_body(response, wanted, f"blob {digest}: more bytes than the {wanted:,} asked for"))
 
         return fetch
 
@@ -217,7 +211,8 @@ class OciArtifact:
         url = f"{self.reference.registry}/v2/{self._container.api_prefix}/referrers/{self.manifest_digest}"
         response = self._request(url, headers={"Accept": INDEX_MEDIA_TYPES[0]})
         if response.status_code == 200:
-            index = _json_object(response.content[:MAX_MANIFEST_BYTES], "referrers index")
+            body = _body(response, MAX_MANIFEST_BYTES, f"{url}: a referrers index larger than the bound")
+            index = _json_object(body, "referrers index")
             for entry in index.get("manifests") or []:
                 if isinstance(entry, dict) and entry.get("artifactType") == BUNDLE_MEDIA_TYPE:
                     digests.append(str(entry.get("digest")))
@@ -375,6 +370,22 @@ def _is_archive(media_type: str, annotations: dict[str, Any]) -> bool:
         return False
     suffix = media_type.rsplit("/", 1)[-1]
     return bool(re.search(r"(^|[.+])(tar|gzip|gz|zstd|zst|lz4|bzip2|xz)($|[.+])", suffix))
+
+
+def _login_needed(registry: str) -> ServiceError:
+    return ServiceError(
+        f"the registry {registry} asks for credentials that were not found",
+        details=("log in with `docker login` or `oras login`, then run again",),
+    )
+
+
+def _body(response: requests.Response, limit: int, too_large: str) -> bytes:
+    """At most `limit` bytes of a streamed response; more is an error, and is never held in memory."""
+    with response:
+        data = take(response.iter_content(1 << 20), limit + 1)
+    if len(data) > limit:
+        raise VerificationError(too_large)
+    return data
 
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:

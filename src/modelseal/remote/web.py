@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelseal.errors import InputError, ServiceError
-from modelseal.remote.objects import Meter, RemoteFile, RemoteModel, network_reason
+from modelseal.remote.objects import Meter, RemoteFile, RemoteModel, network_reason, take
 
 TIMEOUT = 60
 
@@ -47,13 +47,13 @@ def _fetch(session: object, url: str, meter: Meter) -> Callable[[int, int], byte
 
     def fetch(start: int, end: int) -> bytes:
         try:
-            response = session.get(url, headers={"Range": f"bytes={start}-{end - 1}"}, timeout=TIMEOUT)
+            response = session.get(url, headers={"Range": f"bytes={start}-{end - 1}"}, timeout=TIMEOUT, stream=True)
         except requests.RequestException as exc:
             raise ServiceError(f"cannot read {url}: {network_reason(exc)}") from exc
         _raise_for(response.status_code, url)
         if response.status_code != 206 and not (response.status_code == 200 and start == 0):
             raise ServiceError(f"{url}: the server does not honour range requests ({response.status_code})")
-        data = response.content
-        return meter.count(data if response.status_code == 206 else data[: end - start])
+        with response:
+            return meter.count(take(response.iter_content(1 << 20), end - start))
 
     return fetch
