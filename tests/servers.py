@@ -63,6 +63,22 @@ def running(command: list[str], url: str, accept: tuple[int, ...] = (200,), **po
             process.wait()
 
 
+def sparse_safetensors(path: Path, size: int) -> Path:
+    """A safetensors file of `size` bytes that costs no disk: a real header, then a hole for the tensor. Its
+    sha256 goes to a `.sha256` sidecar, which the test Hub publishes as the LFS digest (no hashing at start)."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [(size - 4096) // 4], "data_offsets": [0, size - 4096]}})
+    raw = len(header.encode().ljust(4096 - 8, b" ")).to_bytes(8, "little") + header.encode().ljust(4096 - 8, b" ")
+    with path.open("wb") as out:
+        out.write(raw)
+        out.truncate(size)
+    digest = hashlib.sha256(raw)
+    zeros = bytes(64 << 20)
+    for start in range(len(raw), size, len(zeros)):
+        digest.update(zeros[: min(len(zeros), size - start)])
+    path.with_name(path.name + ".sha256").write_text(digest.hexdigest())
+    return path
+
+
 # --- an OCI registry ------------------------------------------------------------------------------------------
 
 

@@ -295,13 +295,7 @@ def verify(
         # only files the signature names are read early; the rest waits for the listing to be compared
         on_file = _prefetcher(pool, signed.serialization, lambda f: f.name in signed_paths)
         tree = _verification_tree(model, options, on_file)
-        listed, single_name = tree.files, None
-        if tree.single_file:
-            single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
-        else:
-            if ignore_unsigned_files:
-                listed = tuple(f for f in tree.files if f.name in signed_paths)
-            fail_on(listing_differences(signed, listed))  # before a byte is hashed: an added 64 GiB file is free
+        listed, single_name = files_to_verify(tree, signed, ignore_unsigned_files)
         hashed_tree = dataclasses.replace(tree, files=listed)
         actual = compute_manifest(hashed_tree, signed.serialization, pool, single_file_name=single_name)
     fail_on(differences(signed, actual))
@@ -379,6 +373,22 @@ def _signed_statement(model: Path, verifier: Verifier, signature: Path | None) -
 def _own_names(model: Path, signature: Path) -> set[str]:
     """Names left out of every model that are no signer's choice: modelseal's documents and git's paths."""
     return set(_document_names(model, signature)) | set(GIT_PATHS)
+
+
+def files_to_verify(
+    tree: ModelTree, signed: Manifest, ignore_unsigned_files: bool
+) -> tuple[tuple[ModelFile, ...], str | None]:
+    """The listed files to hash, and the resource name of a single-file model; a listing that differs from the
+    signature fails here, before a byte is hashed (an added 64 GiB file costs nothing)."""
+    if tree.single_file:
+        names = {signed_path(r.name, signed.serialization) for r in signed.resources}
+        return tree.files, SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in names else tree.files[0].name
+    listed = tree.files
+    if ignore_unsigned_files:
+        names = {signed_path(r.name, signed.serialization) for r in signed.resources}
+        listed = tuple(f for f in tree.files if f.name in names)
+    fail_on(listing_differences(signed, listed))
+    return listed, None
 
 
 def listing_differences(signed: Manifest, listed: Sequence[ModelFile]) -> list[str]:

