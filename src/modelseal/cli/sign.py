@@ -44,9 +44,15 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
             if options["metadata"]:
                 raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
             signer = signer_factory()
-            result = sign_remote(
-                model, signer, hashing_options(options), signature=options["signature"], pull=options["pull"]
-            )
+            with render.hashing_progress(not options["as_json"]) as progress:
+                result = sign_remote(
+                    model,
+                    signer,
+                    hashing_options(options),
+                    signature=options["signature"],
+                    pull=options["pull"],
+                    progress=progress,
+                )
             render.signed(result, options["as_json"])
             return
         with render.hashing_progress(not options["as_json"]) as progress:

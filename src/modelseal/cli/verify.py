@@ -51,31 +51,31 @@ def _verify(
     from modelseal.cli import render
 
     def action() -> None:
-        if isinstance(model, RemoteLocation):
-            from modelseal.remote.signing import verify_remote
-
-            result = verify_remote(
-                model,
-                verifier_factory(),
-                signature=options["signature"],
-                ignore_paths=options["ignore_paths"],
-                ignore_unsigned_files=ignore_unsigned_files,
-                read_all=options["read_all"],
-                pull=options["pull"],
-            )
-            render.verified(result, options["as_json"])
-            return
         with render.hashing_progress(not options["as_json"]) as progress:
-            result = signature.verify(
-                model,
-                verifier_factory(),
-                signature=options["signature"],
-                ignore_paths=options["ignore_paths"],
-                ignore_unsigned_files=ignore_unsigned_files,
-                workers=options["workers"],
-                progress=progress,
-                trusted_cache=cache_path(options["trust_cache"]),
-            )
+            if isinstance(model, RemoteLocation):
+                from modelseal.remote.signing import verify_remote
+
+                result = verify_remote(
+                    model,
+                    verifier_factory(),
+                    signature=options["signature"],
+                    ignore_paths=options["ignore_paths"],
+                    ignore_unsigned_files=ignore_unsigned_files,
+                    read_all=options["read_all"],
+                    pull=options["pull"],
+                    progress=progress,
+                )
+            else:
+                result = signature.verify(
+                    model,
+                    verifier_factory(),
+                    signature=options["signature"],
+                    ignore_paths=options["ignore_paths"],
+                    ignore_unsigned_files=ignore_unsigned_files,
+                    workers=options["workers"],
+                    progress=progress,
+                    trusted_cache=cache_path(options["trust_cache"]),
+                )
         render.verified(result, options["as_json"])
 
     run(action, options["as_json"])

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelseal.errors import InputError, VerificationError
+from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import DOCUMENT_NAMES, SIGNATURE_NAME
 from modelseal.oms.bundle import Bundle, parse_bundle, read_bundle, write_atomically
 from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME, Manifest, Serialization, compute_manifest
@@ -62,11 +63,11 @@ def remote_serialization(options: HashingOptions) -> Serialization:
     )
 
 
-def digest_remote(model: RemoteModel, options: HashingOptions) -> Manifest:
+def digest_remote(model: RemoteModel, options: HashingOptions, progress: ProgressCallback | None = None) -> Manifest:
     serialization = remote_serialization(options)
     tree = remote_tree(model, frozenset(serialization.ignore_paths or ()))
     single_name = SINGLE_FILE_COMPAT_NAME if options.compat else None
-    hasher = RemoteHasher(model, options.hash_type, trust_published=True)
+    hasher = RemoteHasher(model, options.hash_type, trust_published=True, progress=progress)
     manifest = compute_manifest(tree, serialization, hasher, compat=options.compat, single_file_name=single_name)
     return dataclasses.replace(manifest, model_name=model.name)
 
@@ -78,6 +79,7 @@ def sign_remote(
     *,
     signature: Path | None = None,
     pull: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> SignResult:
     """Sign the model at `location`: the bundle goes to `signature` when given, else beside an OCI artifact as
     a referrer (other stores need `signature`: modelseal does not write into them)."""
@@ -88,7 +90,7 @@ def sign_remote(
         )
     artifact = open_artifact(location) if location.scheme == "oci" else None
     model = artifact.model("unpack" if pull else "refuse") if artifact is not None else open_model(location)
-    manifest = digest_remote(model, options)
+    manifest = digest_remote(model, options, progress)
     bundle = signer.sign(build_statement(manifest)).to_json()
     if signature is not None:
         write_atomically(signature, bundle)
@@ -142,12 +144,13 @@ def verify_remote(
     ignore_unsigned_files: bool = False,
     read_all: bool = False,
     pull: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
     """Verify the model at `location` against its signature (given, or found beside an OCI artifact); with
     `read_all`, digests a registry vouches for are recomputed from the bytes it serves; with `pull`, tarball
     layers are unpacked and their files verified."""
     model, bundles = signed_model(location, signature, pull=pull)
-    return verify_model(model, bundles, verifier, ignore_paths, ignore_unsigned_files, read_all)
+    return verify_model(model, bundles, verifier, ignore_paths, ignore_unsigned_files, read_all, progress)
 
 
 def verify_model(
@@ -157,6 +160,7 @@ def verify_model(
     ignore_paths: Sequence[str | Path] = (),
     ignore_unsigned_files: bool = False,
     read_all: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
     """Steps of `signature.verify` on a listing: a bundle the verifier accepts, the listing against it, then the
     digests (from the store where it vouches for them, else every byte read once)."""
@@ -169,7 +173,7 @@ def verify_model(
     signed_paths = {signed_path(r.name, serialization) for r in signed.resources}
     listed, single_name = files_to_verify(tree, signed, ignore_unsigned_files)
     hashed = dataclasses.replace(tree, files=listed)
-    hasher = RemoteHasher(model, serialization.hash_type, trust_published=not read_all)
+    hasher = RemoteHasher(model, serialization.hash_type, trust_published=not read_all, progress=progress)
     actual = compute_manifest(hashed, serialization, hasher, single_file_name=single_name)
     fail_on(differences(signed, actual))
     unsigned = tuple(f.name for f in tree.files if f.name not in signed_paths) if ignore_unsigned_files else ()
