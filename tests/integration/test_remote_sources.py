@@ -232,6 +232,30 @@ def test_s3_scan_sign_verify_and_check(
     assert checked.returncode == 1, checked.stdout
 
 
+def test_s3_shards_and_blake3_are_streamed_and_verify_the_directory(
+    s3: dict[str, str], make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    keys = make_key_pair()
+    signature = tmp_path / "shards.sig"
+    location = "s3://models/minilm-shards"
+    import boto3
+
+    client = boto3.client("s3")
+    for path in sorted(p for p in MINILM.rglob("*") if p.is_file()):
+        client.put_object(
+            Bucket="models", Key=f"minilm-shards/{path.relative_to(MINILM).as_posix()}", Body=path.read_bytes()
+        )
+    options = ("--hash", "blake3", "--shard-size", str(16 << 20))
+    signed = modelseal(
+        "sign", "key", location, "--private-key", keys.private, "--signature", signature, *options, env=s3
+    )
+    assert signed.returncode == 0, signed.stderr
+    local = modelseal("verify", "key", MINILM, "--public-key", keys.public, "--signature", signature)
+    assert local.returncode == 0, local.stderr
+    remote = modelseal("verify", "key", location, "--public-key", keys.public, "--signature", signature, env=s3)
+    assert remote.returncode == 0, remote.stderr
+
+
 def test_s3_errors_are_clear(s3: dict[str, str]) -> None:
     missing = modelseal("scan", "s3://no-such-bucket/model", env=s3)
     assert missing.returncode == 2 and "NoSuchBucket" in missing.stderr, missing.stderr
