@@ -30,7 +30,7 @@ from modelseal.remote import RemoteLocation
 
 @click.group()
 def sign() -> None:
-    """Sign a model directory or file."""
+    """Sign a model directory or file, or a model where it lives (oci://, s3://, hf://, https://)."""
 
 
 def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], options: dict[str, Any]) -> None:
