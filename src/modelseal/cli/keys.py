@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from modelseal.cli.options import FILE, embedded_chain, option, password, stacked
-from modelseal.errors import InputError
 
 if TYPE_CHECKING:
     from modelseal.signing.keys import SigningKey
@@ -20,22 +19,57 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def open_signing_key(private_key: Path | None, password: str | None, pkcs11_uri: str | None) -> SigningKey:
-    """The key on a PKCS#11 token by URI, else from a PEM file."""
+KEY_SOURCES = ("--private-key", "--pkcs11-uri", "--kms-uri", "--signer-command")
+
+
+def open_signing_key(
+    private_key: Path | None,
+    password: str | None,
+    pkcs11_uri: str | None,
+    kms_uri: str | None = None,
+    signer_command: str | None = None,
+) -> SigningKey:
+    """The one key the options name: on a PKCS#11 token, in a KMS, behind a signer command, or in a PEM file."""
+    given = [n for n, v in zip(KEY_SOURCES, (private_key, pkcs11_uri, kms_uri, signer_command), strict=True) if v]
+    if len(given) != 1:
+        raise click.UsageError(f"give exactly one signing key: {', '.join(KEY_SOURCES)}")
     if pkcs11_uri is not None:
         from modelseal.signing.pkcs11 import TokenKey
 
         return TokenKey.open(pkcs11_uri)
-    if private_key is None:
-        raise InputError("no signing key: give a private key file or a PKCS#11 URI")
+    if kms_uri is not None:
+        from modelseal.signing.kms import KmsKey
+
+        return KmsKey(kms_uri)
+    if signer_command is not None:
+        from modelseal.signing.command import CommandKey
+
+        return CommandKey(signer_command)
     from modelseal.signing.keys import SoftwareKey
 
+    assert private_key is not None
     return SoftwareKey.from_file(private_key, password)
+
+
+kms_uri = option(
+    "--kms-uri",
+    env="KMS_URI",
+    default=None,
+    help="...or with this key in AWS KMS (awskms:///KEY-ID, awskms:///alias/NAME, awskms:///arn:…)...",
+)
+signer_command = option(
+    "--signer-command",
+    env="SIGNER_COMMAND",
+    default=None,
+    help="...or with a program that signs digests (`CMD public-key`, `CMD sign ALGORITHM`; see the README).",
+)
 
 
 _signer_flags = stacked(
     option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Sign with this PEM EC private key..."),
     option("--pkcs11-uri", env="PKCS11_URI", default=None, help="...or with this key on a PKCS#11 token..."),
+    kms_uri,
+    signer_command,
     option("--sigstore", env="SIGSTORE", is_flag=True, help="...or keylessly with Sigstore (see `sign sigstore`)."),
     option("--identity-token", env="IDENTITY_TOKEN", default=None, help="With --sigstore: an OIDC ID token."),
     option(
@@ -56,13 +90,16 @@ def _signer_factory(
     signing_certificate: Path | None,
     certificate_chain: tuple[Path, ...],
     pkcs11_uri: str | None,
+    kms_uri: str | None,
+    signer_command: str | None,
     sigstore: bool,
     identity_token: str | None,
 ) -> Callable[[], Any]:
-    """The signer the options name: a key (PEM or token), with a certificate if given, or Sigstore."""
-    keys = [name for name, given in (("--private-key", private_key), ("--pkcs11-uri", pkcs11_uri)) if given]
+    """The signer the options name: a key (PEM, token, KMS or command), with a certificate if given, or Sigstore."""
+    sources = (private_key, pkcs11_uri, kms_uri, signer_command)
+    keys = [name for name, value in zip(KEY_SOURCES, sources, strict=True) if value]
     if sigstore == bool(keys) or len(keys) > 1:
-        raise click.UsageError("sign with exactly one of --private-key, --pkcs11-uri and --sigstore")
+        raise click.UsageError(f"sign with exactly one of {', '.join(KEY_SOURCES)} and --sigstore")
     if sigstore:
         from modelseal.signing.sigstore_sign import SigstoreOptions, SigstoreSigner
 
@@ -73,7 +110,7 @@ def _signer_factory(
         from modelseal.signing.certificate import CertificateSigner
         from modelseal.signing.key import KeySigner
 
-        key = open_signing_key(private_key, password, pkcs11_uri)
+        key = open_signing_key(private_key, password, pkcs11_uri, kms_uri, signer_command)
         if signing_certificate is None:
             return KeySigner(key)
         return CertificateSigner.for_key(key, keys[0], signing_certificate, certificate_chain)
@@ -93,12 +130,22 @@ def signer_options(func: F) -> F:
         signing_certificate: Path | None,
         certificate_chain: tuple[Path, ...],
         pkcs11_uri: str | None,
+        kms_uri: str | None,
+        signer_command: str | None,
         sigstore: bool,
         identity_token: str | None,
         **kw: Any,
     ) -> Any:
         factory = _signer_factory(
-            private_key, password, signing_certificate, certificate_chain, pkcs11_uri, sigstore, identity_token
+            private_key,
+            password,
+            signing_certificate,
+            certificate_chain,
+            pkcs11_uri,
+            kms_uri,
+            signer_command,
+            sigstore,
+            identity_token,
         )
         return func(*args, signer=factory, **kw)
 

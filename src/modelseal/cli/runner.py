@@ -23,6 +23,8 @@ def run(action: Callable[[], None], as_json: bool = False) -> None:
 
         render.error(exc, as_json)
         sys.exit(for_error(exc))
+    except click.ClickException:
+        raise  # a usage error found while running: click prints it and exits 2
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from modelseal.cli.keys import open_signing_key
+from modelseal.cli.keys import kms_uri, open_signing_key, signer_command
 from modelseal.cli.options import (
     FILE,
     MODEL,
@@ -71,21 +71,32 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
 
 @sign.command("key")
 @click.argument("model", type=MODEL)
-@option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key (P-256/384/521).")
+@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="PEM EC private key (P-256/384/521)...")
+@kms_uri
+@signer_command
 @password
 @metadata_documents
 @signing_options
 @common_options
-def sign_key(model: Path | RemoteLocation, private_key: Path, password: str | None, **options: Any) -> None:
-    """Sign MODEL with an EC private key."""
+def sign_key(
+    model: Path | RemoteLocation,
+    private_key: Path | None,
+    kms_uri: str | None,
+    signer_command: str | None,
+    password: str | None,
+    **options: Any,
+) -> None:
+    """Sign MODEL with an EC private key: a PEM file, a key in AWS KMS, or one behind a signer command."""
     from modelseal.signing.key import KeySigner
 
-    _sign(model, lambda: KeySigner.from_file(private_key, password), options)
+    _sign(model, lambda: KeySigner(open_signing_key(private_key, password, None, kms_uri, signer_command)), options)
 
 
 @sign.command("certificate")
 @click.argument("model", type=MODEL)
-@option("--private-key", env="PRIVATE_KEY", type=FILE, required=True, help="PEM EC private key of the certificate.")
+@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="PEM EC private key of the certificate...")
+@kms_uri
+@signer_command
 @signing_certificate
 @embedded_chain
 @password
@@ -94,20 +105,23 @@ def sign_key(model: Path | RemoteLocation, private_key: Path, password: str | No
 @common_options
 def sign_certificate(
     model: Path | RemoteLocation,
-    private_key: Path,
+    private_key: Path | None,
+    kms_uri: str | None,
+    signer_command: str | None,
     signing_certificate: Path,
     certificate_chain: tuple[Path, ...],
     password: str | None,
     **options: Any,
 ) -> None:
-    """Sign MODEL with a key and its X.509 certificate chain."""
+    """Sign MODEL with a key (a PEM file, in AWS KMS, or behind a signer command) and its X.509 certificate chain."""
     from modelseal.signing.certificate import CertificateSigner
 
-    _sign(
-        model,
-        lambda: CertificateSigner.from_files(private_key, signing_certificate, certificate_chain, password),
-        options,
-    )
+    def signer() -> CertificateSigner:
+        key = open_signing_key(private_key, password, None, kms_uri, signer_command)
+        name = str(private_key or kms_uri or "the signer command's key")
+        return CertificateSigner.for_key(key, name, signing_certificate, certificate_chain)
+
+    _sign(model, signer, options)
 
 
 @sign.command("pkcs11-key")
@@ -234,8 +248,10 @@ def digest_command(model: Path | RemoteLocation, **options: Any) -> None:
 
 
 @click.command("public-key")
-@option("--pkcs11-uri", env="PKCS11_URI", default=None, help="RFC 7512 URI of a key on a PKCS#11 token.")
-@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="Or a PEM EC private key.")
+@option("--pkcs11-uri", env="PKCS11_URI", default=None, help="RFC 7512 URI of a key on a PKCS#11 token...")
+@option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="...or a PEM EC private key...")
+@kms_uri
+@signer_command
 @password
 @option(
     "--output",
@@ -245,11 +261,14 @@ def digest_command(model: Path | RemoteLocation, **options: Any) -> None:
     help="Write the PEM public key here instead of standard output.",
 )
 def public_key_command(
-    pkcs11_uri: str | None, private_key: Path | None, password: str | None, output: Path | None
+    pkcs11_uri: str | None,
+    private_key: Path | None,
+    kms_uri: str | None,
+    signer_command: str | None,
+    password: str | None,
+    output: Path | None,
 ) -> None:
     """Print the PEM public key of a signing key, for `modelseal verify key --public-key` on the consumer's side."""
-    if (pkcs11_uri is None) == (private_key is None):
-        raise click.UsageError("give exactly one of --pkcs11-uri and --private-key")
 
     def action() -> None:
         from cryptography.hazmat.primitives import serialization
@@ -257,7 +276,7 @@ def public_key_command(
         from modelseal.oms.bundle import write_atomically
 
         pem = (
-            open_signing_key(private_key, password, pkcs11_uri)
+            open_signing_key(private_key, password, pkcs11_uri, kms_uri, signer_command)
             .public_key()
             .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )

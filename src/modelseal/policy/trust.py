@@ -17,7 +17,8 @@ verify options; the verification method is taken from the signature.
     [[signers]]
     name = "ops key"
     method = "key"
-    public-key = "keys/ops.pub"     # paths are relative to the policy file
+    public-key = "keys/ops.pub"     # paths are relative to the policy file (or kms-uri = "awskms:///alias/ops":
+                                    # the public key is read from AWS KMS when the policy is loaded)
     models = ["ops-*"]              # optional: model names (or paths, with a '/') this signer may sign
 
     [[signers]]
@@ -52,7 +53,7 @@ from modelseal.signing.sigstore import SigstoreTrust, SigstoreVerifier
 POLICY_VERSION = 1
 _COMMON_KEYS = {"name", "method", "models"}
 _METHOD_KEYS = {
-    "key": {"public-key"},
+    "key": {"public-key", "kms-uri"},
     "certificate": {"certificate-chain", "identity", "extended-key-usage"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
@@ -191,9 +192,17 @@ class _Reader:
         name = self.text(table, "name", at) or f"signer {index + 1} ({method})"
         models = self.texts(table, "models", at)
         if method == "key":
-            path = self.file(self.text(table, "public-key", at, required=True) or "", (*at, "public-key"))
             from modelseal.signing.key import KeyVerifier
 
+            kms_uri = self.text(table, "kms-uri", at)
+            if kms_uri is not None and "public-key" not in table:
+                from modelseal.signing.kms import KmsKey
+
+                kms = self.loaded((*at, "kms-uri"), lambda: KeyVerifier(KmsKey(kms_uri).public_key()))
+                return TrustedSigner(name, method, models, kms)
+            if kms_uri is not None:
+                raise self.fail(at, "a key signer names 'public-key' or 'kms-uri', not both")
+            path = self.file(self.text(table, "public-key", at, required=True) or "", (*at, "public-key"))
             return TrustedSigner(
                 name, method, models, self.loaded((*at, "public-key"), lambda: KeyVerifier.from_file(path))
             )
