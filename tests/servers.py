@@ -207,6 +207,70 @@ def moto_server() -> Iterator[dict[str, str]]:
         }
 
 
+# --- an RFC 3161 timestamp authority ------------------------------------------------------------------------------
+
+
+def make_tsa(directory: Path, name: str = "Test TSA") -> Path:
+    """A TSA's root and its timestamping certificate (extendedKeyUsage critical timeStamping), with OpenSSL's
+    configuration for `openssl ts -reply`; returns the root certificate's file (what a verifier trusts)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    ) -> x509.Certificate:
+        named = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(named)
+            .issuer_name(issuer[0].subject if issuer else named)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+        )
+        if issuer is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root = certificate(f"{name} Root", root_key, None)
+    leaf = certificate(name, key, (root, root_key))
+    (directory / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    (directory / "tsa.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (directory / "tsa.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    (directory / "serial").write_text("01\n")
+    (directory / "tsa.cnf").write_text(
+        "[ tsa ]\ndefault_tsa = tsa_config\n[ tsa_config ]\n"
+        f"serial = {directory / 'serial'}\ncrypto_device = builtin\nsigner_cert = {directory / 'tsa.pem'}\n"
+        f"signer_key = {directory / 'tsa.key'}\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n"
+        "digests = sha256, sha384, sha512\naccuracy = secs:1\nordering = yes\ntsa_name = yes\n"
+        "ess_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+    )
+    return directory / "root.pem"
+
+
+@contextmanager
+def tsa_server(directory: Path) -> Iterator[str]:
+    """tests/tsa_server.py answering with the TSA in `directory` (see `make_tsa`); yields its URL."""
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).with_name("tsa_server.py")), str(directory), str(port)]
+    with running(command, f"http://127.0.0.1:{port}/health"):
+        yield f"http://127.0.0.1:{port}/"
+
+
 # --- a Hugging Face Hub -----------------------------------------------------------------------------------------
 
 

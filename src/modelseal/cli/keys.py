@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from modelseal.cli.options import FILE, embedded_chain, option, password, stacked
+from modelseal.cli.options import FILE, embedded_chain, option, password, stacked, tsa_url
 
 if TYPE_CHECKING:
     from modelseal.signing.keys import SigningKey
@@ -81,6 +81,7 @@ _signer_flags = stacked(
     ),
     embedded_chain,
     password,
+    tsa_url,
 )
 
 
@@ -134,6 +135,7 @@ def signer_options(func: F) -> F:
         signer_command: str | None,
         sigstore: bool,
         identity_token: str | None,
+        tsa_url: str | None,
         **kw: Any,
     ) -> Any:
         factory = _signer_factory(
@@ -147,6 +149,11 @@ def signer_options(func: F) -> F:
             sigstore,
             identity_token,
         )
+        if tsa_url is not None:
+            from modelseal.signing.timestamp import TimestampingSigner
+
+            untimed = factory
+            factory = lambda: TimestampingSigner(untimed(), tsa_url)  # noqa: E731
         return func(*args, signer=factory, **kw)
 
     return _signer_flags(cast(F, command))

@@ -115,6 +115,14 @@ def common_options(func: F) -> F:
     return func
 
 
+tsa_url = option(
+    "--tsa-url",
+    env="TSA_URL",
+    default=None,
+    help="Timestamp the signature at this RFC 3161 timestamp authority, so it can be verified after the "
+    "certificate expires (the token goes in the bundle; model-signing ignores it).",
+)
+
 pull = option(
     "--pull",
     env="PULL",

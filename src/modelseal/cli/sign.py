@@ -23,6 +23,7 @@ from modelseal.cli.options import (
     signing_options,
     staging,
     trust_config,
+    tsa_url,
 )
 from modelseal.cli.runner import run
 from modelseal.remote import RemoteLocation
@@ -43,7 +44,7 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
 
             if options["metadata"]:
                 raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
-            signer = signer_factory()
+            signer = _timestamped(signer_factory(), options.get("tsa_url"))
             with render.hashing_progress(not options["as_json"]) as progress:
                 result = sign_remote(
                     model,
@@ -58,7 +59,7 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
         with render.hashing_progress(not options["as_json"]) as progress:
             result = signature.sign_with(
                 model,
-                signer_factory(),
+                _timestamped(signer_factory(), options.get("tsa_url")),
                 hashing_options(options),
                 signature=options["signature"],
                 progress=progress,
@@ -69,6 +70,15 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
     run(action, options["as_json"])
 
 
+def _timestamped(signer: Any, url: str | None) -> Any:
+    """The signer, made to timestamp its signatures at `url` when one is given."""
+    if url is None:
+        return signer
+    from modelseal.signing.timestamp import TimestampingSigner
+
+    return TimestampingSigner(signer, url)
+
+
 @sign.command("key")
 @click.argument("model", type=MODEL)
 @option("--private-key", env="PRIVATE_KEY", type=FILE, default=None, help="PEM EC private key (P-256/384/521)...")
@@ -76,6 +86,7 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
 @signer_command
 @password
 @metadata_documents
+@tsa_url
 @signing_options
 @common_options
 def sign_key(
@@ -101,6 +112,7 @@ def sign_key(
 @embedded_chain
 @password
 @metadata_documents
+@tsa_url
 @signing_options
 @common_options
 def sign_certificate(
@@ -128,6 +140,7 @@ def sign_certificate(
 @click.argument("model", type=MODEL)
 @pkcs11_uri
 @metadata_documents
+@tsa_url
 @signing_options
 @common_options
 def sign_pkcs11_key(model: Path | RemoteLocation, pkcs11_uri: str, **options: Any) -> None:
@@ -144,6 +157,7 @@ def sign_pkcs11_key(model: Path | RemoteLocation, pkcs11_uri: str, **options: An
 @signing_certificate
 @embedded_chain
 @metadata_documents
+@tsa_url
 @signing_options
 @common_options
 def sign_pkcs11_certificate(

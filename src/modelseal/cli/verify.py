@@ -109,19 +109,31 @@ def verify_key(model: Path | RemoteLocation, public_key: Path, ignore_unsigned_f
     default=None,
     help="Require the signing certificate to name this subject, common name, email, URI or DNS name.",
 )
+@option(
+    "--tsa-certificate",
+    env="TSA_CERTIFICATE",
+    type=FILE,
+    multiple=True,
+    help="PEM certificates of a timestamp authority to trust (its root, and its own certificate if the tokens do "
+    "not carry it): a timestamp it made over the signature sets the time the certificate is judged at.",
+)
 @verify_options
 @common_options
 def verify_certificate(
     model: Path | RemoteLocation,
     certificate_chain: tuple[Path, ...],
     identity: str | None,
+    tsa_certificate: tuple[Path, ...],
     ignore_unsigned_files: bool,
     **options: Any,
 ) -> None:
     """Verify MODEL's certificate signature against the certificates you trust."""
     from modelseal.signing.certificate import CertificateVerifier
 
-    _verify(model, lambda: CertificateVerifier.from_files(certificate_chain, identity), ignore_unsigned_files, options)
+    def verifier() -> CertificateVerifier:
+        return CertificateVerifier.from_files(certificate_chain, identity, timestamp_authority=tsa_certificate)
+
+    _verify(model, verifier, ignore_unsigned_files, options)
 
 
 @verify.command("sigstore")

@@ -51,6 +51,14 @@ class Bundle:
         chain = self.verification_material.get("x509CertificateChain", {}).get("certificates", [])
         return [_b64(c.get("rawBytes", "") if isinstance(c, dict) else "", "certificate") for c in chain]
 
+    def timestamps(self) -> list[bytes]:
+        """The RFC 3161 TimeStampResponses (DER) in `timestampVerificationData`, if any."""
+        data = self.verification_material.get("timestampVerificationData")
+        entries = data.get("rfc3161Timestamps") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [_b64(e.get("signedTimestamp") if isinstance(e, dict) else None, "a timestamp") for e in entries]
+
     def public_key_hint(self) -> str | None:
         key = self.verification_material.get("publicKey", {})
         hint = key.get("hint") if isinstance(key, dict) else None

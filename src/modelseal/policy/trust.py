@@ -26,6 +26,8 @@ verify options; the verification method is taken from the signature.
     method = "certificate"
     certificate-chain = ["ca.pem"]  # the roots (and intermediates) to trust, nothing else
     extended-key-usage = "1.3.6.1.5.5.7.3.3"  # optional: what the leaf must carry (default codeSigning)
+    tsa-certificates = ["tsa-root.pem"]       # optional: a timestamp authority whose RFC 3161 timestamps set the
+                                              # time the certificate is judged at (it may have expired since)
 
     [check]                         # optional: files `check` accepts in a model without a signature (they are
     allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
@@ -54,7 +56,7 @@ POLICY_VERSION = 1
 _COMMON_KEYS = {"name", "method", "models"}
 _METHOD_KEYS = {
     "key": {"public-key", "kms-uri"},
-    "certificate": {"certificate-chain", "identity", "extended-key-usage"},
+    "certificate": {"certificate-chain", "identity", "extended-key-usage", "tsa-certificates"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
 _TOP_KEYS = {"version", "sigstore", "signers", "scan", "check"}
@@ -218,8 +220,9 @@ class _Reader:
                 raise self.fail((*at, "extended-key-usage"), f"{usage!r} is not a dotted OID") from exc
             from modelseal.signing.certificate import CertificateVerifier
 
+            tsa = [self.file(p, (*at, "tsa-certificates")) for p in self.texts(table, "tsa-certificates", at)]
             verifier = self.loaded(
-                (*at, "certificate-chain"), lambda: CertificateVerifier.from_files(chain, identity, required)
+                (*at, "certificate-chain"), lambda: CertificateVerifier.from_files(chain, identity, required, tsa)
             )
             return TrustedSigner(name, method, models, verifier)
         return self.sigstore_signer(table, at, name, models, trust)

@@ -19,6 +19,7 @@ from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import PAYLOAD_TYPE, Bundle, pae
 from modelseal.signing.base import SignerIdentity, check_envelope_signature, require_method
 from modelseal.signing.keys import SUPPORTED_CURVES, SigningKey, SoftwareKey, load_certificates
+from modelseal.signing.timestamp import TimestampAuthority, signing_time
 
 AGNOSTIC = Criticality.AGNOSTIC
 
@@ -148,13 +149,17 @@ class _UsagePolicy:
         return ca, leaf
 
 
-def _check_validity(leaf: x509.Certificate, now: datetime.datetime) -> None:
-    if now < leaf.not_valid_before_utc:
+def _check_validity(leaf: x509.Certificate, when: datetime.datetime, stamped: bool = False) -> None:
+    """The leaf was valid at `when`: now, or the signing time a trusted timestamp proves (`stamped`)."""
+    at = f" at the timestamped signing time {when:%Y-%m-%d %H:%M}Z" if stamped else ""
+    if when < leaf.not_valid_before_utc:
         raise VerificationError(
-            f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z"
+            f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z{at}"
         )
-    if now > leaf.not_valid_after_utc:
-        raise VerificationError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z")
+    if when > leaf.not_valid_after_utc:
+        message = f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z"
+        hint = () if stamped else ("a timestamp from a trusted TSA (--tsa-certificate) would prove an earlier time",)
+        raise VerificationError(message + at, details=hint)
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,8 @@ class CertificateVerifier:
     extended_key_usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING
     now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
     method: str = "certificate"
+    # TSAs whose RFC 3161 timestamps set the time the certificate is judged at (see modelseal.signing.timestamp)
+    timestamp_authorities: tuple[TimestampAuthority, ...] = ()
 
     @classmethod
     def from_files(
@@ -173,14 +180,17 @@ class CertificateVerifier:
         chain: Sequence[Path],
         identity: str | None = None,
         extended_key_usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING,
+        timestamp_authority: Sequence[Path] = (),
     ) -> CertificateVerifier:
+        """`timestamp_authority`: the certificate files of a TSA whose timestamps set the signing time."""
         anchors = tuple(cert for path in chain for cert in load_certificates(path))
         if not anchors:
             raise InputError(
                 "no trusted certificates given",
                 details=("pass the root (and intermediate) certificates with --certificate-chain",),
             )
-        return cls(anchors, identity, extended_key_usage)
+        authorities = (TimestampAuthority.from_files(timestamp_authority),) if timestamp_authority else ()
+        return cls(anchors, identity, extended_key_usage, timestamp_authorities=authorities)
 
     def _leaf_and_chain(self, bundle: Bundle) -> tuple[x509.Certificate, list[x509.Certificate]]:
         try:
@@ -189,13 +199,15 @@ class CertificateVerifier:
             raise VerificationError("the signature carries a certificate that cannot be parsed") from exc
         return certificates[0], certificates[1:]
 
-    def _check_chain(self, leaf: x509.Certificate, intermediates: list[x509.Certificate]) -> list[str]:
+    def _check_chain(
+        self, leaf: x509.Certificate, intermediates: list[x509.Certificate], when: datetime.datetime
+    ) -> list[str]:
         usage = _UsagePolicy(self.extended_key_usage)
         ca_policy, ee_policy = usage.policies()
         verifier = (
             PolicyBuilder()
             .store(Store(list(self.trust_anchors)))
-            .time(self.now)
+            .time(when)
             .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
             .build_client_verifier()
         )
@@ -216,8 +228,10 @@ class CertificateVerifier:
     def verify(self, bundle: Bundle) -> SignerIdentity:
         require_method(bundle, "certificate")
         leaf, intermediates = self._leaf_and_chain(bundle)
-        _check_validity(leaf, self.now)
-        chain = self._check_chain(leaf, intermediates)
+        stamped = signing_time(bundle, self.timestamp_authorities) if self.timestamp_authorities else None
+        when = stamped or self.now
+        _check_validity(leaf, when, stamped is not None)
+        chain = self._check_chain(leaf, intermediates, when)
         key = leaf.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
             "secp256r1",
@@ -239,5 +253,6 @@ class CertificateVerifier:
                 "subject": leaf.subject.rfc4514_string(),
                 "chain": " → ".join(chain),
                 "not_after": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}",
+                **({"timestamped": f"{stamped:%Y-%m-%dT%H:%M:%SZ}"} if stamped else {}),
             },
         )
