@@ -16,7 +16,7 @@ from pathlib import Path
 class Handler(BaseHTTPRequestHandler):
     directory: Path
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def reply(self, status: int, body: bytes, content_type: str) -> None:
@@ -26,10 +26,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.reply(200 if self.path == "/health" else 404, b"ok", "text/plain")
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with tempfile.TemporaryDirectory() as scratch:
             request, response = Path(scratch) / "request.tsq", Path(scratch) / "response.tsr"
