@@ -11,7 +11,8 @@ from pathlib import Path
 SIGNATURE_NAME = "model.sig"
 ATTESTATION_NAME = "model.scan.sig"  # signed scan results beside the signature
 METADATA_NAME = "model.meta.sig"  # signed documents about the model (card, evaluations)
-DOCUMENT_NAMES = (SIGNATURE_NAME, ATTESTATION_NAME, METADATA_NAME)
+BOM_NAME = "model.bom.sig"  # the signed ML-BOM
+DOCUMENT_NAMES = (SIGNATURE_NAME, ATTESTATION_NAME, METADATA_NAME, BOM_NAME)
 
 
 def _document_path(model: Path, name: str) -> Path:
@@ -32,3 +33,8 @@ def default_attestation_path(model: Path) -> Path:
 def default_metadata_path(model: Path) -> Path:
     """`MODEL/model.meta.sig` for a directory, `MODEL.meta.sig` beside a single file."""
     return _document_path(model, METADATA_NAME)
+
+
+def default_bom_path(model: Path) -> Path:
+    """`MODEL/model.bom.sig` for a directory, `MODEL.bom.sig` beside a single file."""
+    return _document_path(model, BOM_NAME)

@@ -208,7 +208,10 @@ def test_certificate_attestation(model_dir: Path, pki: Pki) -> None:
 
 def test_attest_needs_exactly_one_signer(model_dir: Path) -> None:
     result = modelseal("attest", "scan", model_dir)
-    assert result.returncode == 2 and "exactly one of --private-key, --pkcs11-uri and --sigstore" in result.stderr
+    assert (
+        result.returncode == 2
+        and "exactly one of --private-key, --pkcs11-uri, --kms-uri, --signer-command and --sigstore" in result.stderr
+    )
 
 
 def test_inspect_shows_both_documents(signed: tuple[Path, KeyPair, Path]) -> None:

@@ -195,7 +195,7 @@ def test_public_key_is_exported_from_a_private_key(make_key_pair: Callable[..., 
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.encode() == pair.public.read_bytes()
     neither = modelseal("public-key")
-    assert neither.returncode == 2 and "exactly one of --pkcs11-uri and --private-key" in neither.stderr
+    assert neither.returncode == 2 and "exactly one signing key" in neither.stderr, neither.stderr
 
 
 def test_a_file_changing_while_it_is_hashed_is_inconclusive(

@@ -86,7 +86,7 @@ def test_a_policy_with_a_misspelt_check_key_is_refused(model_dir: Path, pair: Ke
 # --- 2. attestation names are ignored only when recorded, and only as top-level regular files --------------
 
 
-@pytest.mark.parametrize("name", ["model.meta.sig", "model.scan.sig", "model.sig"])
+@pytest.mark.parametrize("name", ["model.bom.sig", "model.meta.sig", "model.scan.sig", "model.sig"])
 def test_a_directory_named_like_an_attestation_is_model_content(model_dir: Path, pair: KeyPair, name: str) -> None:
     sign(model_dir, KeySigner.from_file(pair.private), signature=model_dir.parent / "outside.sig")
     (model_dir / name).mkdir()

@@ -125,6 +125,7 @@ def test_ignore_paths_are_recorded_and_applied_on_verify(
         ".gitattributes",
         ".github",
         ".gitignore",
+        "model.bom.sig",
         "model.meta.sig",
         "model.scan.sig",
         "model.sig",

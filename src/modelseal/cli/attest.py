@@ -72,3 +72,39 @@ def attest_scan_command(
         render.attested(result, options["as_json"])
 
     run(action, options["as_json"])
+
+
+@attest.command("bom")
+@click.argument("model", type=EXISTING)
+@signer_options
+@option(
+    "--format",
+    "output_format",
+    env="BOM_FORMAT",
+    type=click.Choice(["cyclonedx", "spdx"]),
+    default="cyclonedx",
+    help="The BOM inside the statement: CycloneDX 1.6 or SPDX 3.0.1.",
+)
+@option(
+    "--attestation",
+    env="ATTESTATION",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it. Default: MODEL/model.bom.sig, or MODEL.bom.sig beside a single file.",
+)
+@common_options
+def attest_bom_command(
+    model: Path, signer: Callable[[], Any], output_format: str, attestation: Path | None, **options: Any
+) -> None:
+    """Sign MODEL's ML-BOM (see `modelseal bom`) as an in-toto attestation bound to the model's root digest."""
+
+    def action() -> None:
+        from modelseal.bom import attest_bom
+        from modelseal.cli import render
+
+        target, description = attest_bom(
+            model, signer(), output_format, attestation=attestation, signature=options["signature"]
+        )
+        render.bom_attested(target, description.manifest.root_digest(), output_format, options["as_json"])
+
+    run(action, options["as_json"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from modelseal.cli.attest import attest
+from modelseal.cli.bom import bom_command
 from modelseal.cli.check import check_command
 from modelseal.cli.options import CONTEXT
 from modelseal.cli.registry import registry
@@ -22,5 +23,5 @@ def main() -> None:
 
 
 for command in (sign, verify, attest, check_command, inspect_command, public_key_command, digest_command,
-                scan_command, registry, demo_command):  # fmt: skip
+                scan_command, registry, bom_command, demo_command):  # fmt: skip
     main.add_command(command)

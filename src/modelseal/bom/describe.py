@@ -1,0 +1,55 @@
+"""Everything a BOM states about a model, gathered once: the manifest (the signed one, after proving the files
+still match it; else freshly computed), each file's scan verdict, and the model's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelseal.attest.attest import scan_model_files
+from modelseal.bom.facts import ModelFacts, model_facts
+from modelseal.layout import default_attestation_path, default_signature_path
+from modelseal.oms.bundle import read_bundle
+from modelseal.oms.manifest import Manifest
+from modelseal.oms.options import HashingOptions
+from modelseal.oms.statement import parse_statement
+from modelseal.scanning.context import ScanOptions
+from modelseal.scanning.findings import FileResult
+from modelseal.signature import differences, digest_tree, fail_on
+from modelseal.tree import ModelFile
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    model: Path
+    manifest: Manifest
+    signature: Path | None  # the signature whose manifest the digests are (its signer is not judged here)
+    attestation: Path | None
+    files: tuple[ModelFile, ...]
+    results: dict[str, FileResult]  # by model-relative name
+    facts: ModelFacts
+
+
+def describe(model: Path, *, signature: Path | None = None) -> ModelDescription:
+    """The model's description. With a signature (given, or beside the model) its manifest's digests are used,
+    and the model must still match them: a BOM never names digests of other bytes than the model's."""
+    from modelseal.bom import require_extra
+
+    require_extra()
+    model = Path(model)
+    signature = signature or default_signature_path(model)
+    if signature.is_file():
+        signed = parse_statement(read_bundle(signature).payload)
+        actual, tree = digest_tree(model, HashingOptions.reproducing(signed.serialization), signature=signature)
+        fail_on(differences(signed, actual))
+        manifest, used = signed, signature
+    else:
+        manifest, tree = digest_tree(model, HashingOptions())
+        used = None
+    results = scan_model_files(model, tree.files, manifest, ScanOptions())
+    by_name = {file.name: result for file, result in zip(tree.files, results, strict=True)}
+    facts = model_facts(model, [(f.name, Path(f.path)) for f in tree.files])
+    attestation = default_attestation_path(model)
+    return ModelDescription(
+        model, manifest, used, attestation if attestation.is_file() else None, tree.files, by_name, facts
+    )

@@ -1,0 +1,179 @@
+"""What a model says about itself, read without loading it: the Hugging Face card's front matter, `config.json`,
+GGUF `general.*` metadata and safetensors headers (their `__metadata__` and parameter counts). Licences are
+normalised to SPDX expressions (`license-expression`); a name SPDX does not know becomes `LicenseRef-<name>`."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FRONT_MATTER_MAX = 64 << 10
+HEADER_MAX = 100 << 20  # safetensors' own bound on its JSON header
+
+
+@dataclass
+class ModelFacts:
+    name: str
+    licenses: list[str] = field(default_factory=list)  # SPDX expressions, in the order found, without repeats
+    license_sources: list[str] = field(default_factory=list)  # where each was read
+    license_files: list[str] = field(default_factory=list)  # LICENSE*, LICENCE* files in the model
+    architecture: str | None = None  # e.g. BertModel, llama
+    family: str | None = None  # e.g. bert, llama (model_type, general.architecture)
+    task: str | None = None  # pipeline_tag
+    datasets: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    base_models: list[str] = field(default_factory=list)
+    parameters: int | None = None  # summed over safetensors tensor shapes, or GGUF general.parameter_count
+    metadata: dict[str, str] = field(default_factory=dict)  # other name/value pairs worth recording
+
+    def add_license(self, raw: object, source: str) -> None:
+        expression = spdx_expression(str(raw)) if isinstance(raw, str) and raw.strip() else None
+        if expression and expression not in self.licenses:
+            self.licenses.append(expression)
+            self.license_sources.append(source)
+
+
+def spdx_expression(raw: str) -> str:
+    """`raw` as an SPDX license expression: known keys in SPDX's spelling, unknown ones as LicenseRef-<key>."""
+    from license_expression import ExpressionError, get_spdx_licensing
+
+    licensing = get_spdx_licensing()
+    try:
+        parsed = licensing.parse(raw.strip(), validate=False)
+    except ExpressionError:
+        return "LicenseRef-" + _ref(raw)
+    text = str(parsed)
+    for key in licensing.unknown_license_keys(parsed):
+        if not str(key).startswith("LicenseRef-"):
+            text = re.sub(rf"(?<![\w.+-]){re.escape(str(key))}(?![\w.+-])", "LicenseRef-" + _ref(str(key)), text)
+    return text
+
+
+def _ref(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", key.strip()).strip("-") or "unknown"
+
+
+def _front_matter(path: Path) -> dict[str, Any]:
+    import yaml
+
+    text = path.read_bytes()[:FRONT_MATTER_MAX].decode("utf-8", "replace")
+    match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.S)
+    if not match:
+        return {}
+    try:
+        document = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, (str, int, float))]
+    return []
+
+
+def _read_card(facts: ModelFacts, path: Path) -> None:
+    card = _front_matter(path)
+    facts.add_license(card.get("license_name") if card.get("license") == "other" else card.get("license"), path.name)
+    facts.task = facts.task or (card["pipeline_tag"] if isinstance(card.get("pipeline_tag"), str) else None)
+    facts.datasets += [d for d in _strings(card.get("datasets")) if d not in facts.datasets]
+    facts.languages += [d for d in _strings(card.get("language")) if d not in facts.languages]
+    facts.base_models += [d for d in _strings(card.get("base_model")) if d not in facts.base_models]
+    if isinstance(card.get("library_name"), str):
+        facts.metadata["library"] = card["library_name"]
+
+
+def _read_config(facts: ModelFacts, path: Path) -> None:
+    try:
+        config = json.loads(path.read_bytes()[: 8 << 20])
+    except ValueError:
+        return
+    if not isinstance(config, dict):
+        return
+    architectures = _strings(config.get("architectures"))
+    facts.architecture = facts.architecture or (architectures[0] if architectures else None)
+    if isinstance(config.get("model_type"), str):
+        facts.family = facts.family or config["model_type"]
+    if isinstance(config.get("torch_dtype"), str):
+        facts.metadata.setdefault("torch_dtype", config["torch_dtype"])
+
+
+def _read_safetensors(facts: ModelFacts, path: Path) -> int:
+    """The file's parameter count (0 if its header cannot be read); its `__metadata__` goes to `facts`."""
+    with path.open("rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        if not 2 <= length <= HEADER_MAX:
+            return 0
+        try:
+            header = json.loads(handle.read(length))
+        except ValueError:
+            return 0
+    if not isinstance(header, dict):
+        return 0
+    metadata = header.pop("__metadata__", None)
+    if isinstance(metadata, dict):
+        for key, value in metadata.items():
+            if isinstance(value, str) and key.lower() == "license":
+                facts.add_license(value, f"{path.name} (__metadata__)")
+            elif isinstance(value, str) and len(value) < 200:
+                facts.metadata.setdefault(f"safetensors.{key}", value)
+    count = 0
+    for tensor in header.values():
+        shape = tensor.get("shape") if isinstance(tensor, dict) else None
+        if isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape):
+            count += math.prod(shape)
+    return count
+
+
+def _read_gguf(facts: ModelFacts, path: Path) -> None:
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(str(path))
+    except Exception:  # noqa: BLE001 - an unreadable GGUF says nothing; the scanner reports what is wrong with it
+        return
+    values: dict[str, Any] = {}
+    for name, item in reader.fields.items():
+        if name.startswith("general.") and item.types:
+            try:
+                values[name] = item.contents()
+            except Exception:  # noqa: BLE001 - one odd field leaves the others readable
+                continue
+    facts.add_license(values.get("general.license"), f"{path.name} (general.license)")
+    if isinstance(values.get("general.architecture"), str):
+        facts.family = facts.family or values["general.architecture"]
+    if isinstance(values.get("general.name"), str):
+        facts.metadata.setdefault("gguf.name", values["general.name"])
+    if isinstance(values.get("general.parameter_count"), int):
+        facts.parameters = (facts.parameters or 0) + values["general.parameter_count"]
+    for tag in _strings(values.get("general.datasets")):
+        if tag not in facts.datasets:
+            facts.datasets.append(tag)
+
+
+def model_facts(model: Path, files: list[tuple[str, Path]]) -> ModelFacts:
+    """Facts from the model's files (name inside the model, path); nothing is executed or deserialised."""
+    facts = ModelFacts(model.resolve().name)
+    parameters = 0
+    for name, path in files:
+        base = name.rsplit("/", 1)[-1]
+        if name.lower() == "readme.md":
+            _read_card(facts, path)
+        elif name == "config.json":
+            _read_config(facts, path)
+        elif base.upper().startswith(("LICENSE", "LICENCE")):
+            facts.license_files.append(name)
+        elif base.endswith(".safetensors"):
+            parameters += _read_safetensors(facts, path)
+        elif base.endswith(".gguf"):
+            _read_gguf(facts, path)
+    if parameters:
+        facts.parameters = parameters
+    return facts
