@@ -155,3 +155,28 @@ def test_the_signed_bom_is_bound_to_the_signature_and_ignored_by_verification(
     assert signed.format == "spdx" and signed.root_digest == digest(model)[0].root_digest()
     assert any(o.get("type") == "ai_AIPackage" for o in signed.document["@graph"])
     assert modelseal("verify", "key", model, "--public-key", keys.public).returncode == 0
+
+
+def test_check_can_require_a_signed_bom_and_inspect_shows_it(
+    make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    model = copy_tree(MINILM, tmp_path / "minilm")
+    keys = make_key_pair()
+    assert modelseal("sign", "key", model, "--private-key", keys.private).returncode == 0
+    policy = tmp_path / "trust.toml"
+    policy.write_text(
+        f'version = 1\n[[signers]]\nname = "release"\nmethod = "key"\npublic-key = "{keys.public}"\n'
+        "[check]\nrequire-bom = true\n"
+    )
+    missing = modelseal("check", model, "--policy", policy)
+    assert missing.returncode == 1 and "the policy requires one" in missing.stdout, missing.stdout
+    assert modelseal("attest", "bom", model, "--private-key", keys.private).returncode == 0
+    passed = modelseal("check", model, "--policy", policy)
+    assert passed.returncode == 0 and "cyclonedx ML-BOM on these bytes" in passed.stdout, passed.stdout
+    shown = json.loads(modelseal("inspect", model / "model.bom.sig", "--json").stdout)
+    assert shown["statement"]["licenses"] == "Apache-2.0" and len(shown["statement"]["files"]) == 12
+
+    other = make_key_pair()
+    assert modelseal("attest", "bom", model, "--private-key", other.private).returncode == 0
+    untrusted = modelseal("check", model, "--policy", policy)
+    assert untrusted.returncode == 1 and "model.bom.sig is not trusted" in untrusted.stdout, untrusted.stdout

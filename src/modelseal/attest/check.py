@@ -4,6 +4,7 @@
 2. unsigned    every file a loader could read is signed: files the signer left out (ignore paths) fail the
                check unless the policy's `[check] allow-unsigned` patterns accept them;
 3. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
+   bom         the signed ML-BOM (model.bom.sig): required by `[check] require-bom`, else checked if present;
 4. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
                the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
                model is scanned now;
@@ -26,7 +27,7 @@ from modelseal.attest.attest import scan_model_files
 from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
-from modelseal.layout import default_attestation_path, default_metadata_path, default_signature_path
+from modelseal.layout import default_attestation_path, default_bom_path, default_metadata_path, default_signature_path
 from modelseal.oms.bundle import read_bundle
 from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
@@ -185,6 +186,28 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
+def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> CheckStep:
+    """The signed ML-BOM (model.bom.sig): signed by a trusted signer, for these bytes; required if the policy
+    says so (`[check] require-bom`), else checked when present."""
+    from modelseal.bom.statement import parse_bom_statement
+
+    path = default_bom_path(model)
+    missing = Outcome.FAILED if policy.require_bom else Outcome.SKIPPED
+    if not path.is_file():
+        return CheckStep(
+            "bom", missing, "no signed ML-BOM" + (" (the policy requires one)" if policy.require_bom else "")
+        )
+    try:
+        bundle = read_bundle(path)
+        signer = policy.verifier_for(model).verify(bundle)
+        signed = parse_bom_statement(bundle.payload)
+    except VerificationError as exc:
+        return CheckStep("bom", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
+    if signed.root_digest != verified.manifest.root_digest():
+        return CheckStep("bom", missing, f"{path.name} describes other bytes (made before a change)")
+    return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
+
+
 def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
     """The scan's verdict as a step: findings at or above the threshold fail, files left unread are inconclusive.
     `origin` says where the results came from ("scanned now", "from the attestation")."""
@@ -233,7 +256,14 @@ def check(
     unsigned = unsigned_files(model, verified.excluded_present)
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
-    steps = [signature_step, unsigned_step(trust, unsigned), _metadata_step(model, trust, verified), attestation_step]
+    metadata = _metadata_step(model, trust, verified)
+    steps = [
+        signature_step,
+        unsigned_step(trust, unsigned),
+        metadata,
+        _bom_step(model, trust, verified),
+        attestation_step,
+    ]
     if attestation_step.outcome is Outcome.FAILED:
         steps.append(CheckStep("scan", Outcome.SKIPPED, "not scanned: the attestation step failed"))
         return CheckReport(

@@ -46,3 +46,27 @@ def parse_bom_statement(payload: bytes) -> SignedBom:
         raise BundleFormatError(f"the BOM attestation's predicate type {statement.get('predicateType')!r} is not a BOM")
     name, digest = parse_subject(statement)
     return SignedBom(name, digest, fmt, require(statement, "predicate", dict, "statement"))
+
+
+def bom_summary(signed: SignedBom) -> dict[str, Any]:
+    """What `inspect` shows of a signed BOM: its subject, the model's licences and its files."""
+    document = signed.document
+    if signed.format == "cyclonedx":
+        component = document.get("metadata", {}).get("component", {})
+        licences = [
+            entry.get("expression") or entry.get("license", {}).get("id") for entry in component.get("licenses", [])
+        ]
+        files = [str(c.get("name")) for c in document.get("components", []) if isinstance(c, dict)]
+    else:
+        graph = [g for g in document.get("@graph", []) if isinstance(g, dict)]
+        licences = [
+            g.get("simplelicensing_licenseExpression")
+            for g in graph
+            if g.get("type") == "simplelicensing_LicenseExpression"
+        ]
+        files = [str(g.get("name")) for g in graph if g.get("type") == "software_File"]
+    return {
+        "subject": {"name": signed.model_name, "sha256": signed.root_digest},
+        "licenses": ", ".join(str(x) for x in licences if x) or "none declared",
+        "files": files,
+    }

@@ -12,6 +12,7 @@ from cryptography import x509
 from rich.markup import escape
 
 from modelseal.attest.predicate import SCAN_PREDICATE_TYPE, parse_scan_statement
+from modelseal.bom.statement import PREDICATE_TYPES, bom_summary, parse_bom_statement
 from modelseal.cli.render import out, print_json
 from modelseal.errors import InputError, VerificationError
 from modelseal.oms.bundle import Bundle, read_bundle
@@ -63,6 +64,9 @@ def _statement(bundle: Bundle) -> dict[str, Any]:
                 f"{d.name}  {d.media_type}, {len(d.content)} bytes, sha256:{d.sha256}" for d in metadata.documents
             ],
         }
+    if predicate_type in PREDICATE_TYPES.values():
+        signed = parse_bom_statement(bundle.payload)
+        return {"kind": f"ML-BOM ({signed.format})", "predicate_type": predicate_type, **bom_summary(signed)}
     if predicate_type == SCAN_PREDICATE_TYPE:
         scan = parse_scan_statement(bundle.payload)
         return {
@@ -118,7 +122,7 @@ def print_description(description: dict[str, Any], as_json: bool) -> None:
     out.print(f"  signed by  {escape(json.dumps({k: v for k, v in signer.items() if k != 'transparency_log'}))}")
     for entry in signer.get("transparency_log", []):
         out.print(f"  logged     Rekor index {entry['log_index']} at {entry['integrated_time']}")
-    for key in ("serialization", "scanner", "scanned_at", "resources"):
+    for key in ("serialization", "scanner", "scanned_at", "resources", "licenses"):
         if key in statement:
             out.print(f"  {key.replace('_', ' '):<10} {escape(str(statement[key]))}")
     files = statement["files"]

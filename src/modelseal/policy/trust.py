@@ -31,6 +31,7 @@ verify options; the verification method is taken from the signature.
 
     [check]                         # optional: files `check` accepts in a model without a signature (they are
     allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
+    require-bom = true              # optional: fail without a signed ML-BOM (`attest bom`) on the verified bytes
 
 Every key is checked: a misspelt key, a wrong type or a missing file is an error naming the line, never ignored.
 """
@@ -110,6 +111,7 @@ class TrustPolicy:
     sigstore_trust: SigstoreTrust
     scan: ScanRequirements = ScanRequirements()
     allow_unsigned: tuple[str, ...] = ()  # model-relative globs of files `check` accepts unsigned
+    require_bom: bool = False  # `check` fails without a signed ML-BOM (model.bom.sig) on the verified bytes
 
     def allows_unsigned(self, name: str) -> bool:
         return any(glob_matches(pattern, name) for pattern in self.allow_unsigned)
@@ -277,16 +279,20 @@ class _Reader:
             if signer.name in seen:
                 raise self.fail(("signers", index, "name"), f"signer name {signer.name!r} is used twice")
             seen.add(signer.name)
-        return TrustPolicy(
-            self.source.path, trusted, trust, self.scan({s.name for s in trusted}), self.allow_unsigned()
-        )
+        allow_unsigned, require_bom = self.check_table()
+        scan = self.scan({s.name for s in trusted})
+        return TrustPolicy(self.source.path, trusted, trust, scan, allow_unsigned, require_bom)
 
-    def allow_unsigned(self) -> tuple[str, ...]:
+    def check_table(self) -> tuple[tuple[str, ...], bool]:
+        """[check]: the globs of files accepted unsigned, and whether a signed ML-BOM is required."""
         table = self.source.data.get("check", {})
         if not isinstance(table, dict):
             raise self.fail(("check",), "[check] must be a table")
-        self.check_keys(table, {"allow-unsigned"}, ("check",), "[check]")
-        return self.texts(table, "allow-unsigned", ("check",))
+        self.check_keys(table, {"allow-unsigned", "require-bom"}, ("check",), "[check]")
+        required = table.get("require-bom", False)
+        if not isinstance(required, bool):
+            raise self.fail(("check", "require-bom"), "require-bom must be true or false")
+        return self.texts(table, "allow-unsigned", ("check",)), required
 
 
 def load_trust_policy(path: Path) -> TrustPolicy:
