@@ -60,6 +60,7 @@ def test_signed_clean_model_passes_by_scanning_now(signed: tuple[Path, KeyPair, 
         "signature": "passed",
         "unsigned": "passed",
         "metadata": "skipped",
+        "bom": "skipped",
         "attestation": "skipped",
         "scan": "passed",
     }
