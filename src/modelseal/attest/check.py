@@ -5,6 +5,7 @@
                check unless the policy's `[check] allow-unsigned` patterns accept them;
 3. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
    bom         the signed ML-BOM (model.bom.sig): required by `[check] require-bom`, else checked if present;
+   licenses    the licences the model declares are accepted by the policy's `[licenses]` (if it sets any);
 4. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
                the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
                model is scanned now;
@@ -17,6 +18,7 @@ A step that fails makes the check fail; one that cannot conclude makes it inconc
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -208,6 +210,39 @@ def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> Check
     return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
 
 
+def licenses_step(policy: TrustPolicy, files: Sequence[tuple[str, Path]]) -> CheckStep:
+    """The model's declared licences (card, GGUF, safetensors metadata, as SPDX) against `[licenses]`: every
+    licence key of every expression is judged, so `A OR B` passes only if both would."""
+    import fnmatch
+
+    rules = policy.licenses
+    if not rules.active:
+        return CheckStep("licenses", Outcome.SKIPPED, "the policy sets no licence rules")
+    from modelseal.bom import require_extra
+    from modelseal.bom.facts import license_keys, model_facts
+
+    require_extra()
+    facts = model_facts(Path("."), list(files))
+    declared = [(expression, license_keys(expression)) for expression in facts.licenses]
+    where = tuple(f"{e} (from {s})" for (e, _), s in zip(declared, facts.license_sources, strict=True))
+
+    def matches(key: str, patterns: tuple[str, ...]) -> bool:
+        return any(fnmatch.fnmatch(key.lower(), p.lower()) for p in patterns)
+
+    denied = [key for _, keys in declared for key in keys if matches(key, rules.deny)]
+    unlisted = [key for _, keys in declared for key in keys if rules.allow and not matches(key, rules.allow)]
+    if denied or unlisted:
+        lines = [f"{k}: denied by the policy" for k in denied] + [
+            f"{k}: not in the policy's allow list" for k in unlisted
+        ]
+        return CheckStep("licenses", Outcome.FAILED, "the model's licence is not accepted", (*lines, *where))
+    if rules.allow and not declared:
+        hint = "a model that declares no licence is refused when the policy lists allowed licences"
+        return CheckStep("licenses", Outcome.FAILED, "the model declares no licence", (hint,))
+    summary = ", ".join(e for e, _ in declared) or "no licence declared"
+    return CheckStep("licenses", Outcome.PASSED, f"{summary}: accepted by the policy", where)
+
+
 def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
     """The scan's verdict as a step: findings at or above the threshold fail, files left unread are inconclusive.
     `origin` says where the results came from ("scanned now", "from the attestation")."""
@@ -257,11 +292,13 @@ def check(
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
     metadata = _metadata_step(model, trust, verified)
+    named = [(f.name, Path(f.path)) for f in verified.files]
     steps = [
         signature_step,
         unsigned_step(trust, unsigned),
         metadata,
         _bom_step(model, trust, verified),
+        licenses_step(trust, named),
         attestation_step,
     ]
     if attestation_step.outcome is Outcome.FAILED:

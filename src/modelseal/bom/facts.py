@@ -53,6 +53,14 @@ def spdx_expression(raw: str) -> str:
     return text
 
 
+def license_keys(expression: str) -> list[str]:
+    """The licence ids an SPDX expression names (`MIT OR Apache-2.0` -> MIT, Apache-2.0)."""
+    from license_expression import get_spdx_licensing
+
+    licensing = get_spdx_licensing()
+    return [str(key) for key in licensing.license_keys(licensing.parse(expression, validate=False))]
+
+
 def _ref(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", key.strip()).strip("-") or "unknown"
 

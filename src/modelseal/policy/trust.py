@@ -33,6 +33,10 @@ verify options; the verification method is taken from the signature.
     allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
     require-bom = true              # optional: fail without a signed ML-BOM (`attest bom`) on the verified bytes
 
+    [licenses]                      # optional: the model's declared licences (card, GGUF, safetensors metadata),
+    allow = ["Apache-2.0", "MIT"]   # as SPDX ids; `*` globs. Any denied licence fails; with `allow`, every
+    deny = ["CC-BY-NC-*"]           # licence must be allowed and a model that declares none fails
+
 Every key is checked: a misspelt key, a wrong type or a missing file is an error naming the line, never ignored.
 """
 
@@ -60,7 +64,7 @@ _METHOD_KEYS = {
     "certificate": {"certificate-chain", "identity", "extended-key-usage", "tsa-certificates"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
-_TOP_KEYS = {"version", "sigstore", "signers", "scan", "check"}
+_TOP_KEYS = {"version", "sigstore", "signers", "scan", "check", "licenses"}
 _SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging", "online"}
 _SCAN_KEYS = {"fail-on", "use-attestations", "attesters", "pickle-policy"}
 
@@ -75,6 +79,19 @@ class ScanRequirements:
     use_attestations: bool = True
     attesters: tuple[str, ...] = ()
     pickle_policy: Path | None = None
+
+
+@dataclass(frozen=True)
+class LicenseRules:
+    """What `check` accepts of a model's declared licences (SPDX ids; `*` globs): any licence matching `deny`
+    fails; with `allow`, every licence must match it and a model declaring none fails."""
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.allow or self.deny)
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class TrustPolicy:
     scan: ScanRequirements = ScanRequirements()
     allow_unsigned: tuple[str, ...] = ()  # model-relative globs of files `check` accepts unsigned
     require_bom: bool = False  # `check` fails without a signed ML-BOM (model.bom.sig) on the verified bytes
+    licenses: LicenseRules = LicenseRules()
 
     def allows_unsigned(self, name: str) -> bool:
         return any(glob_matches(pattern, name) for pattern in self.allow_unsigned)
@@ -281,7 +299,14 @@ class _Reader:
             seen.add(signer.name)
         allow_unsigned, require_bom = self.check_table()
         scan = self.scan({s.name for s in trusted})
-        return TrustPolicy(self.source.path, trusted, trust, scan, allow_unsigned, require_bom)
+        return TrustPolicy(self.source.path, trusted, trust, scan, allow_unsigned, require_bom, self.licenses())
+
+    def licenses(self) -> LicenseRules:
+        table = self.source.data.get("licenses", {})
+        if not isinstance(table, dict):
+            raise self.fail(("licenses",), "[licenses] must be a table")
+        self.check_keys(table, {"allow", "deny"}, ("licenses",), "[licenses]")
+        return LicenseRules(self.texts(table, "allow", ("licenses",)), self.texts(table, "deny", ("licenses",)))
 
     def check_table(self) -> tuple[tuple[str, ...], bool]:
         """[check]: the globs of files accepted unsigned, and whether a signed ML-BOM is required."""

@@ -1,0 +1,68 @@
+"""Licences in the gate: the licence a model declares (card front matter, GGUF general.license) is judged by the
+trust policy's [licenses] allow/deny, as SPDX ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KeyPair
+from tests.integration.test_cli import modelseal
+
+
+def signed_model(root: Path, licence: str | None, keys: KeyPair) -> Path:
+    root.mkdir()
+    front = f"license: {licence}\n" if licence else ""
+    (root / "README.md").write_text(f"---\n{front}pipeline_tag: text-generation\n---\n# a model\n")
+    (root / "config.json").write_text('{"model_type": "gpt2"}')
+    header = b'{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}'
+    (root / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(16))
+    assert modelseal("sign", "key", root, "--private-key", keys.private).returncode == 0
+    return root
+
+
+def policy(directory: Path, keys: KeyPair, rules: str) -> Path:
+    path = directory / "trust.toml"
+    signer = f'[[signers]]\nname = "release"\nmethod = "key"\npublic-key = "{keys.public}"\n'
+    path.write_text(f"version = 1\n{signer}[licenses]\n{rules}\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("licence", "rules", "passes", "shown"),
+    [
+        ("apache-2.0", 'allow = ["Apache-2.0", "MIT"]', True, "Apache-2.0: accepted"),
+        ("cc-by-nc-4.0", 'deny = ["CC-BY-NC-*"]', False, "CC-BY-NC-4.0: denied by the policy"),
+        ("cc-by-nc-4.0", 'deny = ["CC-BY-NC-*"]\nallow = ["CC-BY-NC-4.0"]', False, "denied by the policy"),
+        ("llama3", 'allow = ["Apache-2.0"]', False, "LicenseRef-llama3: not in the policy's allow list"),
+        ("llama3", 'allow = ["Apache-2.0", "LicenseRef-llama3"]', True, "LicenseRef-llama3: accepted"),
+        (None, 'allow = ["Apache-2.0"]', False, "the model declares no licence"),
+        (None, 'deny = ["GPL-*"]', True, "no licence declared: accepted"),
+    ],
+)
+def test_the_declared_licence_is_judged_by_the_policy(
+    make_key_pair: Callable[..., KeyPair],
+    tmp_path: Path,
+    licence: str | None,
+    rules: str,
+    passes: bool,
+    shown: str,
+) -> None:
+    keys = make_key_pair()
+    model = signed_model(tmp_path / "model", licence, keys)
+    result = modelseal("check", model, "--policy", policy(tmp_path, keys, rules))
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    assert shown in result.stdout, result.stdout
+
+
+def test_a_policy_exception_lets_a_denied_licence_through(
+    make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    keys = make_key_pair()
+    model = signed_model(tmp_path / "model", "cc-by-nc-4.0", keys)
+    strict = modelseal("check", model, "--policy", policy(tmp_path, keys, 'deny = ["CC-BY-NC-*", "GPL-*"]'))
+    assert strict.returncode == 1
+    relaxed = modelseal("check", model, "--policy", policy(tmp_path, keys, 'deny = ["GPL-*"]'))
+    assert relaxed.returncode == 0, relaxed.stdout
