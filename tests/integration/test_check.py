@@ -64,6 +64,7 @@ def test_signed_clean_model_passes_by_scanning_now(signed: tuple[Path, KeyPair, 
         "licenses": "skipped",
         "attestation": "skipped",
         "scan": "passed",
+        "secrets": "passed",
     }
     assert report["signer"]["policy_signer"] == "release"
 

@@ -10,7 +10,8 @@
                the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
                model is scanned now;
 5. scan        every file present, signed or not: no finding at or above the policy's threshold, and no file
-               left unread (unsigned files are always scanned now: no attestation covers them).
+               left unread (unsigned files are always scanned now: no attestation covers them);
+6. secrets     no credential in the model at or above the policy's `[secrets] fail-on` (medium: any).
 
 A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
 """
@@ -243,6 +244,20 @@ def licenses_step(policy: TrustPolicy, files: Sequence[tuple[str, Path]]) -> Che
     return CheckStep("licenses", Outcome.PASSED, f"{summary}: accepted by the policy", where)
 
 
+def secrets_step(policy: TrustPolicy, summary: ScanSummary) -> CheckStep:
+    """Credentials the scan found (rule `secret`), judged by the policy's `[secrets] fail-on`."""
+    from modelseal.scanning.secrets import RULE
+
+    found = [(r.path, f) for r in summary.results for f in r.findings if f.rule == RULE]
+    lines = tuple(f"{path}{'!' + f.member if f.member else ''}: {f.message}" for path, f in found)
+    threshold = policy.secrets_fail_on
+    if found and threshold is not None and any(f.severity >= threshold for _, f in found):
+        return CheckStep("secrets", Outcome.FAILED, f"{len(found)} credential(s) in the model", lines)
+    if found:
+        return CheckStep("secrets", Outcome.PASSED, f"{len(found)} credential(s), reported only ([secrets])", lines)
+    return CheckStep("secrets", Outcome.PASSED, "no credentials found")
+
+
 def scan_step(summary: ScanSummary, origin: str) -> CheckStep:
     """The scan's verdict as a step: findings at or above the threshold fail, files left unread are inconclusive.
     `origin` says where the results came from ("scanned now", "from the attestation")."""
@@ -328,7 +343,7 @@ def check(
     origin = "from the attestation" if source == "attestation" else "scanned now"
     if unsigned and source == "attestation":
         origin += f"; {len(unsigned)} unsigned file(s) scanned now"
-    steps.append(scan_step(summary, origin))
+    steps += [scan_step(summary, origin), secrets_step(trust, summary)]
     root = verified.manifest.root_digest()
     return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)
 
@@ -367,6 +382,6 @@ def check_remote(
     options = ScanOptions(policy=load_policy(trust.scan.pickle_policy))
     with scan_cache_at(scan_cache, trust.scan.pickle_policy, options) as cache:
         scanned = ScanSummary(tuple(scan_remote(chosen, options, cache)), trust.scan.fail_on)
-    steps.append(scan_step(scanned, "scanned now, from the store"))
+    steps += [scan_step(scanned, "scanned now, from the store"), secrets_step(trust, scanned)]
     root = verified.manifest.root_digest()
     return CheckReport(model.location, tuple(steps), verified.signer, root, scanned, "scan", None, verified.manifest)

@@ -37,6 +37,9 @@ verify options; the verification method is taken from the signature.
     allow = ["Apache-2.0", "MIT"]   # as SPDX ids; `*` globs. Any denied licence fails; with `allow`, every
     deny = ["CC-BY-NC-*"]           # licence must be allowed and a model that declares none fails
 
+    [secrets]                       # optional: credentials found in the model (cloud keys, tokens, private keys)
+    fail-on = "medium"              # fail `check` (the default); "never" only reports them
+
 Every key is checked: a misspelt key, a wrong type or a missing file is an error naming the line, never ignored.
 """
 
@@ -64,7 +67,7 @@ _METHOD_KEYS = {
     "certificate": {"certificate-chain", "identity", "extended-key-usage", "tsa-certificates"},
     "sigstore": {"issuer", "identity", "identity-pattern", "github"},
 }
-_TOP_KEYS = {"version", "sigstore", "signers", "scan", "check", "licenses"}
+_TOP_KEYS = {"version", "sigstore", "signers", "scan", "check", "licenses", "secrets"}
 _SIGSTORE_KEYS = {"trusted-root", "trust-config", "staging", "online"}
 _SCAN_KEYS = {"fail-on", "use-attestations", "attesters", "pickle-policy"}
 
@@ -130,6 +133,7 @@ class TrustPolicy:
     allow_unsigned: tuple[str, ...] = ()  # model-relative globs of files `check` accepts unsigned
     require_bom: bool = False  # `check` fails without a signed ML-BOM (model.bom.sig) on the verified bytes
     licenses: LicenseRules = LicenseRules()
+    secrets_fail_on: Severity | None = Severity.MEDIUM  # secret findings at or above this fail `check`; None: never
 
     def allows_unsigned(self, name: str) -> bool:
         return any(glob_matches(pattern, name) for pattern in self.allow_unsigned)
@@ -299,7 +303,21 @@ class _Reader:
             seen.add(signer.name)
         allow_unsigned, require_bom = self.check_table()
         scan = self.scan({s.name for s in trusted})
-        return TrustPolicy(self.source.path, trusted, trust, scan, allow_unsigned, require_bom, self.licenses())
+        return TrustPolicy(
+            self.source.path, trusted, trust, scan, allow_unsigned, require_bom, self.licenses(), self.secrets()
+        )
+
+    def secrets(self) -> Severity | None:
+        table = self.source.data.get("secrets", {})
+        if not isinstance(table, dict):
+            raise self.fail(("secrets",), "[secrets] must be a table")
+        self.check_keys(table, {"fail-on"}, ("secrets",), "[secrets]")
+        level = (self.text(table, "fail-on", ("secrets",)) or "medium").lower()
+        if level == "never":
+            return None
+        if level.upper() not in Severity.__members__:
+            raise self.fail(("secrets", "fail-on"), f"fail-on {level!r} is not a severity or 'never'")
+        return Severity.parse(level)
 
     def licenses(self) -> LicenseRules:
         table = self.source.data.get("licenses", {})

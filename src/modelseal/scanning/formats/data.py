@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import IO
 
-from modelseal.scanning.context import ScanContext
+from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
 from modelseal.scanning.registry import Format
+from modelseal.scanning.secrets import find_secrets
+
+TEXT_SUFFIXES = (".md", ".txt", ".rst", ".cfg", ".ini", ".env", ".toml", ".conf", ".properties")  # cards, notes
 
 # what a code-running loader is usually pointed at, by name
 LOADER_SUFFIXES = {
@@ -70,6 +73,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
             member, f"named for {loader}, which would run code from it, but its content is no format modelseal reads"
         )
         return "unknown"
+    if PurePosixPath(ctx.display_name(member)).suffix.lower() in TEXT_SUFFIXES and size <= MAX_TEXT_BYTES:
+        stream.seek(0)
+        ctx.add_all(member, find_secrets(stream.read(size).decode("utf-8", "replace"), "text"))
     if not member:
         ctx.data_only = True
     return "unknown"

@@ -10,6 +10,7 @@ from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
 from modelseal.scanning.formats import hf
 from modelseal.scanning.formats.hydra import check_targets
 from modelseal.scanning.formats.templates import check_template
+from modelseal.scanning.secrets import find_secrets
 
 
 def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
@@ -19,7 +20,8 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
             ctx.data_only = True
         return "json"
     try:
-        document = json.loads(stream.read().decode("utf-8"))
+        text = stream.read().decode("utf-8")
+        document = json.loads(text)
     except (UnicodeDecodeError, ValueError):
         if not member:
             ctx.data_only = True  # not JSON after all: nothing parses it as a config
@@ -28,6 +30,7 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         ctx.gap(member, "JSON nested deeper than the parser follows (bound)")
         return "json"
     ctx.add_all(member, check_targets(document, ctx.policy))
+    ctx.add_all(member, find_secrets(text, "config"))
     if hf.is_hf_config(document):
         ctx.add_all(member, hf.check_config(document, lambda: ctx.directory(member)))
     templates = document.get("chat_template") if isinstance(document, dict) else None
