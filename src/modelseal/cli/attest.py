@@ -13,6 +13,7 @@ from modelseal.cli.options import (
     EXISTING,
     FILE,
     Scanning,
+    bom_format,
     common_options,
     option,
     scanning_options,
@@ -77,14 +78,7 @@ def attest_scan_command(
 @attest.command("bom")
 @click.argument("model", type=EXISTING)
 @signer_options
-@option(
-    "--format",
-    "output_format",
-    env="BOM_FORMAT",
-    type=click.Choice(["cyclonedx", "spdx"]),
-    default="cyclonedx",
-    help="The BOM inside the statement: CycloneDX 1.6 or SPDX 3.0.1.",
-)
+@bom_format
 @option(
     "--attestation",
     env="ATTESTATION",

@@ -6,20 +6,13 @@ from pathlib import Path
 
 import click
 
-from modelseal.cli.options import EXISTING, FILE, option, report_output
+from modelseal.cli.options import EXISTING, FILE, bom_format, option, report_output
 from modelseal.cli.runner import run
 
 
 @click.command("bom")
 @click.argument("model", type=EXISTING)
-@option(
-    "--format",
-    "output_format",
-    env="BOM_FORMAT",
-    type=click.Choice(["cyclonedx", "spdx"]),
-    default="cyclonedx",
-    help="cyclonedx: CycloneDX 1.6 JSON with a modelCard; spdx: SPDX 3.0.1 JSON-LD with the AI profile.",
-)
+@bom_format
 @report_output
 @option(
     "--signature",

@@ -115,6 +115,15 @@ def common_options(func: F) -> F:
     return func
 
 
+bom_format = option(
+    "--format",
+    "output_format",
+    env="BOM_FORMAT",
+    type=click.Choice(["cyclonedx", "spdx"]),
+    default="cyclonedx",
+    help="cyclonedx: CycloneDX 1.6 JSON with a modelCard; spdx: SPDX 3.0.1 JSON-LD with the AI profile.",
+)
+
 tsa_url = option(
     "--tsa-url",
     env="TSA_URL",
