@@ -63,3 +63,29 @@ def test_no_credentials_on_a_real_model() -> None:
     result = modelseal("scan", minilm, "--format", "json")
     rules = {x["rule"] for f in json.loads(result.stdout)["files"] for x in f["findings"]}
     assert "secret" not in rules
+
+
+def test_credentials_in_gguf_and_safetensors_metadata(tmp_path: Path) -> None:
+    import gguf
+    import numpy as np
+
+    model = tmp_path / "weights"
+    model.mkdir()
+    writer = gguf.GGUFWriter(str(model / "tiny.gguf"), "llama")
+    writer.add_string("general.description", f"uploaded with aws_access_key_id={AWS_EXAMPLE}")
+    writer.add_tensor("token_embd.weight", np.zeros((2, 2), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    header = json.dumps(
+        {"__metadata__": {"uploader": FAKE_HF}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    ).encode()
+    (model / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(4))
+    result = modelseal("scan", model, "--format", "json")
+    found = {
+        f["path"].rsplit("/", 1)[-1]: [x["message"] for x in f["findings"] if x["rule"] == "secret"]
+        for f in json.loads(result.stdout)["files"]
+    }
+    assert any("AWS Access Key" in m and "general.description" in m for m in found["tiny.gguf"]), found
+    assert any("Hugging Face Token" in m and "'uploader'" in m for m in found["model.safetensors"]), found

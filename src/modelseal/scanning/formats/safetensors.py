@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.formats.hydra import check_targets
 from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
+from modelseal.scanning.secrets import find_secrets
 
 if TYPE_CHECKING:
     from modelseal.scanning.context import ScanContext
@@ -103,6 +104,7 @@ def _metadata_findings(metadata: Any, policy: ScanPolicy) -> list[Finding]:
         return [Finding("SAFETENSORS-METADATA-TYPE", Severity.LOW, "__metadata__ is not a string-to-string map")]
     findings = []
     for key, value in metadata.items():
+        findings.extend(find_secrets(value, f"metadata {key!r}"))
         findings.extend(_config_targets(key, value, policy))
         if _CODE.search(value) or _SHELL.search(value):
             findings.append(
