@@ -106,6 +106,9 @@ def test_hub_sign_and_verify_stream_every_byte_and_match_the_directory(
     policy = write_policy(tmp_path, {"release": keys.public})
     checked = modelseal("check", location, "--policy", policy, "--signature", signature, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    policy.write_text(policy.read_text() + '[licenses]\ndeny = ["Apache-2.0"]\n')  # the card says apache-2.0
+    denied = modelseal("check", location, "--policy", policy, "--signature", signature, env=env)
+    assert denied.returncode == 1 and "Apache-2.0: denied by the policy" in denied.stdout, denied.stdout
     unsigned = modelseal("sign", "key", location, "--private-key", keys.private, env=env)
     assert unsigned.returncode == 2 and "pass --signature FILE" in unsigned.stderr
 

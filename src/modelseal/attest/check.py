@@ -19,6 +19,7 @@ A step that fails makes the check fail; one that cannot conclude makes it inconc
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from modelseal import __version__
 from modelseal.attest.attest import scan_model_files
 from modelseal.attest.predicate import ScanAttestation, parse_scan_statement
+from modelseal.bom.facts import Readable
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import default_attestation_path, default_bom_path, default_metadata_path, default_signature_path
@@ -211,7 +213,7 @@ def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> Check
     return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
 
 
-def licenses_step(policy: TrustPolicy, files: Sequence[tuple[str, Path]]) -> CheckStep:
+def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
     """The model's declared licences (card, GGUF, safetensors metadata, as SPDX) against `[licenses]`: every
     licence key of every expression is judged, so `A OR B` passes only if both would."""
     import fnmatch
@@ -223,7 +225,7 @@ def licenses_step(policy: TrustPolicy, files: Sequence[tuple[str, Path]]) -> Che
     from modelseal.bom.facts import license_keys, model_facts
 
     require_extra()
-    facts = model_facts(Path("."), list(files))
+    facts = model_facts("", files)
     declared = [(expression, license_keys(expression)) for expression in facts.licenses]
     where = tuple(f"{e} (from {s})" for (e, _), s in zip(declared, facts.license_sources, strict=True))
 
@@ -307,7 +309,7 @@ def check(
     path = Path(attestation) if attestation else default_attestation_path(model)
     attestation_step, attested, attester = _attestation_step(model, trust, verified, path, digest)
     metadata = _metadata_step(model, trust, verified)
-    named = [(f.name, Path(f.path)) for f in verified.files]
+    named = [Readable.local(f.name, Path(f.path)) for f in verified.files]
     steps = [
         signature_step,
         unsigned_step(trust, unsigned),
@@ -359,6 +361,7 @@ def check_remote(
     """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
     policy, then a scan of the signed files and of any unsigned ones, read from the store. Attestations and
     metadata are not looked for remotely; the scan runs now."""
+    from modelseal.remote.objects import open_remote_file
     from modelseal.remote.scan import scan_remote
     from modelseal.remote.signing import signed_model, verify_model
 
@@ -371,14 +374,16 @@ def check_remote(
         return CheckReport(model.location, (CheckStep("signature", Outcome.FAILED, exc.message, exc.details), skipped))
     summary = f"{verified.files_verified} file(s) verified, signed by {verified.signer.summary}"
     unsigned = tuple((name, Path(name)) for name in verified.excluded_present)
+    wanted = {f.name for f in verified.files} | set(verified.excluded_present)
+    chosen = dataclasses.replace(model, files=tuple(f for f in model.files if f.name in wanted))
+    readable = [Readable(f.name, functools.partial(open_remote_file, f)) for f in chosen.files]
     steps = [
         CheckStep("signature", Outcome.PASSED, summary),
         unsigned_step(trust, unsigned),
         CheckStep("metadata", Outcome.SKIPPED, "metadata attestations are not read from remote stores"),
+        licenses_step(trust, readable),
         CheckStep("attestation", Outcome.SKIPPED, "scan attestations are not read from remote stores: scanning now"),
     ]
-    wanted = {f.name for f in verified.files} | set(verified.excluded_present)
-    chosen = dataclasses.replace(model, files=tuple(f for f in model.files if f.name in wanted))
     options = ScanOptions(policy=load_policy(trust.scan.pickle_policy))
     with scan_cache_at(scan_cache, trust.scan.pickle_policy, options) as cache:
         scanned = ScanSummary(tuple(scan_remote(chosen, options, cache)), trust.scan.fail_on)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelseal.attest.attest import scan_model_files
-from modelseal.bom.facts import ModelFacts, model_facts
+from modelseal.bom.facts import ModelFacts, Readable, model_facts
 from modelseal.layout import default_attestation_path, default_signature_path
 from modelseal.oms.bundle import read_bundle
 from modelseal.oms.manifest import Manifest
@@ -48,7 +48,7 @@ def describe(model: Path, *, signature: Path | None = None) -> ModelDescription:
         used = None
     results = scan_model_files(model, tree.files, manifest, ScanOptions())
     by_name = {file.name: result for file, result in zip(tree.files, results, strict=True)}
-    facts = model_facts(model, [(f.name, Path(f.path)) for f in tree.files])
+    facts = model_facts(model.resolve().name, [Readable.local(f.name, Path(f.path)) for f in tree.files])
     attestation = default_attestation_path(model)
     return ModelDescription(
         model, manifest, used, attestation if attestation.is_file() else None, tree.files, by_name, facts

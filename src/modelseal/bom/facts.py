@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 FRONT_MATTER_MAX = 64 << 10
 HEADER_MAX = 100 << 20  # safetensors' own bound on its JSON header
@@ -65,10 +67,24 @@ def _ref(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", key.strip()).strip("-") or "unknown"
 
 
-def _front_matter(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Readable:
+    """One file of the model to read facts from: its name in the model, how to open it (a local file, or a remote
+    one through `remote.objects.open_remote_file`), and its path when it is local (the GGUF reader needs one)."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    path: Path | None = None
+
+    @classmethod
+    def local(cls, name: str, path: Path) -> Readable:
+        return cls(name, lambda: path.open("rb"), path)
+
+
+def _front_matter(handle: IO[bytes]) -> dict[str, Any]:
     import yaml
 
-    text = path.read_bytes()[:FRONT_MATTER_MAX].decode("utf-8", "replace")
+    text = handle.read(FRONT_MATTER_MAX).decode("utf-8", "replace")
     match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.S)
     if not match:
         return {}
@@ -87,9 +103,9 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def _read_card(facts: ModelFacts, path: Path) -> None:
-    card = _front_matter(path)
-    facts.add_license(card.get("license_name") if card.get("license") == "other" else card.get("license"), path.name)
+def _read_card(facts: ModelFacts, handle: IO[bytes], name: str) -> None:
+    card = _front_matter(handle)
+    facts.add_license(card.get("license_name") if card.get("license") == "other" else card.get("license"), name)
     facts.task = facts.task or (card["pipeline_tag"] if isinstance(card.get("pipeline_tag"), str) else None)
     facts.datasets += [d for d in _strings(card.get("datasets")) if d not in facts.datasets]
     facts.languages += [d for d in _strings(card.get("language")) if d not in facts.languages]
@@ -98,9 +114,9 @@ def _read_card(facts: ModelFacts, path: Path) -> None:
         facts.metadata["library"] = card["library_name"]
 
 
-def _read_config(facts: ModelFacts, path: Path) -> None:
+def _read_config(facts: ModelFacts, handle: IO[bytes]) -> None:
     try:
-        config = json.loads(path.read_bytes()[: 8 << 20])
+        config = json.loads(handle.read(8 << 20))
     except ValueError:
         return
     if not isinstance(config, dict):
@@ -113,23 +129,22 @@ def _read_config(facts: ModelFacts, path: Path) -> None:
         facts.metadata.setdefault("torch_dtype", config["torch_dtype"])
 
 
-def _read_safetensors(facts: ModelFacts, path: Path) -> int:
+def _read_safetensors(facts: ModelFacts, handle: IO[bytes], name: str) -> int:
     """The file's parameter count (0 if its header cannot be read); its `__metadata__` goes to `facts`."""
-    with path.open("rb") as handle:
-        length = int.from_bytes(handle.read(8), "little")
-        if not 2 <= length <= HEADER_MAX:
-            return 0
-        try:
-            header = json.loads(handle.read(length))
-        except ValueError:
-            return 0
+    length = int.from_bytes(handle.read(8), "little")
+    if not 2 <= length <= HEADER_MAX:
+        return 0
+    try:
+        header = json.loads(handle.read(length))
+    except ValueError:
+        return 0
     if not isinstance(header, dict):
         return 0
     metadata = header.pop("__metadata__", None)
     if isinstance(metadata, dict):
         for key, value in metadata.items():
             if isinstance(value, str) and key.lower() == "license":
-                facts.add_license(value, f"{path.name} (__metadata__)")
+                facts.add_license(value, f"{name} (__metadata__)")
             elif isinstance(value, str) and len(value) < 200:
                 facts.metadata.setdefault(f"safetensors.{key}", value)
     count = 0
@@ -166,22 +181,30 @@ def _read_gguf(facts: ModelFacts, path: Path) -> None:
             facts.datasets.append(tag)
 
 
-def model_facts(model: Path, files: list[tuple[str, Path]]) -> ModelFacts:
-    """Facts from the model's files (name inside the model, path); nothing is executed or deserialised."""
-    facts = ModelFacts(model.resolve().name)
+def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
+    """Facts from the model's files; nothing is executed or deserialised, and only the start of a large file
+    (a safetensors header) is read."""
+    facts = ModelFacts(name)
     parameters = 0
-    for name, path in files:
-        base = name.rsplit("/", 1)[-1]
-        if name.lower() == "readme.md":
-            _read_card(facts, path)
-        elif name == "config.json":
-            _read_config(facts, path)
-        elif base.upper().startswith(("LICENSE", "LICENCE")):
-            facts.license_files.append(name)
-        elif base.endswith(".safetensors"):
-            parameters += _read_safetensors(facts, path)
-        elif base.endswith(".gguf"):
-            _read_gguf(facts, path)
+    for file in files:
+        base = file.name.rsplit("/", 1)[-1]
+        if base.upper().startswith(("LICENSE", "LICENCE")):
+            facts.license_files.append(file.name)
+            continue
+        if base.endswith(".gguf"):
+            if file.path is not None:
+                _read_gguf(facts, file.path)
+            continue
+        reader = {"readme.md": "card", "config.json": "config"}.get(file.name.lower())
+        if reader is None and not base.endswith(".safetensors"):
+            continue
+        with file.open() as handle:
+            if reader == "card":
+                _read_card(facts, handle, file.name)
+            elif reader == "config":
+                _read_config(facts, handle)
+            else:
+                parameters += _read_safetensors(facts, handle, file.name)
     if parameters:
         facts.parameters = parameters
     return facts

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from modelseal.errors import VerificationError
 from modelseal.hashing import HashTask
@@ -198,7 +198,7 @@ def read_whole(file: RemoteFile) -> bytes:
 
 
 @contextlib.contextmanager
-def open_remote_file(file: RemoteFile) -> Iterator[io.BufferedIOBase]:
+def open_remote_file(file: RemoteFile) -> Iterator[IO[bytes]]:
     """The file as a seekable binary stream for the scanner."""
     if file.size <= WHOLE_READ_MAX:
         yield io.BytesIO(read_whole(file))

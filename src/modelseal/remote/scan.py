@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import IO, cast
 
 from modelseal.remote.objects import WHOLE_READ_MAX, RemoteFile, RemoteModel, open_remote_file
 from modelseal.scanning.cache import CACHED_NOTE, CacheKey, ScanCache
@@ -29,7 +28,7 @@ def remote_path(model: RemoteModel, file: RemoteFile) -> str:
 def scan_remote_file(model: RemoteModel, file: RemoteFile, options: ScanOptions) -> FileResult:
     def read(ctx: ScanContext) -> str:
         with open_remote_file(file) as stream:
-            return ctx.scan(cast(IO[bytes], stream), file.size, "", 0)
+            return ctx.scan(stream, file.size, "", 0)
 
     return judge(ScanContext(Path(file.name), options, local=False), remote_path(model, file), read)
 
