@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from modelseal.bom import FORMATS as BOM_FORMATS
 from modelseal.remote import RemoteLocation, remote_location
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ bom_format = option(
     "--format",
     "output_format",
     env="BOM_FORMAT",
-    type=click.Choice(["cyclonedx", "spdx"]),
+    type=click.Choice(BOM_FORMATS),
     default="cyclonedx",
     help="cyclonedx: CycloneDX 1.6 JSON with a modelCard; spdx: SPDX 3.0.1 JSON-LD with the AI profile.",
 )
