@@ -119,41 +119,36 @@ def _signer_factory(
     return signer
 
 
+_SIGNER_PARAMETERS = (
+    "private_key",
+    "password",
+    "signing_certificate",
+    "certificate_chain",
+    "pkcs11_uri",
+    "kms_uri",
+    "signer_command",
+    "sigstore",
+    "identity_token",
+)
+
+
+def timestamped(signer: Any, url: str | None) -> Any:
+    """The signer, made to timestamp its signatures at `url` (an RFC 3161 TSA) when one is given."""
+    if url is None:
+        return signer
+    from modelseal.signing.timestamp import TimestampingSigner
+
+    return TimestampingSigner(signer, url)
+
+
 def signer_options(func: F) -> F:
     """Options of commands that sign with any signer (one of a key file, a token key, or Sigstore), handed to the
     command as one `signer` argument: a factory called when the signing starts."""
 
     @functools.wraps(func)
-    def command(
-        *args: Any,
-        private_key: Path | None,
-        password: str | None,
-        signing_certificate: Path | None,
-        certificate_chain: tuple[Path, ...],
-        pkcs11_uri: str | None,
-        kms_uri: str | None,
-        signer_command: str | None,
-        sigstore: bool,
-        identity_token: str | None,
-        tsa_url: str | None,
-        **kw: Any,
-    ) -> Any:
-        factory = _signer_factory(
-            private_key,
-            password,
-            signing_certificate,
-            certificate_chain,
-            pkcs11_uri,
-            kms_uri,
-            signer_command,
-            sigstore,
-            identity_token,
-        )
-        if tsa_url is not None:
-            from modelseal.signing.timestamp import TimestampingSigner
-
-            untimed = factory
-            factory = lambda: TimestampingSigner(untimed(), tsa_url)  # noqa: E731
-        return func(*args, signer=factory, **kw)
+    def command(*args: Any, **kw: Any) -> Any:
+        factory = _signer_factory(**{name: kw.pop(name) for name in _SIGNER_PARAMETERS})
+        tsa_url = kw.pop("tsa_url")
+        return func(*args, signer=lambda: timestamped(factory(), tsa_url), **kw)
 
     return _signer_flags(cast(F, command))

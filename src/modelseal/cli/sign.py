@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from modelseal.cli.keys import kms_uri, open_signing_key, signer_command
+from modelseal.cli.keys import kms_uri, open_signing_key, signer_command, timestamped
 from modelseal.cli.options import (
     FILE,
     MODEL,
@@ -39,13 +39,13 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
     from modelseal.cli import render
 
     def action() -> None:
-        if isinstance(model, RemoteLocation):
-            from modelseal.remote.signing import sign_remote
+        if isinstance(model, RemoteLocation) and options["metadata"]:
+            raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
+        signer = timestamped(signer_factory(), options.get("tsa_url"))  # before any progress: a login may prompt
+        with render.hashing_progress(not options["as_json"]) as progress:
+            if isinstance(model, RemoteLocation):
+                from modelseal.remote.signing import sign_remote
 
-            if options["metadata"]:
-                raise click.UsageError("--metadata binds documents beside a local model; sign the directory")
-            signer = _timestamped(signer_factory(), options.get("tsa_url"))
-            with render.hashing_progress(not options["as_json"]) as progress:
                 result = sign_remote(
                     model,
                     signer,
@@ -54,29 +54,18 @@ def _sign(model: Path | RemoteLocation, signer_factory: Callable[[], Any], optio
                     pull=options["pull"],
                     progress=progress,
                 )
-            render.signed(result, options["as_json"])
-            return
-        with render.hashing_progress(not options["as_json"]) as progress:
-            result = signature.sign_with(
-                model,
-                _timestamped(signer_factory(), options.get("tsa_url")),
-                hashing_options(options),
-                signature=options["signature"],
-                progress=progress,
-                metadata=options["metadata"],
-            )
+            else:
+                result = signature.sign_with(
+                    model,
+                    signer,
+                    hashing_options(options),
+                    signature=options["signature"],
+                    progress=progress,
+                    metadata=options["metadata"],
+                )
         render.signed(result, options["as_json"])
 
     run(action, options["as_json"])
-
-
-def _timestamped(signer: Any, url: str | None) -> Any:
-    """The signer, made to timestamp its signatures at `url` when one is given."""
-    if url is None:
-        return signer
-    from modelseal.signing.timestamp import TimestampingSigner
-
-    return TimestampingSigner(signer, url)
 
 
 @sign.command("key")
