@@ -98,15 +98,20 @@ def hashing_plan(model: Path, options: HashingOptions, signature: Path | None) -
     ignores = _relative_ignores(model, options.ignore_paths)
     documents = _document_names(model, signature or default_signature_path(model))
     tree_options = TreeOptions(tuple(ignores), options.ignore_git_paths, options.allow_symlinks, tuple(documents))
-    recorded = sorted(set(ignores) | set(documents) | (set(GIT_PATHS) if options.ignore_git_paths else set()))
-    serialization = Serialization(
+    return tree_options, recorded_serialization(options, ignores, documents)
+
+
+def recorded_serialization(options: HashingOptions, ignores: Sequence[str], documents: Sequence[str]) -> Serialization:
+    """The serialisation a signature records: the method and hash, and every path left out (the user's
+    exclusions, modelseal's documents, git's paths unless kept), so a verifier leaves out the same."""
+    recorded = set(ignores) | set(documents) | (set(GIT_PATHS) if options.ignore_git_paths else set())
+    return Serialization(
         method="shards" if options.shard_size else "files",
         hash_type=options.hash_type,
         allow_symlinks=options.allow_symlinks,
-        ignore_paths=tuple(recorded),
+        ignore_paths=tuple(sorted(recorded)),
         shard_size=options.shard_size,
     )
-    return tree_options, serialization
 
 
 @_bulk_allocation()

@@ -13,7 +13,7 @@ from modelseal.errors import InputError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import DOCUMENT_NAMES, SIGNATURE_NAME
 from modelseal.oms.bundle import Bundle, parse_bundle, read_bundle, write_atomically
-from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME, Manifest, Serialization, compute_manifest
+from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME, Manifest, compute_manifest
 from modelseal.oms.options import HashingOptions
 from modelseal.oms.statement import build_statement, parse_statement
 from modelseal.remote import RemoteLocation, open_artifact, open_model
@@ -26,6 +26,7 @@ from modelseal.signature import (
     empty_shard_warning,
     fail_on,
     files_to_verify,
+    recorded_serialization,
     signed_path,
 )
 from modelseal.signing.base import Signer, SignerIdentity, Verifier
@@ -49,22 +50,10 @@ def remote_tree(model: RemoteModel, ignores: frozenset[str]) -> ModelTree:
     return ModelTree(Path(model.name), model.single_file, tuple(files), (), tuple(sorted(left_out)))
 
 
-def remote_serialization(options: HashingOptions) -> Serialization:
-    """What `hashing_plan` records for a directory: the user's exclusions, git's paths and modelseal's documents."""
-    ignores = {str(p).strip("/") for p in options.ignore_paths} | set(DOCUMENT_NAMES)
-    if options.ignore_git_paths:
-        ignores |= set(GIT_PATHS)
-    return Serialization(
-        method="shards" if options.shard_size else "files",
-        hash_type=options.hash_type,
-        allow_symlinks=options.allow_symlinks,
-        ignore_paths=tuple(sorted(ignores)),
-        shard_size=options.shard_size,
-    )
-
-
 def digest_remote(model: RemoteModel, options: HashingOptions, progress: ProgressCallback | None = None) -> Manifest:
-    serialization = remote_serialization(options)
+    # recorded as for a directory holding all of modelseal's documents: a remote model lists them by name
+    ignores = [str(p).strip("/") for p in options.ignore_paths]
+    serialization = recorded_serialization(options, ignores, DOCUMENT_NAMES)
     tree = remote_tree(model, frozenset(serialization.ignore_paths or ()))
     single_name = SINGLE_FILE_COMPAT_NAME if options.compat else None
     hasher = RemoteHasher(model, options.hash_type, trust_published=True, progress=progress)
