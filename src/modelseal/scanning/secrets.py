@@ -65,8 +65,9 @@ def _detectors() -> tuple[Any, ...]:
 
 
 def _found(text: str) -> Iterator[tuple[str, str]]:
+    lines = text.splitlines()  # once, not once per detector (a pickle or tokenizer is megabytes)
     for detector in _detectors():
-        for line in text.splitlines():
+        for line in lines:
             for secret in detector.analyze_string(line):
                 yield detector.secret_type, str(secret)
 
