@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from modelseal import __version__
 from modelseal.attest.attest import scan_model_files
@@ -43,10 +43,13 @@ from modelseal.scanning.pool import SERIAL, Workers, scan_targets
 from modelseal.scanning.report import ScanSummary
 from modelseal.scanning.scanner import ScanOptions, iter_files, symlink_boundary
 from modelseal.signature import VerifyResult, verify
-from modelseal.signing.base import SignerIdentity
+from modelseal.signing.base import SignerIdentity, Verifier
 
 if TYPE_CHECKING:
     from modelseal.remote import RemoteLocation
+
+
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -127,6 +130,13 @@ def unsigned_step(policy: TrustPolicy, unsigned: tuple[tuple[str, Path], ...]) -
     return CheckStep("unsigned", Outcome.PASSED, "every file in the model is signed")
 
 
+def _signed_document(path: Path, verifier: Verifier, parse: Callable[[bytes], T]) -> tuple[SignerIdentity, T]:
+    """A document beside the model (attestation, metadata, BOM): read within its bounds, and its signature
+    checked against the policy before anything in its statement is parsed."""
+    bundle = read_bundle(path)
+    return verifier.verify(bundle), parse(bundle.payload)
+
+
 def _attestation_step(
     model: Path, policy: TrustPolicy, verified: VerifyResult, path: Path, digest: str
 ) -> tuple[CheckStep, ScanAttestation | None, SignerIdentity | None]:
@@ -135,9 +145,7 @@ def _attestation_step(
     if not path.is_file():
         return CheckStep("attestation", Outcome.SKIPPED, f"no scan attestation ({path.name}): scanning now"), None, None
     try:
-        bundle = read_bundle(path)
-        attester = policy.attestation_verifier_for(model).verify(bundle)
-        attestation = parse_scan_statement(bundle.payload)
+        attester, attestation = _signed_document(path, policy.attestation_verifier_for(model), parse_scan_statement)
     except VerificationError as exc:
         reason = f"the scan attestation {path.name} is not trusted: {exc.message}"
         return CheckStep("attestation", Outcome.FAILED, reason, exc.details), None, None
@@ -177,9 +185,7 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     if not path.is_file():
         return CheckStep("metadata", Outcome.SKIPPED, "no metadata attestation")
     try:
-        bundle = read_bundle(path)
-        signer = policy.verifier_for(model).verify(bundle)
-        metadata = parse_metadata_statement(bundle.payload)
+        signer, metadata = _signed_document(path, policy.verifier_for(model), parse_metadata_statement)
     except VerificationError as exc:
         return CheckStep("metadata", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
     if metadata.root_digest != verified.manifest.root_digest():
@@ -203,9 +209,7 @@ def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> Check
             "bom", missing, "no signed ML-BOM" + (" (the policy requires one)" if policy.require_bom else "")
         )
     try:
-        bundle = read_bundle(path)
-        signer = policy.verifier_for(model).verify(bundle)
-        signed = parse_bom_statement(bundle.payload)
+        signer, signed = _signed_document(path, policy.verifier_for(model), parse_bom_statement)
     except VerificationError as exc:
         return CheckStep("bom", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
     if signed.root_digest != verified.manifest.root_digest():
