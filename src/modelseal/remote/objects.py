@@ -119,12 +119,6 @@ class RemoteModel:
     single_file: bool = False  # one file named by its URL (signed, like a local file, under its base name)
     keep: object = field(default=None, repr=False)  # what the files' bytes depend on (a pulled layer's directory)
 
-    def file(self, name: str) -> RemoteFile:
-        for candidate in self.files:
-            if candidate.name == name:
-                return candidate
-        raise KeyError(name)
-
 
 class RangeReader(io.RawIOBase):
     """A seekable, read-only stream over a ranged fetch: blocks are cached (a few MiB), and reads that continue

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from modelseal.errors import InputError, VerificationError
+from modelseal.errors import InputError
 from modelseal.remote.objects import HASH_CHUNK, RemoteFile
 from modelseal.tree import check_name
 
@@ -54,8 +54,6 @@ def _archive(blob: Path, media_type: str) -> Iterator[tarfile.TarFile]:
             with tarfile.open(fileobj=stream, mode="r|*") as archive:
                 yield archive
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            if isinstance(exc, (InputError, VerificationError)):
-                raise
             raise InputError(f"{blob.name}: not a readable tar archive: {exc}") from exc
 
 

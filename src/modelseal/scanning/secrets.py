@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+from modelseal.scanning.context import MAX_TEXT_BYTES
 from modelseal.scanning.findings import Finding, Severity
 
 RULE = "secret"
-MAX_TEXT = 32 << 20  # text scanned for secrets, per document
 SHOWN = 4  # characters of a secret a report shows
 
 
@@ -77,7 +77,7 @@ def find_secrets(text: str, where: str) -> list[Finding]:
     A trust policy's `[secrets] fail-on` decides whether `check` fails on them."""
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
-    for kind, secret in _found(text[:MAX_TEXT]):
+    for kind, secret in _found(text[:MAX_TEXT_BYTES]):
         if (kind, secret) in seen:
             continue
         seen.add((kind, secret))

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import IO
 
-from modelseal.scanning.context import ScanContext, join
+from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext, join
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.interpreter import Interpreter
 from modelseal.scanning.pickle.judge import PickleJudge
 from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader, UnknownOpcodeError
-from modelseal.scanning.secrets import MAX_TEXT, find_secrets
+from modelseal.scanning.secrets import find_secrets
 from modelseal.scanning.streams import window
 
 
 def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
     label = scan_pickles(ctx, stream, size, member, depth, raw_storage=False)
-    if size <= MAX_TEXT:  # string literals are stored as they are: credentials pickled with an object show
+    if size <= MAX_TEXT_BYTES:  # string literals are stored as they are: credentials pickled with an object show
         stream.seek(0)
         ctx.add_all(member, find_secrets(stream.read(size).decode("latin-1"), "pickle's strings"))
     return label
