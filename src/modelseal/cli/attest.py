@@ -12,6 +12,7 @@ from modelseal.cli.keys import signer_options
 from modelseal.cli.options import (
     EXISTING,
     FILE,
+    F,
     Scanning,
     bom_format,
     common_options,
@@ -26,16 +27,21 @@ def attest() -> None:
     """Sign statements about a model, bound to the same root digest as its signature."""
 
 
+def _written_to(kind: str) -> Callable[[F], F]:
+    """`--attestation`: where an attestation of `kind` goes, beside the signature by default."""
+    return option(
+        "--attestation",
+        env="ATTESTATION",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Where to write it. Default: MODEL/model.{kind}.sig, or MODEL.{kind}.sig beside a single file.",
+    )
+
+
 @attest.command("scan")
 @click.argument("model", type=EXISTING)
 @signer_options
-@option(
-    "--attestation",
-    env="ATTESTATION",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write it. Default: MODEL/model.scan.sig, or MODEL.scan.sig beside a single file.",
-)
+@_written_to("scan")
 @option("--policy", env="POLICY", type=FILE, default=None, help="Scan policy TOML (as for `scan --policy`).")
 @scanning_options
 @common_options
@@ -79,13 +85,7 @@ def attest_scan_command(
 @click.argument("model", type=EXISTING)
 @signer_options
 @bom_format
-@option(
-    "--attestation",
-    env="ATTESTATION",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write it. Default: MODEL/model.bom.sig, or MODEL.bom.sig beside a single file.",
-)
+@_written_to("bom")
 @common_options
 def attest_bom_command(
     model: Path, signer: Callable[[], Any], output_format: str, attestation: Path | None, **options: Any
