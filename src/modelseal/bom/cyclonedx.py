@@ -97,7 +97,7 @@ def cyclonedx_document(description: ModelDescription) -> bytes:
             ),
             Property(name=f"{_PREFIX}signed", value="true" if description.signature else "false"),
             *(Property(name=f"{_PREFIX}license-source", value=source) for source in facts.license_sources),
-            *(Property(name=f"{_PREFIX}license-file", value=name) for name in facts.license_files),
+            *(Property(name=f"{_PREFIX}license-file", value=text.describe()) for text in facts.license_texts),
         ],
     )
     bom = Bom()

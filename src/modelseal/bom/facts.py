@@ -1,6 +1,7 @@
 """What a model says about itself, read without loading it: the Hugging Face card's front matter, `config.json`,
-GGUF `general.*` metadata and safetensors headers (their `__metadata__` and parameter counts). Licences are
-normalised to SPDX expressions (`license-expression`); a name SPDX does not know becomes `LicenseRef-<name>`."""
+GGUF `general.*` metadata, safetensors headers (their `__metadata__` and parameter counts) and the text of
+LICENSE/COPYING files (`license_text`). Declared licences are normalised to SPDX expressions (`license-expression`);
+a name SPDX does not know becomes `LicenseRef-<name>`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from modelseal.bom.license_text import TEXT_MAX, LicenseText, identify
+
 FRONT_MATTER_MAX = 64 << 10
 HEADER_MAX = 100 << 20  # safetensors' own bound on its JSON header
 
@@ -22,7 +25,7 @@ class ModelFacts:
     name: str
     licenses: list[str] = field(default_factory=list)  # SPDX expressions, in the order found, without repeats
     license_sources: list[str] = field(default_factory=list)  # where each was read
-    license_files: list[str] = field(default_factory=list)  # LICENSE*, LICENCE* files in the model
+    license_texts: list[LicenseText] = field(default_factory=list)  # what LICENSE*/COPYING* files' texts are
     architecture: str | None = None  # e.g. BertModel, llama
     family: str | None = None  # e.g. bert, llama (model_type, general.architecture)
     task: str | None = None  # pipeline_tag
@@ -188,8 +191,9 @@ def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
     parameters = 0
     for file in files:
         base = file.name.rsplit("/", 1)[-1]
-        if base.upper().startswith(("LICENSE", "LICENCE")):
-            facts.license_files.append(file.name)
+        if base.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
+            with file.open() as handle:
+                facts.license_texts.append(identify(file.name, _text(handle.read(TEXT_MAX + 1))))
             continue
         if base.endswith(".gguf"):
             if file.path is not None:
@@ -207,4 +211,25 @@ def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
                 parameters += _read_safetensors(facts, handle, file.name)
     if parameters:
         facts.parameters = parameters
+    _settle_license_texts(facts)
     return facts
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _settle_license_texts(facts: ModelFacts) -> None:
+    """Identified texts join the declared licences; a near tie the model's declared licences settle does too
+    (a card saying apache-2.0 beside an Apache text without its appendix, which Pixar's licence matches as well)."""
+    declared = {key for expression in facts.licenses for key in license_keys(expression)}
+    for index, found in enumerate(facts.license_texts):
+        settled = [c for c in found.candidates if c in declared] if len(found.candidates) > 1 else []
+        if len(settled) == 1:
+            facts.license_texts[index] = LicenseText(found.file, (settled[0],))
+        identified = facts.license_texts[index].identified
+        if identified:
+            facts.add_license(identified, f"{found.file} (its text)")
