@@ -3,6 +3,8 @@ trust policy's [licenses] allow/deny, as SPDX ids."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,3 +107,27 @@ def test_a_licence_file_is_judged_by_its_text(
     result = modelseal("check", model, "--policy", policy(tmp_path, keys, rules))
     assert (result.returncode == 0) is passes, result.stdout + result.stderr
     assert shown in result.stdout, result.stdout
+
+
+def test_check_in_sarif_has_a_result_per_step(make_key_pair: Callable[..., KeyPair], tmp_path: Path) -> None:
+    """Code scanning gets the failed licence step as an error, the passed steps as `pass` results, and the scan's
+    findings (a URL pickled as a string, at note level)."""
+    keys = make_key_pair()
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "state.pkl").write_bytes(pickle.dumps({"fetch": "http://203.0.113.7/x"}, protocol=4))
+    model = signed_model(root, "cc-by-nc-4.0", keys, exist_ok=True)
+    output = tmp_path / "check.sarif"
+    rules = 'deny = ["CC-BY-NC-*"]'
+    result = modelseal(
+        "check", model, "--policy", policy(tmp_path, keys, rules), "--format", "sarif", "--output", output
+    )
+    assert result.returncode == 1, result.stderr
+    run = json.loads(output.read_text())["runs"][0]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    licences = by_rule["CHECK-LICENSES"]
+    assert licences["kind"] == "fail" and licences["level"] == "error"
+    assert "CC-BY-NC-4.0: denied by the policy" in licences["message"]["text"]
+    assert by_rule["CHECK-SIGNATURE"]["kind"] == "pass" and by_rule["CHECK-SIGNATURE"]["level"] == "none"
+    assert by_rule["network"]["level"] == "note" and "http://203.0.113.7/x" in by_rule["network"]["message"]["text"]
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} >= {"CHECK-LICENSES", "CHECK-SIGNATURE", "network"}

@@ -11,7 +11,7 @@ from modelseal.cli.exit_codes import for_check
 from modelseal.cli.options import FILE, MODEL, Scanning, option, pull, report_output, scanning_options
 from modelseal.cli.runner import run
 from modelseal.remote import RemoteLocation
-from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_check
+from modelseal.reporting import OutputFormat, View, emit, render_check
 
 
 @click.command("check")
@@ -28,9 +28,10 @@ from modelseal.reporting import CHECK_FORMATS, OutputFormat, View, emit, render_
     "--format",
     "output_format",
     env="FORMAT",
-    type=click.Choice([f.value for f in CHECK_FORMATS]),
+    type=click.Choice([f.value for f in OutputFormat]),
     default="text",
-    help="Report format; html is one self-contained file for a reviewer.",
+    help="Report format. sarif is SARIF 2.1.0 for code scanning (one result per step, and the scan's findings); "
+    "html is one self-contained file for a reviewer.",
 )
 @report_output
 @option("--signature", env="SIGNATURE", type=FILE, default=None, help="Signature file. Default: as for verify.")

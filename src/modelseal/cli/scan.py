@@ -15,7 +15,7 @@ from modelseal.cli.options import FILE, MODEL, Scanning, option, report_output, 
 from modelseal.cli.runner import run
 from modelseal.errors import InputError
 from modelseal.remote import RemoteLocation
-from modelseal.reporting import SCAN_FORMATS, OutputFormat, View, emit, render_scan
+from modelseal.reporting import OutputFormat, View, emit, render_scan
 
 if TYPE_CHECKING:  # the scanner is imported when a scan runs, not when any command starts
     from modelseal.scanning.cache import ScanCache
@@ -128,7 +128,7 @@ def summarise(
     "--format",
     "output_format",
     env="FORMAT",
-    type=click.Choice([f.value for f in SCAN_FORMATS]),
+    type=click.Choice([f.value for f in OutputFormat]),
     default="text",
     help="Report format. json has a versioned schema; sarif is SARIF 2.1.0 for code scanning; html is one "
     "self-contained page for a reviewer.",

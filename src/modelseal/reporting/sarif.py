@@ -1,16 +1,20 @@
-"""SARIF 2.1.0 as GitHub code scanning accepts it, for scans: relative URIs, stable rule ids, security-severity,
-and a result for every file left unjudged."""
+"""SARIF 2.1.0 as GitHub code scanning accepts it: relative URIs, stable rule ids, security-severity, and a result
+for every file left unjudged; a check adds one result per step (CHECK-SIGNATURE, CHECK-LICENSES, ...), failed
+steps as errors, inconclusive ones as warnings, passed ones as `pass` results that code scanning files no alert for."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelseal import __version__
 from modelseal.reporting import View
 from modelseal.scanning.findings import Severity, Status
 from modelseal.scanning.report import ScanSummary, relative_path
+
+if TYPE_CHECKING:
+    from modelseal.attest.check import CheckReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SECURITY_SEVERITY = {
@@ -34,11 +38,11 @@ _SARIF_LEVEL = {
 }
 
 
-def sarif_document(summary: ScanSummary) -> dict[str, Any]:
+def sarif_document(summary: ScanSummary | None, check: CheckReport | None = None) -> dict[str, Any]:
     """SARIF 2.1.0 as GitHub code scanning accepts it: relative URIs, stable rule ids, security-severity."""
     rules: dict[str, dict[str, Any]] = {}
-    results: list[dict[str, Any]] = []
-    for result in summary.results:
+    results: list[dict[str, Any]] = [] if check is None else _step_results(check, rules)
+    for result in summary.results if summary else ():
         for finding in result.findings:
             rule = rules.setdefault(
                 finding.rule,
@@ -113,5 +117,49 @@ def sarif_document(summary: ScanSummary) -> dict[str, Any]:
     }
 
 
+def _step_results(check: CheckReport, rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    from modelseal.attest.check import Outcome
+
+    kinds = {
+        Outcome.FAILED: ("fail", "error", "8.0"),
+        Outcome.INCONCLUSIVE: ("open", "warning", "5.0"),
+        Outcome.PASSED: ("pass", "none", "1.0"),
+        Outcome.SKIPPED: ("notApplicable", "none", "1.0"),
+    }
+    where = {
+        "physicalLocation": {"artifactLocation": {"uri": relative_path(str(check.model)), "uriBaseId": "%SRCROOT%"}}
+    }
+    results = []
+    for step in check.steps:
+        kind, level, severity = kinds[step.outcome]
+        rule_id = f"CHECK-{step.name.upper()}"
+        rule = rules.setdefault(
+            rule_id,
+            {
+                "id": rule_id,
+                "name": "Check" + step.name.title().replace("-", ""),
+                "shortDescription": {"text": f"check: {step.name}"},
+                "properties": {"security-severity": severity, "tags": ["security"]},
+            },
+        )
+        rule["properties"]["security-severity"] = max(rule["properties"]["security-severity"], severity, key=float)
+        text = "\n".join((f"{step.name}: {step.summary}", *step.details))
+        results.append(
+            {
+                "ruleId": rule_id,
+                "kind": kind,
+                "level": level,
+                "message": {"text": text},
+                "locations": [where],
+                "properties": {"outcome": step.outcome.value},
+            }
+        )
+    return results
+
+
 def render_scan(summary: ScanSummary, view: View) -> str:
     return json.dumps(sarif_document(summary), indent=2) + "\n"
+
+
+def render_check(report: CheckReport, view: View) -> str:
+    return json.dumps(sarif_document(report.scan, report), indent=2) + "\n"

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import IO
 
 from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.registry import Format
 from modelseal.scanning.secrets import find_secrets
 
@@ -75,7 +76,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         return "unknown"
     if PurePosixPath(ctx.display_name(member)).suffix.lower() in TEXT_SUFFIXES and size <= MAX_TEXT_BYTES:
         stream.seek(0)
-        ctx.add_all(member, find_secrets(stream.read(size).decode("utf-8", "replace"), "text"))
+        text = stream.read(size).decode("utf-8", "replace")
+        ctx.add_all(member, find_secrets(text, "text"))
+        ctx.add_all(member, find_network_indicators(text, "text", prose=True))
     if not member:
         ctx.data_only = True
     return "unknown"

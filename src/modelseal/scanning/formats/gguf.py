@@ -14,6 +14,7 @@ from typing import IO
 from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.formats.templates import check_template
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.secrets import find_secrets
 
 MAX_ARRAY_STRINGS = 4_000_000
@@ -140,6 +141,8 @@ def _metadata(ctx: ScanContext, reader: _Reader, kv_count: int) -> tuple[list[Fi
             if key.startswith("tokenizer.chat_template") or "{%" in value or "{{" in value:
                 findings += check_template(value, key)
             findings += find_secrets(value, f"metadata {key!r}")
+            if not key.startswith("general."):  # general.* holds the model's own links (source, licence, base model)
+                findings += find_network_indicators(value, f"metadata {key!r}")
         elif kind == ARRAY:
             _skip_array(reader, strings_left)
         elif kind in _SCALAR_SIZES:

@@ -4,12 +4,14 @@ a framework would instantiate. Other JSON is data, scanned and clean."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import IO
 
 from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
 from modelseal.scanning.formats import hf
 from modelseal.scanning.formats.hydra import check_targets
 from modelseal.scanning.formats.templates import check_template
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.secrets import find_secrets
 
 
@@ -30,7 +32,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         ctx.gap(member, "JSON nested deeper than the parser follows (bound)")
         return "json"
     ctx.add_all(member, check_targets(document, ctx.policy))
-    ctx.add_all(member, find_secrets(text, "config"))
+    strings = "\n".join(_strings(document))  # as a loader sees them: escapes (\u0041, \/) decoded
+    ctx.add_all(member, find_secrets(strings, "config"))
+    ctx.add_all(member, find_network_indicators(strings, "config"))
     if hf.is_hf_config(document):
         ctx.add_all(member, hf.check_config(document, lambda: ctx.directory(member)))
     templates = document.get("chat_template") if isinstance(document, dict) else None
@@ -42,3 +46,17 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         if isinstance(entry, dict) and isinstance(entry.get("template"), str):
             ctx.add_all(member, check_template(entry["template"], f"chat_template[{entry.get('name', '?')}]"))
     return "json (chat template)"
+
+
+def _strings(document: object) -> Iterator[str]:
+    """Every key and string value of a parsed JSON document, in document order."""
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for key, value in reversed(node.items()):
+                pending += [value, key]
+        elif isinstance(node, list):
+            pending += reversed(node)

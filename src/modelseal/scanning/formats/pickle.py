@@ -13,6 +13,7 @@ from typing import IO
 
 from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext, join
 from modelseal.scanning.findings import Finding, Severity
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.pickle.interpreter import Interpreter
 from modelseal.scanning.pickle.judge import PickleJudge
 from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader, UnknownOpcodeError
@@ -24,7 +25,9 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
     label = scan_pickles(ctx, stream, size, member, depth, raw_storage=False)
     if size <= MAX_TEXT_BYTES:  # string literals are stored as they are: credentials pickled with an object show
         stream.seek(0)
-        ctx.add_all(member, find_secrets(stream.read(size).decode("latin-1"), "pickle's strings"))
+        strings = stream.read(size).decode("latin-1")
+        ctx.add_all(member, find_secrets(strings, "pickle's strings"))
+        ctx.add_all(member, find_network_indicators(strings, "pickle's strings"))
     return label
 
 

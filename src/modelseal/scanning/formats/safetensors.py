@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.formats.hydra import check_targets
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.policy import DEFAULT_POLICY, ScanPolicy
 from modelseal.scanning.secrets import find_secrets
 
@@ -105,6 +106,7 @@ def _metadata_findings(metadata: Any, policy: ScanPolicy) -> list[Finding]:
     findings = []
     for key, value in metadata.items():
         findings.extend(find_secrets(value, f"metadata {key!r}"))
+        findings.extend(find_network_indicators(value, f"metadata {key!r}"))
         findings.extend(_config_targets(key, value, policy))
         if _CODE.search(value) or _SHELL.search(value):
             findings.append(

@@ -10,6 +10,7 @@ from typing import IO, Any
 from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.formats.hydra import check_targets
+from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.secrets import find_secrets
 
 _PYTHON_TAG = re.compile(r"(?:!!python/|tag:yaml\.org,2002:python/)([\w/]+)(?::([\w.]+))?")
@@ -40,6 +41,7 @@ def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int
         return "yaml"
     text = stream.read().decode("utf-8", "replace")
     ctx.add_all(member, find_secrets(text, "config"))
+    ctx.add_all(member, find_network_indicators(text, "config"))
     for match in _PYTHON_TAG.finditer(text):
         kind, target = match.group(1), match.group(2)
         ctx.add(
