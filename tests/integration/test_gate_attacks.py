@@ -415,3 +415,18 @@ def test_shard_signatures_warn_about_empty_files_and_do_not_count_them(model_dir
     assert added.files_verified == 4 and any("2 empty file(s)" in w for w in added.warnings)
     sign(model_dir, KeySigner.from_file(pair.private))  # the files method records empty files: no warning
     assert verify(model_dir, KeyVerifier.from_file(pair.public)).warnings == ()
+
+
+def test_attest_bom_refuses_to_write_a_bom_the_signature_does_not_exclude(model_dir: Path, pair: KeyPair) -> None:
+    from modelseal.bom import attest_bom
+
+    signed = reference("sign", "key", model_dir, "--signature", model_dir / "model.sig", "--private_key", pair.private)
+    assert signed.returncode == 0, signed.stderr
+    with pytest.raises(InputError, match=r"does not exclude 'model\.bom\.sig'"):
+        attest_bom(model_dir, KeySigner.from_file(pair.private), "cyclonedx")
+    assert not (model_dir / "model.bom.sig").exists()
+    beside, _ = attest_bom(
+        model_dir, KeySigner.from_file(pair.private), "cyclonedx", attestation=model_dir.parent / "b.sig"
+    )
+    assert beside.is_file()
+    assert verify(model_dir, KeyVerifier.from_file(pair.public)).files_verified == 5

@@ -113,6 +113,61 @@ def test_hub_sign_and_verify_stream_every_byte_and_match_the_directory(
     assert unsigned.returncode == 2 and "pass --signature FILE" in unsigned.stderr
 
 
+def test_hub_bom_is_the_directorys_and_check_can_require_it(
+    hub: tuple[dict[str, str], Path, Path], make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    """`bom` and `attest bom` read a Hub model where it lives: the same files, digests and licence as the local
+    directory's BOM; `check --bom` accepts the attestation on these bytes and a policy that requires one fails
+    without it, or with the BOM of another model."""
+    env, _, _ = hub
+    keys = make_key_pair()
+    location = "hf://sentence-transformers/all-MiniLM-L6-v2@main"
+    signature = tmp_path / "minilm.sig"
+    assert modelseal("sign", "key", MINILM, "--private-key", keys.private, "--signature", signature).returncode == 0
+
+    def components(document: str) -> dict[str, object]:
+        bom = json.loads(document)
+        files = {c["name"]: c["hashes"] for c in bom["components"]}
+        return {"files": files, "licenses": bom["metadata"]["component"]["licenses"]}
+
+    remote = modelseal("bom", location, "--signature", signature, env=env)
+    local = modelseal("bom", MINILM, "--signature", signature)
+    assert remote.returncode == 0 and local.returncode == 0, remote.stderr + local.stderr
+    assert components(remote.stdout) == components(local.stdout)
+    assert len(components(remote.stdout)["files"]) == 12  # type: ignore[arg-type]
+
+    unplaced = modelseal("attest", "bom", location, "--private-key", keys.private, "--signature", signature, env=env)
+    assert unplaced.returncode == 2 and "--attestation FILE" in unplaced.stderr
+    bom = tmp_path / "minilm.bom.sig"
+    attested = modelseal(
+        "attest",
+        "bom",
+        location,
+        "--private-key",
+        keys.private,
+        "--signature",
+        signature,
+        "--attestation",
+        bom,
+        env=env,
+    )
+    assert attested.returncode == 0, attested.stderr
+    policy = write_policy(tmp_path, {"release": keys.public}, "[check]\nrequire-bom = true\n")
+    passed = modelseal("check", location, "--policy", policy, "--signature", signature, "--bom", bom, env=env)
+    assert passed.returncode == 0 and "ML-BOM on these bytes" in passed.stdout, passed.stdout + passed.stderr
+    missing = modelseal("check", location, "--policy", policy, "--signature", signature, env=env)
+    assert missing.returncode == 1 and "no signed ML-BOM (the policy requires one)" in missing.stdout
+    other = tmp_path / "other.bom.sig"
+    assert (
+        modelseal(
+            "attest", "bom", "hf://evil/model", "--private-key", keys.private, "--attestation", other, env=env
+        ).returncode
+        == 0
+    )
+    wrong = modelseal("check", location, "--policy", policy, "--signature", signature, "--bom", other, env=env)
+    assert wrong.returncode == 1 and "describes other bytes" in wrong.stdout, wrong.stdout
+
+
 def test_hub_serving_other_bytes_than_its_digest_is_caught(
     hub: tuple[dict[str, str], Path, Path], make_key_pair: Callable[..., KeyPair], tmp_path: Path
 ) -> None:

@@ -81,7 +81,7 @@ class AttestResult:
     attestation: ScanAttestation
 
 
-def _signed_serialization(model: Path, signature: Path | None) -> Serialization:
+def signed_serialization(model: Path, signature: Path | None) -> Serialization:
     """How the model's signature hashed it, so the attestation's subject is the signature's subject; the
     defaults when the model is not signed yet."""
     path = signature or default_signature_path(model)
@@ -91,6 +91,19 @@ def _signed_serialization(model: Path, signature: Path | None) -> Serialization:
         return parse_statement(read_bundle(path).payload).serialization
     except ModelsealError as exc:
         raise InputError(f"cannot read the model's signature {path}: {exc.message}") from exc
+
+
+def refuse_unexcluded_target(model: Path, target: Path, signed: Serialization) -> None:
+    """An attestation written inside a model whose signature recorded its exclusions without this name (the
+    reference tool's, or an older modelseal's) would be an unsigned file that verification refuses: say so
+    before anything is written."""
+    inside = normalize_ignore_path(model, str(target.absolute())) if model.is_dir() else None
+    if inside is not None and signed.ignore_paths is not None and inside not in signed.ignore_paths:
+        raise InputError(
+            f"the model's signature does not exclude {inside!r}: written there, the attestation would be an unsigned "
+            "file, and verification (modelseal's and model-signing's) would refuse the model",
+            details=("write it beside the model with --attestation PATH, or re-sign the model with modelseal",),
+        )
 
 
 def attest_scan(
@@ -108,15 +121,8 @@ def attest_scan(
     """Scan `model` and write a signed scan attestation (default `MODEL/model.scan.sig`)."""
     model = Path(model)
     target = Path(attestation) if attestation else default_attestation_path(model)
-    signed = _signed_serialization(model, signature)
-    recorded = set(signed.ignore_paths or ())
-    inside = normalize_ignore_path(model, str(target.absolute())) if model.is_dir() else None
-    if inside is not None and signed.ignore_paths is not None and inside not in recorded:
-        raise InputError(
-            f"the model's signature does not exclude {inside!r}: written there, the attestation would be an unsigned "
-            "file, and verification (modelseal's and model-signing's) would refuse the model",
-            details=("write it beside the model with --attestation PATH, or re-sign the model with modelseal",),
-        )
+    signed = signed_serialization(model, signature)
+    refuse_unexcluded_target(model, target, signed)
     hashing = HashingOptions.reproducing(signed, workers=workers)
     hashing = dataclasses.replace(hashing, ignore_paths=(*hashing.ignore_paths, str(target.absolute())))
     manifest, tree = digest_tree(

@@ -197,14 +197,14 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
-def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> CheckStep:
-    """The signed ML-BOM (model.bom.sig): signed by a trusted signer, for these bytes; required if the policy
-    says so (`[check] require-bom`), else checked when present."""
+def bom_step(path: Path | None, policy: TrustPolicy, model: Path | str, root_digest: str) -> CheckStep:
+    """The signed ML-BOM (`path`: model.bom.sig, or the file given; None for a remote model without one): signed
+    by a trusted signer, for these bytes; required if the policy says so (`[check] require-bom`), else checked
+    when present."""
     from modelseal.bom.statement import parse_bom_statement
 
-    path = default_bom_path(model)
     missing = Outcome.FAILED if policy.require_bom else Outcome.SKIPPED
-    if not path.is_file():
+    if path is None or not path.is_file():
         return CheckStep(
             "bom", missing, "no signed ML-BOM" + (" (the policy requires one)" if policy.require_bom else "")
         )
@@ -212,7 +212,7 @@ def _bom_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> Check
         signer, signed = _signed_document(path, policy.verifier_for(model), parse_bom_statement)
     except VerificationError as exc:
         return CheckStep("bom", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
-    if signed.root_digest != verified.manifest.root_digest():
+    if signed.root_digest != root_digest:
         return CheckStep("bom", missing, f"{path.name} describes other bytes (made before a change)")
     return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
 
@@ -297,6 +297,7 @@ def check(
     *,
     signature: Path | None = None,
     attestation: Path | None = None,
+    bom: Path | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     scan_workers: Workers = SERIAL,
@@ -304,7 +305,8 @@ def check(
 ) -> CheckReport:
     """Decide whether `model` may be used under `policy` (a trust policy file or a loaded one). `workers` are
     hashing threads; `scan_workers` the processes that scan, when the model is scanned now; `scan_cache` a scan
-    cache file whose verdicts on the signed digests are reused."""
+    cache file whose verdicts on the signed digests are reused; `bom` a signed ML-BOM kept elsewhere than
+    model.bom.sig."""
     model = Path(model)
     trust = policy if isinstance(policy, TrustPolicy) else load_trust_policy(policy)
     scan_policy = load_policy(trust.scan.pickle_policy)
@@ -322,7 +324,7 @@ def check(
         signature_step,
         unsigned_step(trust, unsigned),
         metadata,
-        _bom_step(model, trust, verified),
+        bom_step(bom or default_bom_path(model), trust, model, verified.manifest.root_digest()),
         licenses_step(trust, named),
         attestation_step,
     ]
@@ -363,12 +365,13 @@ def check_remote(
     policy: Path | TrustPolicy,
     *,
     signature: Path | None = None,
+    bom: Path | None = None,
     scan_cache: Path | None = None,
     pull: bool = False,
 ) -> CheckReport:
     """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
-    policy, then a scan of the signed files and of any unsigned ones, read from the store. Attestations and
-    metadata are not looked for remotely; the scan runs now."""
+    policy, the signed ML-BOM when given, then a scan of the signed files and of any unsigned ones, read from the
+    store. Scan and metadata attestations are not looked for remotely; the scan runs now."""
     from modelseal.remote.objects import open_remote_file
     from modelseal.remote.scan import scan_remote
     from modelseal.remote.signing import signed_model, verify_model
@@ -385,10 +388,12 @@ def check_remote(
     wanted = {f.name for f in verified.files} | set(verified.excluded_present)
     chosen = dataclasses.replace(model, files=tuple(f for f in model.files if f.name in wanted))
     readable = [Readable(f.name, functools.partial(open_remote_file, f)) for f in chosen.files]
+    root = verified.manifest.root_digest()
     steps = [
         CheckStep("signature", Outcome.PASSED, summary),
         unsigned_step(trust, unsigned),
         CheckStep("metadata", Outcome.SKIPPED, "metadata attestations are not read from remote stores"),
+        bom_step(bom, trust, location.url, root),
         licenses_step(trust, readable),
         CheckStep("attestation", Outcome.SKIPPED, "scan attestations are not read from remote stores: scanning now"),
     ]
@@ -396,5 +401,4 @@ def check_remote(
     with scan_cache_at(scan_cache, trust.scan.pickle_policy, options) as cache:
         scanned = ScanSummary(tuple(scan_remote(chosen, options, cache)), trust.scan.fail_on)
     steps += [scan_step(scanned, "scanned now, from the store"), secrets_step(trust, scanned)]
-    root = verified.manifest.root_digest()
     return CheckReport(model.location, tuple(steps), verified.signer, root, scanned, "scan", None, verified.manifest)

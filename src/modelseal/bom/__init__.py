@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from modelseal.bom.describe import ModelDescription
+    from modelseal.remote import RemoteLocation
     from modelseal.signing.base import Signer
 
 FORMATS = ("cyclonedx", "spdx")
@@ -37,17 +38,30 @@ def render_bom(description: ModelDescription, fmt: str) -> bytes:
 
 
 def attest_bom(
-    model: Path, signer: Signer, fmt: str, *, attestation: Path | None = None, signature: Path | None = None
+    model: Path | RemoteLocation,
+    signer: Signer,
+    fmt: str,
+    *,
+    attestation: Path | None = None,
+    signature: Path | None = None,
 ) -> tuple[Path, ModelDescription]:
     """Describe the model, render its BOM and sign it as an in-toto statement on the model's root digest (the
-    signature's, when the model has one); written atomically to `attestation` (default MODEL/model.bom.sig)."""
+    signature's, when the model has one); written atomically to `attestation` (default MODEL/model.bom.sig;
+    required for a remote model: modelseal does not write into stores)."""
+    from modelseal.attest.attest import refuse_unexcluded_target, signed_serialization
     from modelseal.bom.describe import describe
     from modelseal.bom.statement import build_bom_statement
+    from modelseal.errors import InputError
     from modelseal.layout import default_bom_path
     from modelseal.oms.bundle import write_atomically
 
+    if attestation is None:
+        if not isinstance(model, Path):
+            raise InputError(f"where should the BOM attestation of {model} go?", details=("pass --attestation FILE",))
+        attestation = default_bom_path(model)
+    if isinstance(model, Path):  # before the model is hashed and scanned
+        refuse_unexcluded_target(model, attestation, signed_serialization(model, signature))
     description = describe(model, signature=signature)
     statement = build_bom_statement(description.manifest, render_bom(description, fmt), fmt)
-    target = attestation or default_bom_path(Path(model))
-    write_atomically(target, signer.sign(statement).to_json(), "BOM attestation")
-    return target, description
+    write_atomically(attestation, signer.sign(statement).to_json(), "BOM attestation")
+    return attestation, description

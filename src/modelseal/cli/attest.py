@@ -12,6 +12,7 @@ from modelseal.cli.keys import signer_options
 from modelseal.cli.options import (
     EXISTING,
     FILE,
+    MODEL,
     F,
     Scanning,
     bom_format,
@@ -20,6 +21,7 @@ from modelseal.cli.options import (
     scanning_options,
 )
 from modelseal.cli.runner import run
+from modelseal.remote import RemoteLocation
 
 
 @click.group()
@@ -82,15 +84,22 @@ def attest_scan_command(
 
 
 @attest.command("bom")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @signer_options
 @bom_format
 @_written_to("bom")
 @common_options
 def attest_bom_command(
-    model: Path, signer: Callable[[], Any], output_format: str, attestation: Path | None, **options: Any
+    model: Path | RemoteLocation,
+    signer: Callable[[], Any],
+    output_format: str,
+    attestation: Path | None,
+    **options: Any,
 ) -> None:
-    """Sign MODEL's ML-BOM (see `modelseal bom`) as an in-toto attestation bound to the model's root digest."""
+    """Sign MODEL's ML-BOM (see `modelseal bom`) as an in-toto attestation bound to the model's root digest.
+
+    MODEL may be remote (oci://, s3://, hf://, https://); its attestation then goes to --attestation FILE, and
+    `check --bom FILE` considers it."""
 
     def action() -> None:
         from modelseal.bom import attest_bom

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from modelseal.cli.options import EXISTING, FILE, bom_format, option, report_output
+from modelseal.cli.options import FILE, MODEL, bom_format, option, report_output
 from modelseal.cli.runner import run
+from modelseal.remote import RemoteLocation
 
 
 @click.command("bom")
-@click.argument("model", type=EXISTING)
+@click.argument("model", type=MODEL)
 @bom_format
 @report_output
 @option(
@@ -21,7 +22,7 @@ from modelseal.cli.runner import run
     default=None,
     help="Signature whose digests to use. Default: as for verify.",
 )
-def bom_command(model: Path, output_format: str, output: Path | None, signature: Path | None) -> None:
+def bom_command(model: Path | RemoteLocation, output_format: str, output: Path | None, signature: Path | None) -> None:
     """Write MODEL's ML-BOM: the model with its card's facts and licences, each file with its digest (from the
     signature when the model has one, after checking the files still match it) and its scan verdict.
 

@@ -25,6 +25,13 @@ from modelseal.reporting import OutputFormat, View, emit, render_check
 )
 @option("--attestation", env="ATTESTATION", type=FILE, default=None, help="Scan attestation to consider.")
 @option(
+    "--bom",
+    env="BOM",
+    type=FILE,
+    default=None,
+    help="Signed ML-BOM (`attest bom`) to consider. Default: model.bom.sig in a local model.",
+)
+@option(
     "--format",
     "output_format",
     env="FORMAT",
@@ -42,6 +49,7 @@ def check_command(
     model: Path | RemoteLocation,
     policy: Path,
     attestation: Path | None,
+    bom: Path | None,
     output_format: str,
     output: Path | None,
     signature: Path | None,
@@ -61,7 +69,7 @@ def check_command(
         if isinstance(model, RemoteLocation):
             if attestation is not None:
                 raise click.UsageError("--attestation is for local models; a remote model is scanned now")
-            report = check_remote(model, policy, signature=signature, scan_cache=scanning.cache, pull=pull)
+            report = check_remote(model, policy, signature=signature, bom=bom, scan_cache=scanning.cache, pull=pull)
             view = View(to_terminal=output is None, target=str(model))
             emit(render_check(OutputFormat(output_format), report, view), output)
             sys.exit(for_check(report))
@@ -71,6 +79,7 @@ def check_command(
                 policy,
                 signature=signature,
                 attestation=attestation,
+                bom=bom,
                 workers=workers,
                 progress=progress,
                 scan_workers=scanning.workers,

@@ -33,7 +33,7 @@ verify options; the verification method is taken from the signature.
     allow-unsigned = ["logs/**"]    # scanned all the same); `*` within a path segment, `**` across segments
     require-bom = true              # optional: fail without a signed ML-BOM (`attest bom`) on the verified bytes
 
-    [licenses]                      # optional: the model's declared licences (card, GGUF, safetensors metadata),
+    [licenses]                      # optional: the model's licences (card, GGUF, safetensors metadata, LICENSE texts),
     allow = ["Apache-2.0", "MIT"]   # as SPDX ids; `*` globs. Any denied licence fails; with `allow`, every
     deny = ["CC-BY-NC-*"]           # licence must be allowed and a model that declares none fails
 
