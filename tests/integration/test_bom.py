@@ -195,3 +195,13 @@ def test_a_licence_file_is_identified_by_its_text_in_the_bom(tmp_path: Path) -> 
     assert {"name": "modelseal:license-file", "value": "LICENSE.txt: MIT (its text)"} in properties
     unlisted = "COPYING: its text is no licence in the SPDX License List"
     assert {"name": "modelseal:license-file", "value": unlisted} in properties
+
+
+def test_licence_files_past_the_bound_are_named_not_matched(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    model.mkdir()
+    for n in range(9):
+        (model / f"LICENSE-{n}").write_text("Use it only on Tuesdays.\n")
+    properties = cyclonedx(model)["metadata"]["component"]["properties"]  # type: ignore[index]
+    unread = {"name": "modelseal:license-file", "value": "LICENSE-8: not identified (more than 8 licence files)"}
+    assert unread in properties

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from modelseal.bom.license_text import TEXT_MAX, LicenseText, identify
+from modelseal.bom.license_text import FILES_MAX, TEXT_MAX, LicenseText, identify
 
 FRONT_MATTER_MAX = 64 << 10
 HEADER_MAX = 100 << 20  # safetensors' own bound on its JSON header
@@ -192,6 +192,9 @@ def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
     for file in files:
         base = file.name.rsplit("/", 1)[-1]
         if base.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
+            if len(facts.license_texts) >= FILES_MAX:
+                facts.license_texts.append(LicenseText(file.name, (), f"more than {FILES_MAX} licence files"))
+                continue
             with file.open() as handle:
                 facts.license_texts.append(identify(file.name, _text(handle.read(TEXT_MAX + 1))))
             continue

