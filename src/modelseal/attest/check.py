@@ -4,14 +4,16 @@
 2. unsigned    every file a loader could read is signed: files the signer left out (ignore paths) fail the
                check unless the policy's `[check] allow-unsigned` patterns accept them;
 3. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
-   bom         the signed ML-BOM (model.bom.sig): required by `[check] require-bom`, else checked if present;
-   licenses    the licences the model declares are accepted by the policy's `[licenses]` (if it sets any);
-4. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
+4. bom         the signed ML-BOM (model.bom.sig, or `--bom FILE` for any model): required by `[check]
+               require-bom`, else checked if present;
+5. licenses    the licences the model declares, and those its LICENSE texts are, are accepted by the policy's
+               `[licenses]` (if it sets any);
+6. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
                the verified bytes, the current scan policy and a scanner no older than this one; otherwise the
                model is scanned now;
-5. scan        every file present, signed or not: no finding at or above the policy's threshold, and no file
+7. scan        every file present, signed or not: no finding at or above the policy's threshold, and no file
                left unread (unsigned files are always scanned now: no attestation covers them);
-6. secrets     no credential in the model at or above the policy's `[secrets] fail-on` (medium: any).
+8. secrets     no credential in the model at or above the policy's `[secrets] fail-on` (medium: any).
 
 A step that fails makes the check fail; one that cannot conclude makes it inconclusive; never "pass".
 """

@@ -26,7 +26,8 @@ def bom_command(model: Path | RemoteLocation, output_format: str, output: Path |
     """Write MODEL's ML-BOM: the model with its card's facts and licences, each file with its digest (from the
     signature when the model has one, after checking the files still match it) and its scan verdict.
 
-    `modelseal attest bom` signs the same document on the model's root digest.
+    MODEL may be remote (oci://, s3://, hf://, https://): it is read where it lives. `modelseal attest bom` signs
+    the same document on the model's root digest.
     """
 
     def action() -> None:
