@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from modelseal.scanning.findings import FileResult, Severity, Status
 from modelseal.scanning.network import MAX_REPORTED, find_network_indicators
 from modelseal.scanning.scanner import scan_file
+from tests.scanning.benign_models import PRODUCERS
 from tests.scanning.test_templates_gguf import TEMPLATES, write_gguf
 
 
@@ -88,3 +89,23 @@ def test_version_numbers_and_unspecified_addresses_are_not_addresses() -> None:
 def test_any_text_yields_only_info_findings_and_no_url_password(text: str) -> None:
     for finding in find_network_indicators(text + " ftp://u:secretpw@h.example/", "config"):
         assert finding.severity is Severity.INFO and "secretpw" not in finding.message
+
+
+def test_every_string_length_is_read_as_the_unpickler_reads_it(tmp_path: Path) -> None:
+    """A SHORT_BINUNICODE length byte is often a letter or digit: read from raw bytes, it would glue itself to the
+    URL; decoded literals have no such edge. Protocol 0 escapes are decoded too."""
+    path = tmp_path / "u.pkl"
+    for n in range(1, 130):
+        url = "http://evil.example/" + "a" * n
+        path.write_bytes(pickle.dumps({"u": url}, protocol=4))
+        (message,) = indicators(scan_file(path))
+        assert message.startswith("URL in the pickle's strings: " + url[:90]), n
+    path.write_bytes(b"(dp0\nVu\np1\nV\\u0068ttp://hidden.example/x\np2\ns.")
+    assert indicators(scan_file(path)) == ["URL in the pickle's strings: http://hidden.example/x"]
+
+
+def test_source_code_kept_in_a_legacy_torch_pickle_is_not_an_indicator(tmp_path: Path) -> None:
+    """torch's legacy format pickles each module's source, docstring links and all: long strings are prose."""
+    PRODUCERS["torch_full_model_legacy_format"](tmp_path)
+    (model,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert indicators(scan_file(model)) == []

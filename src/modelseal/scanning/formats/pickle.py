@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from modelseal.scanning.context import MAX_TEXT_BYTES, ScanContext, join
+from modelseal.scanning.context import ScanContext, join
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.network import find_network_indicators
 from modelseal.scanning.pickle.interpreter import Interpreter
@@ -20,20 +20,32 @@ from modelseal.scanning.pickle.opcodes import MalformedPickleError, OpcodeReader
 from modelseal.scanning.secrets import find_secrets
 from modelseal.scanning.streams import window
 
+SOURCE_TEXT_MIN = 1024  # a string this long is source code or documentation (torch's legacy format keeps both)
+
 
 def scan(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int) -> str | None:
-    label = scan_pickles(ctx, stream, size, member, depth, raw_storage=False)
-    if size <= MAX_TEXT_BYTES:  # string literals are stored as they are: credentials pickled with an object show
-        stream.seek(0)
-        strings = stream.read(size).decode("latin-1")
-        ctx.add_all(member, find_secrets(strings, "pickle's strings"))
-        ctx.add_all(member, find_network_indicators(strings, "pickle's strings"))
+    """The pickles, then their string literals as the unpickler decodes them: credentials pickled with an object,
+    and the addresses in short strings (a long one is source or prose, full of links)."""
+    texts: list[str] = []
+    label = scan_pickles(ctx, stream, size, member, depth, raw_storage=False, texts=texts)
+    if texts:
+        ctx.add_all(member, find_secrets("\n".join(texts), "pickle's strings"))
+        short = "\n".join(t for t in texts if len(t) < SOURCE_TEXT_MIN)
+        ctx.add_all(member, find_network_indicators(short, "pickle's strings"))
     return label
 
 
-def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, depth: int, raw_storage: bool) -> str:
+def scan_pickles(
+    ctx: ScanContext,
+    stream: IO[bytes],
+    size: int,
+    member: str,
+    depth: int,
+    raw_storage: bool,
+    texts: list[str] | None = None,
+) -> str:
     """Scan the stream as pickles. `raw_storage`: the bytes are tensor data that no loader unpickles (a torch zip
-    storage), so only a complete pickle hidden there counts."""
+    storage), so only a complete pickle hidden there counts. `texts` collects the string literals."""
     collected: list[Finding] = []
     stream.seek(0)
     magic = stream.read(2)
@@ -48,7 +60,7 @@ def scan_pickles(ctx: ScanContext, stream: IO[bytes], size: int, member: str, de
         with window(stream, offset, length) as part:
             ctx.scan(part, length, join(member, label), depth + 1)
 
-    judge = PickleJudge(ctx.policy, collected.append, nested, ctx.budget, region)
+    judge = PickleJudge(ctx.policy, collected.append, nested, ctx.budget, region, texts)
     interpreter = Interpreter(judge)
     reader = OpcodeReader(stream)
     count, not_pickle = 0, False

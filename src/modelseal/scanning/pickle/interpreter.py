@@ -88,6 +88,7 @@ def _text(p: _Pickle, arg: Any, offset: int) -> None:
         return
     if len(arg) >= NESTED_MIN_BYTES:
         p.machine.maybe_nested(arg, offset)
+    p.machine.text_literal(arg)
     p.stack.append(arg)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from modelseal.scanning.budget import Budget, Limits
+from modelseal.scanning.context import MAX_TEXT_BYTES
 from modelseal.scanning.findings import Finding, Severity
 from modelseal.scanning.pickle.names import canonical, reachable_names
 from modelseal.scanning.pickle.opcodes import LargeLiteral, MalformedPickleError
@@ -23,6 +24,9 @@ from modelseal.scanning.policy import Contract, ContractKind, ScanPolicy, Verdic
 
 NESTED_MIN_BYTES = 24
 MAX_FINDINGS_PER_TARGET = 5
+
+
+TEXTS_MAX = MAX_TEXT_BYTES  # characters of string literals kept per pickle stream for the text detectors
 
 
 class EmbeddedData(Protocol):
@@ -47,8 +51,11 @@ class PickleJudge:
         nested: NestedScanner | None = None,
         budget: Budget | None = None,
         region: RegionScanner | None = None,
+        texts: list[str] | None = None,
     ) -> None:
         self.policy = policy
+        self.texts = texts  # string literals as the unpickler decodes them, for the secret and network detectors
+        self._text_left = TEXTS_MAX
         self._emit = emit
         self.nested = nested
         self.region = region
@@ -382,6 +389,12 @@ class PickleJudge:
                     imported.name,
                 )
         self._unknown_imports = []
+
+    def text_literal(self, value: str | bytes | bytearray) -> None:
+        """Keep a string literal (bytes as Latin-1) for the text detectors, up to `TEXTS_MAX` in all."""
+        if self.texts is not None and len(value) <= self._text_left:
+            self._text_left -= len(value)
+            self.texts.append(value if isinstance(value, str) else value.decode("latin-1"))
 
     def large_literal(self, literal: LargeLiteral) -> None:
         """A literal too long to buffer is scanned where it lies, by content."""
