@@ -195,6 +195,17 @@ def test_a_licence_file_is_identified_by_its_text_in_the_bom(tmp_path: Path) -> 
     assert {"name": "modelseal:license-file", "value": "LICENSE.txt: MIT (its text)"} in properties
     unlisted = "COPYING: its text is no licence in the SPDX License List"
     assert {"name": "modelseal:license-file", "value": unlisted} in properties
+    assert component["copyright"] == "Copyright (c) Matthieu Maitre (picklescan authors)"
+
+    result = modelseal("bom", model, "--format", "spdx", "--output", tmp_path / "m.spdx.json")
+    assert result.returncode == 0, result.stderr
+    from spdx_python_model import v3_0_1 as spdx
+
+    objects = spdx.SHACLObjectSet()
+    with (tmp_path / "m.spdx.json").open() as handle:
+        spdx.JSONLDDeserializer().read(handle, objects)
+    (package,) = [o for o in objects.objects if isinstance(o, spdx.ai_AIPackage)]
+    assert package.software_copyrightText == "Copyright (c) Matthieu Maitre (picklescan authors)"
 
 
 def test_licence_files_past_the_bound_are_named_not_matched(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def cyclonedx_document(description: ModelDescription) -> bytes:
         name=facts.name,
         bom_ref="model",
         licenses=[LicenseExpression(value) for value in facts.licenses],
+        copyright="\n".join(facts.copyrights) or None,
         external_references=references,
         properties=[
             Property(name=f"{_PREFIX}root-digest", value=f"sha256:{manifest.root_digest()}"),

@@ -17,6 +17,10 @@ from typing import IO, Any
 from modelseal.bom.license_text import FILES_MAX, TEXT_MAX, LicenseText, identify
 
 FRONT_MATTER_MAX = 64 << 10
+COPYRIGHTS_MAX = 10
+# a notice line: "Copyright (c) Jane Doe", "Copyright 2019-2023 The Org", "© 2020 Someone" (not the templates
+# "Copyright [yyyy] [name of copyright owner]" or prose about "copyright notices")
+_COPYRIGHT = re.compile(r"^[ \t#*/]*(?:Copyright[ \t]*(?:\(c\)|©|\d{4})|©[ \t]*\d{4})[^\n]*", re.I | re.M)
 HEADER_MAX = 100 << 20  # safetensors' own bound on its JSON header
 
 
@@ -26,6 +30,7 @@ class ModelFacts:
     licenses: list[str] = field(default_factory=list)  # SPDX expressions, in the order found, without repeats
     license_sources: list[str] = field(default_factory=list)  # where each was read
     license_texts: list[LicenseText] = field(default_factory=list)  # what LICENSE*/COPYING* files' texts are
+    copyrights: list[str] = field(default_factory=list)  # copyright notices in those texts, without repeats
     architecture: str | None = None  # e.g. BertModel, llama
     family: str | None = None  # e.g. bert, llama (model_type, general.architecture)
     task: str | None = None  # pipeline_tag
@@ -196,7 +201,9 @@ def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
                 facts.license_texts.append(LicenseText(file.name, (), f"more than {FILES_MAX} licence files"))
                 continue
             with file.open() as handle:
-                facts.license_texts.append(identify(file.name, _text(handle.read(TEXT_MAX + 1))))
+                text = _text(handle.read(TEXT_MAX + 1))
+            facts.license_texts.append(identify(file.name, text))
+            _add_copyrights(facts, text[:TEXT_MAX])
             continue
         if base.endswith(".gguf"):
             if file.path is not None:
@@ -216,6 +223,13 @@ def model_facts(name: str, files: Sequence[Readable]) -> ModelFacts:
         facts.parameters = parameters
     _settle_license_texts(facts)
     return facts
+
+
+def _add_copyrights(facts: ModelFacts, text: str) -> None:
+    for match in _COPYRIGHT.finditer(text):
+        notice = match.group(0).strip(" \t#*/")[:200]
+        if len(facts.copyrights) < COPYRIGHTS_MAX and notice not in facts.copyrights:
+            facts.copyrights.append(notice)
 
 
 def _text(data: bytes) -> str:

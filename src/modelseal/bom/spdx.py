@@ -28,6 +28,8 @@ def _package(spdx: Any, description: ModelDescription, base: str, info: Any, age
     package.ai_autonomyType = spdx.PresenceType.noAssertion
     if facts.task:
         package.ai_domain = [facts.task]
+    if facts.copyrights:
+        package.software_copyrightText = "\n".join(facts.copyrights)
     details = [f"{k}={v}" for k, v in sorted(facts.metadata.items())]
     if facts.architecture or facts.family:
         details.insert(0, f"architecture={facts.architecture or facts.family}")
