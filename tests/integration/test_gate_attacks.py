@@ -428,5 +428,5 @@ def test_attest_bom_refuses_to_write_a_bom_the_signature_does_not_exclude(model_
     beside, _ = attest_bom(
         model_dir, KeySigner.from_file(pair.private), "cyclonedx", attestation=model_dir.parent / "b.sig"
     )
-    assert beside.is_file()
+    assert Path(beside).is_file()
     assert verify(model_dir, KeyVerifier.from_file(pair.public)).files_verified == 5

@@ -15,6 +15,7 @@ import pytest
 
 from modelseal.oms.options import HashingOptions
 from modelseal.remote import RemoteLocation, open_artifact, open_model
+from modelseal.remote.oci import BOM_ATTESTATION, SIGNATURE
 from modelseal.remote.signing import digest_remote
 from modelseal.signature import digest
 from tests.conftest import KeyPair
@@ -85,9 +86,10 @@ def test_sign_from_the_manifest_pulls_nothing_and_verifies_after_a_pull(
         stored = json.loads(response.read())
     assert stored["subject"]["digest"] == artifact.manifest_digest
     assert stored["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    assert stored["annotations"]["dev.sigstore.bundle.predicateType"] == "https://model_signing/signature/v1.0"
 
     # the same signature verifies the files pulled by skopeo, as a directory
-    (bundle,) = artifact.signatures()
+    (bundle,) = artifact.documents(SIGNATURE)
     signature = tmp_path / "model.sig"
     signature.write_bytes(bundle)
     pull_with_skopeo(address, "models/minilm:v1", tmp_path / "layout")
@@ -95,6 +97,44 @@ def test_sign_from_the_manifest_pulls_nothing_and_verifies_after_a_pull(
     result = modelseal("verify", "key", pulled, "--public-key", keys.public, "--signature", signature, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["root_digest"]["sha256"] == local.root_digest()
+
+
+def test_a_bom_attestation_is_pushed_beside_the_artifact_and_checked(
+    registry: tuple[str, Path], make_key_pair: Callable[..., KeyPair], tmp_path: Path
+) -> None:
+    """`attest bom oci://…` pushes the signed BOM as a second referrer (its own fallback tag, its predicate type
+    annotated); `check` finds it under `require-bom`, while the signature is still found as before; an artifact
+    without one fails that policy, and a BOM attestation is never taken for a signature."""
+    address, _ = registry
+    push_model(address, "models/bom:v1", files_of(MINILM))
+    location = f"oci://{address}/models/bom:v1"
+    keys = make_key_pair()
+    assert modelseal("sign", "key", location, "--private-key", keys.private).returncode == 0
+    policy = write_policy(tmp_path, {"release": keys.public}, "[check]\nrequire-bom = true\n")
+    unattested = modelseal("check", location, "--policy", policy)
+    assert unattested.returncode == 1 and "no signed ML-BOM (the policy requires one)" in unattested.stdout
+
+    attested = modelseal("attest", "bom", location, "--private-key", keys.private, "--json")
+    assert attested.returncode == 0, attested.stderr
+    artifact = open_artifact(RemoteLocation(location))
+    assert (
+        json.loads(attested.stdout)["attestation"] == f"oci://{address}/models/bom:{artifact.tag_for(BOM_ATTESTATION)}"
+    )
+    (bom,) = artifact.documents(BOM_ATTESTATION)
+    (signature,) = artifact.documents(SIGNATURE)
+    assert bom != signature
+    checked = modelseal("check", location, "--policy", policy)
+    assert checked.returncode == 0 and "cyclonedx ML-BOM on these bytes" in checked.stdout, checked.stdout
+    verified = modelseal("verify", "key", location, "--public-key", keys.public)
+    assert verified.returncode == 0, verified.stderr
+
+    other = make_key_pair()
+    (tmp_path / "both").mkdir()
+    both = {"release": keys.public, "other": other.public}
+    stranger = write_policy(tmp_path / "both", both, "[check]\nrequire-bom = true\n")
+    assert modelseal("attest", "bom", location, "--private-key", other.private).returncode == 0  # replaces the tag
+    assert modelseal("check", location, "--policy", stranger).returncode == 0
+    assert modelseal("check", location, "--policy", policy).returncode == 1  # "other" is not trusted there
 
 
 def test_a_directory_signature_verifies_the_artifact_built_from_it(

@@ -4,8 +4,8 @@
 2. unsigned    every file a loader could read is signed: files the signer left out (ignore paths) fail the
                check unless the policy's `[check] allow-unsigned` patterns accept them;
 3. metadata    documents bound to the model (model.meta.sig), if any, are signed by a trusted signer;
-4. bom         the signed ML-BOM (model.bom.sig, or `--bom FILE` for any model): required by `[check]
-               require-bom`, else checked if present;
+4. bom         the signed ML-BOM (model.bom.sig, an OCI artifact's referrer, or `--bom FILE`): required by
+               `[check] require-bom`, else checked if present;
 5. licenses    the licences the model declares, and those its LICENSE texts are, are accepted by the policy's
                `[licenses]` (if it sets any);
 6. attestation a scan attestation beside the model, if any, is signed by a trusted attester and names exactly
@@ -35,7 +35,7 @@ from modelseal.bom.facts import Readable
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import default_attestation_path, default_bom_path, default_metadata_path, default_signature_path
-from modelseal.oms.bundle import read_bundle
+from modelseal.oms.bundle import MAX_BUNDLE_BYTES, parse_bundle, read_bundle
 from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
@@ -199,24 +199,38 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
-def bom_step(path: Path | None, policy: TrustPolicy, model: Path | str, root_digest: str) -> CheckStep:
-    """The signed ML-BOM (`path`: model.bom.sig, or the file given; None for a remote model without one): signed
-    by a trusted signer, for these bytes; required if the policy says so (`[check] require-bom`), else checked
-    when present."""
+def bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model: Path | str, root: str) -> CheckStep:
+    """Signed ML-BOMs (where each came from, and its bytes: model.bom.sig, the file given, or the referrers of an
+    OCI artifact): one signed by a trusted signer for these bytes passes; required if the policy says so
+    (`[check] require-bom`), else checked when present."""
     from modelseal.bom.statement import parse_bom_statement
 
     missing = Outcome.FAILED if policy.require_bom else Outcome.SKIPPED
-    if path is None or not path.is_file():
+    if not documents:
         return CheckStep(
             "bom", missing, "no signed ML-BOM" + (" (the policy requires one)" if policy.require_bom else "")
         )
-    try:
-        signer, signed = _signed_document(path, policy.verifier_for(model), parse_bom_statement)
-    except VerificationError as exc:
-        return CheckStep("bom", Outcome.FAILED, f"{path.name} is not trusted: {exc.message}", exc.details)
-    if signed.root_digest != root_digest:
-        return CheckStep("bom", missing, f"{path.name} describes other bytes (made before a change)")
-    return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
+    refused = []
+    for where, data in documents:
+        try:
+            bundle = parse_bundle(data)
+            signer, signed = policy.verifier_for(model).verify(bundle), parse_bom_statement(bundle.payload)
+        except VerificationError as exc:
+            refused.append(CheckStep("bom", Outcome.FAILED, f"{where} is not trusted: {exc.message}", exc.details))
+            continue
+        if signed.root_digest != root:
+            refused.append(CheckStep("bom", missing, f"{where} describes other bytes (made before a change)"))
+            continue
+        return CheckStep("bom", Outcome.PASSED, f"{signed.format} ML-BOM on these bytes, signed by {signer.summary}")
+    return refused[0]
+
+
+def _local_bom(path: Path) -> list[tuple[str, bytes]]:
+    """model.bom.sig (or the file given) as a candidate for `bom_step`, read within the bundle bound."""
+    if not path.is_file():
+        return []
+    with path.open("rb") as handle:
+        return [(path.name, handle.read(MAX_BUNDLE_BYTES + 1))]  # one byte more: the parser refuses a larger one
 
 
 def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
@@ -326,7 +340,7 @@ def check(
         signature_step,
         unsigned_step(trust, unsigned),
         metadata,
-        bom_step(bom or default_bom_path(model), trust, model, verified.manifest.root_digest()),
+        bom_step(_local_bom(bom or default_bom_path(model)), trust, model, verified.manifest.root_digest()),
         licenses_step(trust, named),
         attestation_step,
     ]
@@ -362,6 +376,19 @@ def check(
     return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)
 
 
+def _remote_boms(location: RemoteLocation, bom: Path | None) -> list[tuple[str, bytes]]:
+    """The BOM given, else those referring to an OCI artifact (other stores keep none)."""
+    if bom is not None:
+        return _local_bom(bom)
+    if location.scheme != "oci":
+        return []
+    from modelseal.remote import open_artifact
+    from modelseal.remote.oci import BOM_ATTESTATION
+
+    artifact = open_artifact(location)
+    return [(artifact.where(BOM_ATTESTATION), data) for data in artifact.documents(BOM_ATTESTATION)]
+
+
 def check_remote(
     location: RemoteLocation,
     policy: Path | TrustPolicy,
@@ -372,8 +399,9 @@ def check_remote(
     pull: bool = False,
 ) -> CheckReport:
     """`check` for a model where it lives: the signature (given, or found beside an OCI artifact), the signer
-    policy, the signed ML-BOM when given, then a scan of the signed files and of any unsigned ones, read from the
-    store. Scan and metadata attestations are not looked for remotely; the scan runs now."""
+    policy, the signed ML-BOM (given, or found beside an OCI artifact), then a scan of the signed files and of any
+    unsigned ones, read from the store. Scan and metadata attestations are not looked for remotely; the scan runs
+    now."""
     from modelseal.remote.objects import open_remote_file
     from modelseal.remote.scan import scan_remote
     from modelseal.remote.signing import signed_model, verify_model
@@ -395,7 +423,7 @@ def check_remote(
         CheckStep("signature", Outcome.PASSED, summary),
         unsigned_step(trust, unsigned),
         CheckStep("metadata", Outcome.SKIPPED, "metadata attestations are not read from remote stores"),
-        bom_step(bom, trust, location.url, root),
+        bom_step(_remote_boms(location, bom), trust, location.url, root),
         licenses_step(trust, readable),
         CheckStep("attestation", Outcome.SKIPPED, "scan attestations are not read from remote stores: scanning now"),
     ]

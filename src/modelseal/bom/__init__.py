@@ -44,10 +44,10 @@ def attest_bom(
     *,
     attestation: Path | None = None,
     signature: Path | None = None,
-) -> tuple[Path, ModelDescription]:
+) -> tuple[str, ModelDescription]:
     """Describe the model, render its BOM and sign it as an in-toto statement on the model's root digest (the
-    signature's, when the model has one); written atomically to `attestation` (default MODEL/model.bom.sig;
-    required for a remote model: modelseal does not write into stores)."""
+    signature's, when the model has one); written atomically to `attestation` (default MODEL/model.bom.sig), or
+    pushed beside an OCI artifact as a referrer; other stores need `attestation`. Returns where it went."""
     from modelseal.attest.attest import refuse_unexcluded_target, signed_serialization
     from modelseal.bom.describe import describe
     from modelseal.bom.statement import build_bom_statement
@@ -55,13 +55,22 @@ def attest_bom(
     from modelseal.layout import default_bom_path
     from modelseal.oms.bundle import write_atomically
 
-    if attestation is None:
-        if not isinstance(model, Path):
-            raise InputError(f"where should the BOM attestation of {model} go?", details=("pass --attestation FILE",))
-        attestation = default_bom_path(model)
-    if isinstance(model, Path):  # before the model is hashed and scanned
-        refuse_unexcluded_target(model, attestation, signed_serialization(model, signature))
+    if isinstance(model, Path):
+        attestation = attestation or default_bom_path(model)
+        refuse_unexcluded_target(model, attestation, signed_serialization(model, signature))  # before hashing
+    elif attestation is None and model.scheme != "oci":
+        details = ("pass --attestation FILE (attestations are pushed only to OCI registries)",)
+        raise InputError(f"where should the BOM attestation of {model} go?", details=details)
     description = describe(model, signature=signature)
     statement = build_bom_statement(description.manifest, render_bom(description, fmt), fmt)
-    write_atomically(attestation, signer.sign(statement).to_json(), "BOM attestation")
-    return attestation, description
+    bundle = signer.sign(statement).to_json()
+    if attestation is not None:
+        write_atomically(attestation, bundle, "BOM attestation")
+        return str(attestation), description
+    from modelseal.bom.statement import PREDICATE_TYPES
+    from modelseal.layout import BOM_NAME
+    from modelseal.remote import RemoteLocation, open_artifact
+    from modelseal.remote.oci import BOM_ATTESTATION
+
+    assert isinstance(model, RemoteLocation)
+    return open_artifact(model).push(bundle, BOM_NAME, BOM_ATTESTATION, PREDICATE_TYPES[fmt]), description

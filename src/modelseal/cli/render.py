@@ -14,8 +14,6 @@ from rich.markup import escape
 from modelseal.errors import ModelsealError, VerificationError
 
 if TYPE_CHECKING:  # signing types only: `modelseal scan` must not pay for importing cryptography
-    from pathlib import Path
-
     from rich.progress import Progress, TaskID
 
     from modelseal.attest.attest import AttestResult
@@ -137,13 +135,11 @@ def attested(result: AttestResult, as_json: bool) -> None:
     out.print(f"subject sha256:{statement.root_digest}")
 
 
-def bom_attested(path: Path, root_digest: str, fmt: str, as_json: bool) -> None:
+def bom_attested(where: str, root_digest: str, fmt: str, as_json: bool) -> None:
     if as_json:
-        print_json(
-            {"result": "attested", "attestation": str(path), "format": fmt, "root_digest": {"sha256": root_digest}}
-        )
+        print_json({"result": "attested", "attestation": where, "format": fmt, "root_digest": {"sha256": root_digest}})
         return
-    out.print(f"[green]Attested[/] {fmt} ML-BOM → {escape(str(path))}")
+    out.print(f"[green]Attested[/] {fmt} ML-BOM → {escape(where)}")
     out.print(f"subject sha256:{root_digest}")
 
 

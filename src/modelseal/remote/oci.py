@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelseal.bom.statement import PREDICATE_TYPES as BOM_PREDICATE_TYPES
 from modelseal.errors import InputError, ServiceError, VerificationError
 from modelseal.oms.bundle import MAX_BUNDLE_BYTES
+from modelseal.oms.statement import PREDICATE_TYPE as OMS_PREDICATE_TYPE
 from modelseal.remote.objects import Meter, Published, RemoteFile, RemoteModel, network_reason, take
 from modelseal.tree import check_name
 
@@ -45,6 +47,7 @@ ORAS_UNPACK = "io.deis.oras.content.unpack"
 ORAS_FILE_LAYER = "application/vnd.oci.image.layer.v1.tar"  # what `oras push FILE` labels a plain file
 MAX_MANIFEST_BYTES = 4 << 20  # the distribution spec's own limit for manifests
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"  # on a bundle's manifest: what its statement says
 TIMEOUT = 60  # seconds without a byte from the registry
 
 _REFERENCE = re.compile(
@@ -198,14 +201,17 @@ class OciArtifact:
         files = files_of(self.manifest, str(self.reference), self.fetch_blob, archives, unpack)
         return RemoteModel(location, name, files, self.meter, keep=directory)
 
-    # --- signatures -------------------------------------------------------------------------------------------
+    # --- signatures and attestations, as referrers -----------------------------------------------------------
 
-    @property
-    def signature_tag(self) -> str:
-        return self.manifest_digest.replace(":", "-") + ".sig"
+    def tag_for(self, kind: Document) -> str:
+        """The fallback tag of a document of this kind, for registries without the referrers API."""
+        return self.manifest_digest.replace(":", "-") + kind.tag_suffix
 
-    def signatures(self) -> list[bytes]:
-        """Every signature bundle that refers to this manifest: from the referrers API, or from the fallback tag
+    def where(self, kind: Document) -> str:
+        return f"oci://{self.reference.registry}/{self.reference.repository}:{self.tag_for(kind)}"
+
+    def documents(self, kind: Document) -> list[bytes]:
+        """Every bundle of this kind that refers to this manifest: from the referrers API, or from the fallback tag
         on registries without it."""
         digests: list[str] = []
         url = f"{self.reference.registry}/v2/{self._container.api_prefix}/referrers/{self.manifest_digest}"
@@ -215,23 +221,28 @@ class OciArtifact:
             index = _json_object(body, "referrers index")
             for entry in index.get("manifests") or []:
                 if isinstance(entry, dict) and entry.get("artifactType") == BUNDLE_MEDIA_TYPE:
-                    digests.append(str(entry.get("digest")))
+                    annotations = entry.get("annotations")
+                    if kind.holds(annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None):
+                        digests.append(str(entry.get("digest")))
         bundles: list[bytes] = []
         for digest in digests:
-            bundles.extend(self._bundles_of(digest))
+            bundles.extend(self._bundles_of(digest, kind))
         if not digests:
-            with contextlib.suppress(InputError):  # no fallback tag either: no signature
-                bundles.extend(self._bundles_of(self.signature_tag))
+            with contextlib.suppress(InputError):  # no fallback tag either: none of this kind
+                bundles.extend(self._bundles_of(self.tag_for(kind), kind))
         return bundles
 
-    def _bundles_of(self, tag_or_digest: str) -> list[bytes]:
+    def _bundles_of(self, tag_or_digest: str, kind: Document) -> list[bytes]:
         body, digest = self._manifest(tag_or_digest)
         if tag_or_digest.startswith("sha256:") and digest != tag_or_digest:
-            raise VerificationError(f"the registry served signature manifest {tag_or_digest} with digest {digest}")
-        manifest = _json_object(body, "signature manifest")
+            raise VerificationError(f"the registry served {kind.what} manifest {tag_or_digest} with digest {digest}")
+        manifest = _json_object(body, f"{kind.what} manifest")
         subject = manifest.get("subject") or {}
         if not isinstance(subject, dict) or subject.get("digest") != self.manifest_digest:
             return []  # a tag that happens to have the name, or a referrer of something else
+        annotations = manifest.get("annotations")
+        if not kind.holds(annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None):
+            return []
         bundles: list[bytes] = []
         for layer in manifest.get("layers") or []:
             if not isinstance(layer, dict) or layer.get("mediaType") != BUNDLE_MEDIA_TYPE:
@@ -241,12 +252,12 @@ class OciArtifact:
                 continue
             data = self.fetch_blob(blob, size)(0, size)
             if not Published("sha256", blob.removeprefix("sha256:")).matches(data):
-                raise VerificationError(f"the registry served signature blob {blob} with other bytes")
+                raise VerificationError(f"the registry served {kind.what} blob {blob} with other bytes")
             bundles.append(data)
         return bundles
 
-    def push_signature(self, bundle: bytes, name: str) -> str:
-        """Store a bundle as a referrer of this manifest, tagged `sha256-<hex>.sig`; returns where it went."""
+    def push(self, bundle: bytes, name: str, kind: Document, predicate_type: str) -> str:
+        """Store a bundle as a referrer of this manifest, tagged for its kind; returns where it went."""
         import requests
 
         config = {"mediaType": EMPTY_MEDIA_TYPE, "digest": _sha256(b"{}"), "size": 2}
@@ -267,9 +278,10 @@ class OciArtifact:
                 "digest": self.manifest_digest,
                 "size": len(self.manifest_bytes),
             },
+            "annotations": {PREDICATE_ANNOTATION: predicate_type},
         }
         target = self._client.get_container(
-            f"{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+            f"{self.reference.registry}/{self.reference.repository}:{self.tag_for(kind)}"
         )
         try:
             for blob, descriptor in ((b"{}", config), (bundle, layer)):
@@ -278,12 +290,31 @@ class OciArtifact:
                     spool.flush()
                     response = self._client.upload_blob(spool.name, target, descriptor)
                 _check(response, f"uploading {descriptor['digest']}")
-            _check(self._client.upload_manifest(manifest, target), "pushing the signature manifest")
+            _check(self._client.upload_manifest(manifest, target), f"pushing the {kind.what} manifest")
         except requests.RequestException as exc:
             raise ServiceError(f"cannot reach the registry {self.reference.registry}: {network_reason(exc)}") from exc
         except ValueError as exc:
-            raise ServiceError(f"the registry {self.reference.registry} refused the signature: {exc}") from exc
-        return f"oci://{self.reference.registry}/{self.reference.repository}:{self.signature_tag}"
+            raise ServiceError(f"the registry {self.reference.registry} refused the {kind.what}: {exc}") from exc
+        return self.where(kind)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A kind of bundle modelseal keeps beside an artifact. The referrers API tells kinds apart by the predicate
+    type annotated on each bundle's manifest (a signature pushed before annotations existed has none); registries
+    without the API by the fallback tag's suffix."""
+
+    what: str
+    tag_suffix: str
+    predicate_types: frozenset[str]
+    unannotated: bool = False  # a manifest without the annotation is of this kind
+
+    def holds(self, predicate_type: object) -> bool:
+        return predicate_type in self.predicate_types or (predicate_type is None and self.unannotated)
+
+
+SIGNATURE = Document("signature", ".sig", frozenset({OMS_PREDICATE_TYPE}), unannotated=True)
+BOM_ATTESTATION = Document("BOM attestation", ".bom", frozenset(BOM_PREDICATE_TYPES.values()))
 
 
 def files_of(

@@ -15,9 +15,10 @@ from modelseal.layout import DOCUMENT_NAMES, SIGNATURE_NAME
 from modelseal.oms.bundle import Bundle, parse_bundle, read_bundle, write_atomically
 from modelseal.oms.manifest import SINGLE_FILE_COMPAT_NAME, Manifest, compute_manifest
 from modelseal.oms.options import HashingOptions
-from modelseal.oms.statement import build_statement, parse_statement
+from modelseal.oms.statement import PREDICATE_TYPE, build_statement, parse_statement
 from modelseal.remote import RemoteLocation, open_artifact, open_model
 from modelseal.remote.objects import RemoteHasher, RemoteModel
+from modelseal.remote.oci import SIGNATURE
 from modelseal.signature import (
     SignResult,
     VerifyResult,
@@ -85,7 +86,7 @@ def sign_remote(
         write_atomically(signature, bundle)
         return SignResult(signature, manifest, ())
     assert artifact is not None
-    return SignResult(artifact.push_signature(bundle, SIGNATURE_NAME), manifest, ())
+    return SignResult(artifact.push(bundle, SIGNATURE_NAME, SIGNATURE, PREDICATE_TYPE), manifest, ())
 
 
 def signed_model(
@@ -99,8 +100,8 @@ def signed_model(
         raise InputError(f"{location} carries no signature", details=("pass its location with --signature",))
     artifact = open_artifact(location)
     model = artifact.model("unpack" if pull else "refuse")
-    where = f"oci://{artifact.reference.registry}/{artifact.reference.repository}:{artifact.signature_tag}"
-    found = [(where, parse_bundle(data)) for data in artifact.signatures()]
+    where = artifact.where(SIGNATURE)
+    found = [(where, parse_bundle(data)) for data in artifact.documents(SIGNATURE)]
     if not found:
         raise VerificationError(
             f"{model.location} has no signature in the registry",
