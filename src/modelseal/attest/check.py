@@ -133,7 +133,7 @@ def unsigned_step(policy: TrustPolicy, unsigned: tuple[tuple[str, Path], ...]) -
 
 
 def _signed_document(path: Path, verifier: Verifier, parse: Callable[[bytes], T]) -> tuple[SignerIdentity, T]:
-    """A document beside the model (attestation, metadata, BOM): read within its bounds, and its signature
+    """A document beside the model (a scan attestation, metadata): read within its bounds, and its signature
     checked against the policy before anything in its statement is parsed."""
     bundle = read_bundle(path)
     return verifier.verify(bundle), parse(bundle.payload)
@@ -199,7 +199,7 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
-def bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model: Path | str, root: str) -> CheckStep:
+def _bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model: Path | str, root: str) -> CheckStep:
     """Signed ML-BOMs (where each came from, and its bytes: model.bom.sig, the file given, or the referrers of an
     OCI artifact): one signed by a trusted signer for these bytes passes; required if the policy says so
     (`[check] require-bom`), else checked when present."""
@@ -226,7 +226,7 @@ def bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model:
 
 
 def _local_bom(path: Path) -> list[tuple[str, bytes]]:
-    """model.bom.sig (or the file given) as a candidate for `bom_step`, read within the bundle bound."""
+    """model.bom.sig (or the file given) as a candidate for `_bom_step`, read within the bundle bound."""
     if not path.is_file():
         return []
     with path.open("rb") as handle:
@@ -340,7 +340,7 @@ def check(
         signature_step,
         unsigned_step(trust, unsigned),
         metadata,
-        bom_step(_local_bom(bom or default_bom_path(model)), trust, model, verified.manifest.root_digest()),
+        _bom_step(_local_bom(bom or default_bom_path(model)), trust, model, verified.manifest.root_digest()),
         licenses_step(trust, named),
         attestation_step,
     ]
@@ -423,7 +423,7 @@ def check_remote(
         CheckStep("signature", Outcome.PASSED, summary),
         unsigned_step(trust, unsigned),
         CheckStep("metadata", Outcome.SKIPPED, "metadata attestations are not read from remote stores"),
-        bom_step(_remote_boms(location, bom), trust, location.url, root),
+        _bom_step(_remote_boms(location, bom), trust, location.url, root),
         licenses_step(trust, readable),
         CheckStep("attestation", Outcome.SKIPPED, "scan attestations are not read from remote stores: scanning now"),
     ]
