@@ -158,12 +158,8 @@ def test_hub_bom_is_the_directorys_and_check_can_require_it(
     missing = modelseal("check", location, "--policy", policy, "--signature", signature, env=env)
     assert missing.returncode == 1 and "no signed ML-BOM (the policy requires one)" in missing.stdout
     other = tmp_path / "other.bom.sig"
-    assert (
-        modelseal(
-            "attest", "bom", "hf://evil/model", "--private-key", keys.private, "--attestation", other, env=env
-        ).returncode
-        == 0
-    )
+    made = modelseal("attest", "bom", "hf://evil/model", "--private-key", keys.private, "--attestation", other, env=env)
+    assert made.returncode == 0, made.stderr
     wrong = modelseal("check", location, "--policy", policy, "--signature", signature, "--bom", other, env=env)
     assert wrong.returncode == 1 and "describes other bytes" in wrong.stdout, wrong.stdout
 

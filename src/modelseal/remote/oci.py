@@ -220,10 +220,9 @@ class OciArtifact:
             body = _body(response, MAX_MANIFEST_BYTES, f"{url}: a referrers index larger than the bound")
             index = _json_object(body, "referrers index")
             for entry in index.get("manifests") or []:
-                if isinstance(entry, dict) and entry.get("artifactType") == BUNDLE_MEDIA_TYPE:
-                    annotations = entry.get("annotations")
-                    if kind.holds(annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None):
-                        digests.append(str(entry.get("digest")))
+                bundle = isinstance(entry, dict) and entry.get("artifactType") == BUNDLE_MEDIA_TYPE
+                if bundle and kind.holds(entry.get("annotations")):
+                    digests.append(str(entry.get("digest")))
         bundles: list[bytes] = []
         for digest in digests:
             bundles.extend(self._bundles_of(digest, kind))
@@ -240,8 +239,7 @@ class OciArtifact:
         subject = manifest.get("subject") or {}
         if not isinstance(subject, dict) or subject.get("digest") != self.manifest_digest:
             return []  # a tag that happens to have the name, or a referrer of something else
-        annotations = manifest.get("annotations")
-        if not kind.holds(annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None):
+        if not kind.holds(manifest.get("annotations")):
             return []
         bundles: list[bytes] = []
         for layer in manifest.get("layers") or []:
@@ -309,7 +307,9 @@ class Document:
     predicate_types: frozenset[str]
     unannotated: bool = False  # a manifest without the annotation is of this kind
 
-    def holds(self, predicate_type: object) -> bool:
+    def holds(self, annotations: object) -> bool:
+        """Whether a manifest (or a referrers index entry) with these annotations is of this kind."""
+        predicate_type = annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None
         return predicate_type in self.predicate_types or (predicate_type is None and self.unannotated)
 
 
