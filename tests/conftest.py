@@ -138,6 +138,7 @@ def issue_certificate(
     not_before: datetime.datetime | None = None,
     not_after: datetime.datetime | None = None,
     code_signing: bool = True,
+    time_stamping: bool = False,
     email: str | None = None,
 ) -> x509.Certificate:
     issuer_name = issuer[0].subject if issuer else _name(subject)
@@ -161,6 +162,10 @@ def issue_certificate(
         builder = builder.add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
+    elif time_stamping:  # RFC 3161 asks for this extended key usage alone, and critical
+        builder = builder.add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     elif code_signing:
         builder = builder.add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True

